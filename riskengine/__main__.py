@@ -1,0 +1,3 @@
+from riskengine.cli import app
+
+app(prog_name="riskengine")
