@@ -5,6 +5,8 @@ Each section below belongs to one stage of the data flow; keep a command's logic
 
 from __future__ import annotations
 
+import contextlib
+
 import typer
 
 app = typer.Typer(
@@ -15,17 +17,491 @@ app = typer.Typer(
 
 # --- demo (issue 2) ---------------------------------------------------------------------------------------
 
+
+@app.command("demo")
+def demo_command(
+    out_dir: str = typer.Argument("riskengine-demo", help="Folder for everything the demo makes."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the generated local authority."),
+) -> None:
+    """Run the whole pipeline on a generated local authority: upload, train, score, explain, evaluate."""
+    from riskengine.demo import run_demo
+
+    try:
+        result = run_demo(out_dir, seed=seed)
+    except FileExistsError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"\nScored {result.n_scored} Year 9+ pupils this term; {result.n_flagged} flagged for review.")
+    typer.echo(f"Held-out cohort AUC of the model: {result.validation_auc:.3f}")
+    typer.echo(f"Explained flags:     {result.flags_csv}")
+    typer.echo(f"Evaluation report:   {result.report_html}")
+    typer.echo(f"Store (SQLite):      {result.database}")
+    typer.echo(f"MLflow tracking:     {result.tracking_uri}")
+    typer.echo(f"Try: riskengine explain UPN --db sqlite:///{result.database}")
+
+
 # --- synthetic cohorts (issue 2) --------------------------------------------------------------------------
+
+
+@app.command("synth")
+def synth_command(
+    out_dir: str = typer.Argument(..., help="Folder to write the uploads and destinations.csv into."),
+    pupils: int = typer.Option(600, "--pupils", help="Pupils per Year 7 intake across the local authority."),
+    cohorts: int = typer.Option(8, "--cohorts", help="Consecutive Year 7 intakes (the newest is in Year 7)."),
+    schools: int = typer.Option(4, "--schools", help="Mainstream secondary schools (plus a referral unit)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed: the same seed writes byte-identical files."),
+    as_of: str = typer.Option("2026/27 autumn", "--as-of", help="Academic year and term the data runs to."),
+    messy: bool = typer.Option(
+        False,
+        "--messy",
+        help="Write real-export mess: renamed headers, cp1252, blank cells, a few invalid UPNs.",
+    ),
+    single_file: bool = typer.Option(
+        False, "--single-file", help="One pupil_terms.csv instead of one file per school per term."
+    ),
+) -> None:
+    """Generate a synthetic local authority (seeded, calibrated to English figures) and write its files."""
+    from pathlib import Path
+
+    from riskengine.synth import generate, write_destinations, write_uploads
+
+    year, _, term = as_of.partition(" ")
+    try:
+        la = generate(pupils=pupils, cohorts=cohorts, schools=schools, seed=seed, as_of=(year, term.strip()))
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    paths = write_uploads(la, out_dir, messy=messy, single_file=single_file, progress=True)
+    destinations = write_destinations(la, Path(out_dir) / "destinations.csv")
+    typer.echo(
+        f"Wrote {len(paths)} upload file(s) with {len(la.pupil_terms):,} pupil-terms "
+        f"({len(la.truth):,} pupils, {len(la.schools) - 1} schools + a referral unit) to {out_dir}"
+    )
+    typer.echo(
+        f"Wrote {len(la.destinations):,} destination rows for "
+        f"{int(la.truth['has_destination'].sum()):,} young people to {destinations}"
+    )
+
 
 # --- upload and store (issue 3) ---------------------------------------------------------------------------
 
+_DB_HELP = "Database URL (default: $RISKENGINE_DB_URL, else SQLite in $RISKENGINE_HOME or ./.riskengine)."
+_MAPPING_HELP = "Column mapping: a YAML file, or the name of a shipped one in upload/mappings (e.g. sims)."
+
+
+def _finish_upload(result, errors_csv) -> None:
+    typer.echo(result.report())
+    if errors_csv is not None and (len(result.errors) or len(result.warnings)):
+        result.errors_csv(errors_csv)
+        typer.echo(f"Problems written to {errors_csv}")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command("upload")
+def upload_command(
+    file: str = typer.Argument(..., help="The termly file: CSV (UTF-8 or Windows-1252) or XLSX."),
+    school: str = typer.Option(..., "--school", help="The school's 6-digit URN."),
+    year: str = typer.Option(..., "--year", help="Academic year, e.g. 2024/25."),
+    term: str = typer.Option(..., "--term", help="autumn, spring or summer."),
+    mapping: str | None = typer.Option(None, "--mapping", help=_MAPPING_HELP),
+    errors_csv: str | None = typer.Option(None, "--errors-csv", help="Also write every problem to this CSV."),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+    by: str = typer.Option("cli", "--by", help="Who is uploading (recorded with the upload)."),
+) -> None:
+    """Validate a school's termly pupil file and store it; nothing is stored if it has any error."""
+    from riskengine.store import Store
+    from riskengine.upload import upload_file
+
+    result = upload_file(Store.open(db), file, school, year, term, mapping=mapping, uploaded_by=by)
+    _finish_upload(result, errors_csv)
+
+
+@app.command("destinations")
+def destinations_command(
+    file: str = typer.Argument(..., help="NCCIS destinations file: CSV or XLSX."),
+    mapping: str | None = typer.Option(None, "--mapping", help=_MAPPING_HELP),
+    errors_csv: str | None = typer.Option(None, "--errors-csv", help="Also write every problem to this CSV."),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+    by: str = typer.Option("cli", "--by", help="Who is loading (recorded with the upload)."),
+) -> None:
+    """Validate an NCCIS destinations file and add its rows; nothing is stored if it has any error."""
+    from riskengine.store import Store
+    from riskengine.upload import load_destinations
+
+    _finish_upload(load_destinations(Store.open(db), file, mapping=mapping, uploaded_by=by), errors_csv)
+
+
+@app.command("uploads")
+def uploads_command(
+    school: str | None = typer.Option(None, "--school", help="Only this school's uploads."),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """List accepted uploads: file SHA-256, row counts, who and when, and which upload holds each term."""
+    from riskengine.store import Store
+
+    uploads = Store.open(db).list_uploads(school)
+    shown = ["id", "kind", "school_urn", "academic_year", "term", "filename", "n_rows", "status"]
+    shown += ["active", "uploaded_by", "uploaded_at"]
+    typer.echo(uploads[shown].to_string(index=False) if len(uploads) else "No uploads yet.")
+
+
 # --- features and rules (issue 4) -------------------------------------------------------------------------
+
+
+@app.command("catalogue")
+def catalogue_command(
+    path: str | None = typer.Argument(None, help="A catalogue file (default: the shipped one)."),
+    details: bool = typer.Option(False, "--details", help="Also show units, sources and blank handling."),
+) -> None:
+    """Check a feature catalogue and list its features, with the version recorded with scores."""
+    from riskengine.features import CatalogueError, load_catalogue
+
+    try:
+        catalogue = load_catalogue(path)
+    except CatalogueError as error:
+        typer.echo(f"Invalid catalogue: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Catalogue {catalogue.path} version {catalogue.version} ({catalogue.title})")
+    summary = catalogue.summary()
+    if not details:
+        typer.echo(summary[["name", "kind", "label"]].to_string(index=False))
+        return
+    for feature in summary.itertuples():  # a few dozen features, not pupil rows
+        typer.echo(f"\n{feature.name} ({feature.kind}): {feature.label}\n  unit: {feature.unit}")
+        typer.echo(f"  source: {feature.source}\n  blanks: {feature.missing}")
+
+
+rules_app = typer.Typer(help="Declarative Risk-of-NEET rule sets (rules/*.yaml).", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+
+@rules_app.command("check")
+def rules_check_command(
+    paths: list[str] = typer.Argument(..., help="Rule files to check, e.g. rules/default.yaml."),
+) -> None:
+    """Load each rule file and run the example pupils written in it; exit 1 if any file or example fails."""
+    from riskengine.rules import RuleError, check_rule_set
+
+    failed = False
+    for path in paths:
+        try:
+            report = check_rule_set(path)
+        except RuleError as error:
+            typer.echo(f"Invalid rule file: {error}", err=True)
+            failed = True
+            continue
+        typer.echo(f"{report.path} (version {report.version})")
+        for line in report.lines():
+            typer.echo(f"  {line}")
+        passed = len(report.results) - len(report.failures)
+        typer.echo(f"  {passed} of {len(report.results)} examples passed")
+        failed |= not report.passed
+    if failed:
+        raise typer.Exit(1)
+
 
 # --- model, explanations and flags (issue 5) --------------------------------------------------------------
 
+_TRACKING_HELP = "MLflow tracking URI (default: SQLite mlflow.db in $RISKENGINE_HOME or ./.riskengine)."
+
+
+@contextlib.contextmanager
+def _stage_bar(description: str, stages: int):
+    """A tqdm bar (on stderr) moved by a `progress(stage)` callback; filled when the work is done."""
+    from tqdm import tqdm
+
+    with tqdm(total=stages, desc=description, unit="step", leave=False) as bar:
+
+        def progress(stage: str) -> None:
+            bar.set_postfix_str(stage)
+            bar.update(1)
+
+        yield progress
+        bar.update(bar.total - bar.n)
+
+
+@contextlib.contextmanager
+def _clear_errors():
+    """Bad input (a malformed spec, an unknown term or model version) as one line and exit code 1."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except (ValueError, LookupError, FileNotFoundError, MlflowException) as error:
+        message = error.message if isinstance(error, MlflowException) else str(error)
+        typer.echo(f"Error: {message}", err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command("train")
+def train_command(
+    spec: str | None = typer.Option(None, "--spec", help="Model spec YAML (default: models/logistic.yaml)."),
+    outcome: str | None = typer.Option(None, "--outcome", help="Outcome definition YAML (default: shipped)."),
+    no_register: bool = typer.Option(False, "--no-register", help="Log the run but do not register it."),
+    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help=_TRACKING_HELP),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Train the model on past cohorts (temporal validation on the newest), log it to MLflow and register it.
+
+    The new version is not used for scoring until you run `riskengine promote VERSION`.
+    """
+    from riskengine.model import train
+    from riskengine.store import Store
+
+    with _clear_errors(), _stage_bar("training", stages=4) as progress:
+        result, logged = train(
+            Store.open(db),
+            spec,
+            tracking_uri=tracking_uri,
+            register=not no_register,
+            outcome_path=outcome,
+            progress=progress,
+        )
+    valid = result.metrics["validation"]
+    typer.echo(
+        f"Trained {result.spec.version} on {', '.join(result.train_cohorts)}; "
+        f"validated on {result.validation_cohort} ({valid['n']:.0f} pupils)"
+    )
+    calibrated = "calibrated" if result.calibration_ok else "consider calibration in the spec"
+    typer.echo(
+        f"Validation: AUC {valid['auc']:.3f}, PR AUC {valid['pr_auc']:.3f}, "
+        f"Brier {valid['brier']:.4f}, ECE {valid['ece']:.4f} ({calibrated})"
+    )
+    typer.echo(f"MLflow run {logged.run_id}")
+    if logged.version is not None:
+        typer.echo(
+            f"Registered {logged.model_name} version {logged.version}; "
+            f"promote it with: riskengine promote {logged.version}"
+        )
+
+
+@app.command("promote")
+def promote_command(
+    version: str = typer.Argument(..., help="Registered model version to promote."),
+    alias: str = typer.Option("champion", "--alias", help="Alias to point at it (the scorer uses champion)."),
+    name: str | None = typer.Option(None, "--name", help="Registered model name (default: from the spec)."),
+    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help=_TRACKING_HELP),
+) -> None:
+    """Make a registered model version the one scoring uses (sets its alias, default champion)."""
+    from riskengine.model import promote
+
+    with _clear_errors():
+        promote(version, alias=alias, model_name=name, tracking_uri=tracking_uri)
+    typer.echo(f"Version {version} is now @{alias}.")
+
+
+@app.command("score")
+def score_command(
+    year: str = typer.Option(..., "--year", help="Academic year, e.g. 2024/25."),
+    term: str = typer.Option(..., "--term", help="autumn, spring or summer."),
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        help="champion (default if registered), another alias or version, a .joblib path, "
+        "or none for rules only.",
+    ),
+    top_n: int | None = typer.Option(None, "--top-n", help="Model flags the N highest-risk pupils."),
+    top_percent: float | None = typer.Option(None, "--top-percent", help="Model flags the top P% by risk."),
+    probability: float | None = typer.Option(None, "--probability", help="Model flags risk >= this (0-1)."),
+    jobs: int = typer.Option(1, "--jobs", help="Parallel workers for the rules."),
+    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help=_TRACKING_HELP),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Score every Year 9+ pupil on roll in a term: features, rules, model, explanations and flags, saved."""
+    from riskengine.flags import score_term
+    from riskengine.model.tracking import quiet_mlflow
+    from riskengine.store import Store
+
+    given = {"top_n": top_n, "top_percent": top_percent, "probability": probability}
+    chosen = {k: v for k, v in given.items() if v is not None}
+    if len(chosen) > 1:
+        raise typer.BadParameter("give at most one of --top-n, --top-percent, --probability")
+    # the bar before quiet_mlflow, which silences stderr
+    with _clear_errors(), _stage_bar("scoring", stages=6) as progress, quiet_mlflow():
+        run_id, scores = score_term(
+            Store.open(db),
+            year,
+            term,
+            model=model,
+            capacity=chosen or None,
+            tracking_uri=tracking_uri,
+            n_jobs=jobs,
+            progress=progress,
+        )
+    run = scores.attrs["run"]
+    sources = scores["flag_source"].value_counts().to_dict()
+    typer.echo(
+        f"Run {run_id}: {len(scores)} pupils scored for {term} {year}; {int(scores['flag'].sum())} "
+        f"flagged (rule {sources.get('rule', 0)}, model {sources.get('model', 0)}, "
+        f"both {sources.get('both', 0)})"
+    )
+    if run["threshold"]["model"]:
+        t = run["threshold"]["model"]
+        cutoff = "" if t["probability_cutoff"] is None else f", risk cut-off {t['probability_cutoff']:.1%}"
+        typer.echo(f"Model threshold: {t['description']}{cutoff}")
+    typer.echo(
+        f"Versions: rules {run['rule_set_version']}, features {run['feature_version']}, "
+        f"model {run['model_version'] or 'none (rules only)'}"
+    )
+
+
+@app.command("explain")
+def explain_command(
+    upn: str = typer.Argument(..., help="The pupil's UPN."),
+    year: str | None = typer.Option(None, "--year", help="Academic year (default: the latest run)."),
+    term: str | None = typer.Option(None, "--term", help="Term (default: the latest run)."),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Print one pupil's full reasoning from the latest scoring run: risk, rules, reasons, flag, versions."""
+    from riskengine.flags import explain_pupil
+    from riskengine.store import Store
+
+    try:
+        typer.echo(explain_pupil(Store.open(db), upn.strip().upper(), year, term))
+    except LookupError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+
+
 # --- evaluation (issue 6) ---------------------------------------------------------------------------------
 
+
+@app.command("evaluate")
+def evaluate_command(
+    runs: list[int] | None = typer.Option(
+        None,
+        "--run",
+        help="Scoring run id to evaluate; repeat for several (lead time looks across them). "
+        "Default: the latest run of every term, or of --year/--term.",
+    ),
+    year: str | None = typer.Option(None, "--year", help="Only runs of this academic year, e.g. 2023/24."),
+    term: str | None = typer.Option(None, "--term", help="Only runs of this term: autumn, spring or summer."),
+    scores: str | None = typer.Option(
+        None,
+        "--scores",
+        help="Evaluate a scores file (CSV or Parquet) instead of stored runs; destinations "
+        "and audit attributes still come from the store.",
+    ),
+    outcome: str | None = typer.Option(
+        None, "--outcome", help="Outcome definition YAML (default: evaluation/outcome.yaml)."
+    ),
+    audit: str | None = typer.Option(
+        None, "--audit", help="Audit settings YAML (default: evaluation/audit.yaml)."
+    ),
+    out_dir: str = typer.Option(
+        "evaluation-report", "--out", help="Folder for report.html, report.json and tables/*.csv."
+    ),
+    mlflow: bool = typer.Option(
+        True, "--mlflow/--no-mlflow", help="Log the report and headline metrics to MLflow."
+    ),
+    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help=_TRACKING_HELP),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Judge past flags against actual destinations: accuracy, fairness audit, lead time and impact, as a
+    self-contained HTML report (plus JSON and CSV), logged to MLflow."""
+    from riskengine.evaluation import evaluate_store
+    from riskengine.evaluation.workflow import read_scores_file
+    from riskengine.store import Store
+
+    frame = read_scores_file(scores) if scores is not None else None
+    with _stage_bar("evaluation", stages=4) as progress:
+        result, report = evaluate_store(
+            Store.open(db),
+            runs,
+            year,
+            term,
+            scores=frame,
+            outcome_definition=outcome,
+            settings=audit,
+            out_dir=out_dir,
+            mlflow=mlflow,
+            tracking_uri=tracking_uri,
+            progress=progress,
+        )
+    headline = result.headline
+    typer.echo(
+        f"{headline['pupils_with_outcome']:.0f} of {headline['pupils_scored']:.0f} pupils have an outcome; "
+        f"ROC AUC rules {headline['rules_roc_auc']:.3f}, combined {headline['combined_roc_auc']:.3f}"
+        + (f", model {headline['model_roc_auc']:.3f}" if "model_roc_auc" in headline else "")
+    )
+    typer.echo(f"Disparities outside the band: {headline['disparities_outside_band']:.0f}")
+    typer.echo(f"Report: {report}")
+    if "mlflow_run_id" in result.run_info:
+        typer.echo(f"MLflow run {result.run_info['mlflow_run_id']}")
+
+
 # --- web service (issue 7) --------------------------------------------------------------------------------
+
+users_app = typer.Typer(
+    help="Web accounts: school data managers, advisers, evaluators and admins.", no_args_is_help=True
+)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add_command(
+    email: str = typer.Argument(..., help="The user's email, used to sign in."),
+    role: str = typer.Option(..., "--role", help="admin, school, adviser or evaluator."),
+    school: list[str] = typer.Option(
+        [], "--school", help="A school URN (one for school, repeat for adviser)."
+    ),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Create a web user (the first admin, for example); the password is asked for twice unless piped."""
+    import sys
+
+    from riskengine.store import Store
+    from riskengine.web.accounts import add_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password (12 characters or more)", hide_input=True, confirmation_prompt=True)
+    try:
+        user_id = add_user(Store.open(db), email, password, role, school)
+    except ValueError as error:
+        typer.echo(f"Not created: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Created {role} {email.strip().lower()} (user {user_id}).")
+
+
+@app.command("serve")
+def serve_command(
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Address to listen on (keep loopback behind a proxy)."
+    ),
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+    reports_dir: str | None = typer.Option(
+        None, "--reports-dir", help="Where evaluation reports are written."
+    ),
+    workers: int = typer.Option(1, "--workers", help="Worker processes (use PostgreSQL for more than one)."),
+    proxy_headers: bool = typer.Option(False, "--proxy-headers", help="Trust X-Forwarded-* from 127.0.0.1."),
+) -> None:
+    """Run the web service with uvicorn (see docs/deploy.md for PostgreSQL behind a reverse proxy)."""
+    import os
+
+    import uvicorn
+
+    from riskengine.store import Store, default_url
+
+    url = db or default_url()
+    Store.open(url).close()  # migrate once, before any worker starts
+    os.environ["RISKENGINE_DB_URL"] = url
+    if reports_dir:
+        os.environ["RISKENGINE_REPORTS_DIR"] = reports_dir
+    typer.echo(f"riskengine web service on http://{host}:{port} (database: {url.split('@')[-1]})")
+    uvicorn.run(
+        "riskengine.web.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips="127.0.0.1",
+        log_level="info",
+    )
 
 
 if __name__ == "__main__":

@@ -6,16 +6,15 @@ and every model and report records the one it used.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
-from riskengine.paths import data_path
+from riskengine.paths import content_version, data_path
 from riskengine.spec import destinations as spec
-from riskengine.spec.upload import year_start
+from riskengine.spec.upload import TERMS
 
 
 @dataclass(frozen=True)
@@ -41,11 +40,15 @@ class OutcomeDefinition:
     @property
     def fingerprint(self) -> str:
         """A short hash of the definition, recorded wherever outcomes are used."""
-        return hashlib.sha256(repr(sorted(asdict(self).items())).encode()).hexdigest()[:12]
+        return content_version(repr(sorted(asdict(self).items())).encode())
 
     def describe(self) -> str:
         """One sentence for reports."""
-        nk = "Not Known counts as positive" if self.not_known_as == "positive" else "Not Known only = no outcome"
+        nk = (
+            "Not Known counts as positive"
+            if self.not_known_as == "positive"
+            else "Not Known only = no outcome"
+        )
         shift = f", {self.window_year_offset} year(s) later" if self.window_year_offset else ""
         return (
             f"{self.name}: positive if any activity recorded between {self.window_start} after Year 11 and "
@@ -63,9 +66,11 @@ def load_outcome_definition(path: str | Path | None = None) -> OutcomeDefinition
 
 
 def year11_start(pupil_terms: pd.DataFrame) -> pd.Series:
-    """Start year of each pupil's Year 11 academic year (2024 for Year 11 in 2024/25), from their latest term."""
-    latest = pupil_terms.sort_values(["academic_year", "term"]).drop_duplicates("upn", keep="last")
-    starts = latest["academic_year"].map(year_start) + (11 - latest["ncyear"].astype(int))
+    """Start year of each pupil's Year 11 (2024 for Year 11 in 2024/25), from their latest term."""
+    years = pupil_terms["academic_year"].str.slice(0, 4).astype(int)
+    order = years * 3 + pupil_terms["term"].map({term: i for i, term in enumerate(TERMS)})
+    latest = pupil_terms.iloc[order.to_numpy().argsort(kind="stable")].drop_duplicates("upn", keep="last")
+    starts = latest["academic_year"].str.slice(0, 4).astype(int) + (11 - latest["ncyear"].astype(int))
     return pd.Series(starts.to_numpy(), index=pd.Index(latest["upn"], name="upn"), name="year11_start")
 
 
@@ -77,9 +82,10 @@ def derive_outcomes(
     `destinations` has the spec's columns; `year11` maps upn -> start year of Year 11 (see year11_start).
     """
     definition = definition or load_outcome_definition()
-    category = destinations["activity_code"].astype(int).map(lambda c: spec.ACTIVITY_CODES[c][0])
+    codes = destinations["activity_code"].astype(int)
+    category = codes.map({code: cat for code, (cat, _) in spec.ACTIVITY_CODES.items()})
     if definition.re_engagement_is_eet:
-        category = category.mask(destinations["activity_code"].astype(int) == spec.RE_ENGAGEMENT_CODE, "eet")
+        category = category.mask(codes == spec.RE_ENGAGEMENT_CODE, "eet")
     records = pd.DataFrame(
         {
             "upn": destinations["upn"].to_numpy(),
@@ -88,9 +94,9 @@ def derive_outcomes(
         }
     )
     records = records[records["category"] != "below_leaving_age"]
-    first_year = records["upn"].map(year11) + 1 + definition.window_year_offset
-    start = pd.to_datetime(first_year.astype("Int64").astype(str) + "-" + definition.window_start, errors="coerce")
-    end = pd.to_datetime((first_year + 1).astype("Int64").astype(str) + "-" + definition.window_end, errors="coerce")
+    first_year = (records["upn"].map(year11) + 1 + definition.window_year_offset).astype("Int64")
+    start = pd.to_datetime(first_year.astype(str) + "-" + definition.window_start, errors="coerce")
+    end = pd.to_datetime((first_year + 1).astype(str) + "-" + definition.window_end, errors="coerce")
     in_window = records[(records["date"] >= start) & (records["date"] <= end)]
 
     seen = pd.crosstab(in_window["upn"], in_window["category"]).gt(0)

@@ -69,4 +69,9 @@ def codes_in(category: str) -> tuple[int, ...]:
 
 def canonical_dtypes() -> dict[str, str]:
     """In-memory dtypes of a canonical destinations frame (activity_date is datetime64)."""
-    return {"upn": "string", "activity_code": "Int64", "activity_date": "datetime64[ns]", "academic_age": "Int64"}
+    return {
+        "upn": "string",
+        "activity_code": "Int64",
+        "activity_date": "datetime64[ns]",
+        "academic_age": "Int64",
+    }

@@ -74,13 +74,26 @@ SEX: Final = {"F": "Female", "M": "Male", "U": "Unknown"}
 
 #: DfE ethnicity codes by major group (School Census CS ethnicity, main and extended codes' main parts).
 ETHNICITY_MAJOR_GROUP: Final = {
-    "WBRI": "White", "WIRI": "White", "WIRT": "White", "WOTH": "White", "WROM": "White",
-    "MWBC": "Mixed", "MWBA": "Mixed", "MWAS": "Mixed", "MOTH": "Mixed",
-    "AIND": "Asian", "APKN": "Asian", "ABAN": "Asian", "AOTH": "Asian",
-    "BCRB": "Black", "BAFR": "Black", "BOTH": "Black",
+    "WBRI": "White",
+    "WIRI": "White",
+    "WIRT": "White",
+    "WOTH": "White",
+    "WROM": "White",
+    "MWBC": "Mixed",
+    "MWBA": "Mixed",
+    "MWAS": "Mixed",
+    "MOTH": "Mixed",
+    "AIND": "Asian",
+    "APKN": "Asian",
+    "ABAN": "Asian",
+    "AOTH": "Asian",
+    "BCRB": "Black",
+    "BAFR": "Black",
+    "BOTH": "Black",
     "CHNE": "Chinese",
     "OOTH": "Other",
-    "REFU": "Unclassified", "NOBT": "Unclassified",
+    "REFU": "Unclassified",
+    "NOBT": "Unclassified",
 }
 ETHNICITY_MAJOR_GROUPS: Final = ("White", "Mixed", "Asian", "Black", "Chinese", "Other", "Unclassified")
 

@@ -1,0 +1,105 @@
+"""Feature frames: one row per pupil, one column per catalogue feature, as of one scoring term.
+
+Only the scoring term and earlier ones are read, so a score made today and a score recomputed later from a
+store that has since gained more terms agree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from riskengine.features.catalogue import Catalogue, load_catalogue
+from riskengine.features.derivations import DERIVATIONS, History, source_columns, term_numbers
+from riskengine.spec import upload as spec
+
+_KEYS = ("upn", "academic_year", "term")
+
+
+def compute_features(
+    pupil_terms: pd.DataFrame, academic_year: str, term: str, catalogue: Catalogue | None = None
+) -> pd.DataFrame:
+    """Features of every pupil with a row in `term` of `academic_year`, from that term and earlier ones.
+
+    `pupil_terms` is a canonical pupil-terms frame (any number of terms, later ones are ignored). Returns a
+    frame indexed by `upn` with the catalogue's features as columns, in catalogue order, typed by kind
+    (rate Float64, count and number Int64, flag boolean, category string); blanks stay `<NA>`. A column
+    for an optional upload field the frame lacks counts as all blank.
+    """
+    catalogue = catalogue or load_catalogue()
+    history = _history(pupil_terms, _scoring_term(academic_year, term), catalogue.names)
+    features = {name: DERIVATIONS[name].compute(history) for name in catalogue.names}
+    frame = pd.DataFrame(features).astype(catalogue.dtypes)
+    frame.index = history.pupils
+    return frame
+
+
+def compute_features_at_year_group(
+    pupil_terms: pd.DataFrame, ncyear: int, term: str, catalogue: Catalogue | None = None
+) -> pd.DataFrame:
+    """Each pupil's features as of `term` of the year they were in Year `ncyear`, e.g. Year 9 autumn.
+
+    For training on several past cohorts at once: each cohort reaches the year group in a different
+    academic year. Returns the `compute_features` frame (indexed by `upn`) with one extra first column,
+    `academic_year`, the year the features were taken at. A pupil who repeated the year group is taken at
+    the first time.
+    """
+    catalogue = catalogue or load_catalogue()
+    _check_term(term)
+    at_year_group = (pupil_terms["ncyear"] == ncyear) & (pupil_terms["term"] == term)
+    cohorts = (
+        pupil_terms.loc[at_year_group.fillna(False).to_numpy(dtype=bool), ["upn", "academic_year"]]
+        .sort_values("academic_year", kind="stable")
+        .drop_duplicates("upn")  # a pupil who repeated the year group: the first time
+    )
+    frames = [
+        compute_features(pupil_terms, year, term, catalogue)
+        .loc[cohort["upn"].to_numpy()]
+        .assign(academic_year=year)
+        for year, cohort in cohorts.groupby("academic_year", sort=True)  # a handful of cohorts
+    ]
+    empty = pd.DataFrame({n: pd.Series(dtype=d) for n, d in catalogue.dtypes.items()}, index=_upn_index([]))
+    result = pd.concat(frames) if frames else empty.assign(academic_year="")
+    return result.astype({"academic_year": "string"})[["academic_year", *catalogue.names]]
+
+
+def _scoring_term(academic_year: str, term: str) -> int:
+    if not spec.is_valid_academic_year(academic_year):
+        raise ValueError(f"academic year {academic_year!r} is not of the form YYYY/YY, e.g. 2024/25")
+    _check_term(term)
+    return spec.term_index(academic_year, term)
+
+
+def _check_term(term: str) -> None:
+    if term not in spec.TERMS:
+        raise ValueError(f"term {term!r} is not one of {', '.join(spec.TERMS)}")
+
+
+def _history(pupil_terms: pd.DataFrame, scoring_term: int, names: list[str]) -> History:
+    """The rows of the pupils on roll in the scoring term, up to and including it."""
+    columns = source_columns(names)
+    needed = [c for c in (*_KEYS, *columns) if c in spec.REQUIRED_COLUMNS]
+    missing = [c for c in needed if c not in pupil_terms.columns]
+    if missing:
+        raise ValueError(f"pupil-terms lack required columns: {', '.join(missing)}")
+    terms = term_numbers(pupil_terms["academic_year"], pupil_terms["term"])
+    upn_codes, upns = pd.factorize(pupil_terms["upn"])
+    on_roll = pd.unique(upn_codes[terms == scoring_term])  # in upload order
+    position = np.full(len(upns) + 1, -1)  # the extra slot maps a blank UPN (code -1) to "not on roll"
+    position[on_roll] = np.arange(len(on_roll))
+    pupil = position[upn_codes]
+    pupils = _upn_index(upns.take(on_roll))
+    keep = (terms <= scoring_term) & (pupil >= 0)
+    present = [c for c in columns if c in pupil_terms.columns]
+    rows = pupil_terms.loc[keep, present].reset_index(drop=True)
+    dtypes = spec.canonical_dtypes()
+    rows = rows.assign(
+        pupil=pupil[keep],
+        term=terms[keep],
+        **{c: pd.Series(pd.NA, index=rows.index, dtype=dtypes[c]) for c in columns if c not in present},
+    )
+    return History(rows, pupils, scoring_term)
+
+
+def _upn_index(values: object) -> pd.Index:
+    return pd.Index(values, dtype="string", name="upn")

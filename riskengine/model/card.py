@@ -1,0 +1,108 @@
+"""The model card: what a model is for, what it learnt from, how well it did, for whom, and its limits.
+
+Written from a TrainingResult as markdown, logged with the model, so anyone deciding to promote a model
+reads the same page. Counts and aggregates only: never a pupil row.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import roc_curve
+
+from riskengine.model.training import ECE_TOLERANCE, TrainingResult
+
+
+def _markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
+    rounded = frame.round(digits).astype(object).where(frame.notna(), "")
+    header = "| " + " | ".join(map(str, rounded.columns)) + " |"
+    rule = "|" + "---|" * len(rounded.columns)
+    rows = ["| " + " | ".join(map(str, row)) + " |" for row in rounded.itertuples(index=False)]
+    return "\n".join([header, rule, *rows])
+
+
+def model_card(result: TrainingResult) -> str:
+    """The card as markdown."""
+    spec, fp, valid = result.spec, result.fingerprint, result.metrics["validation"]
+    catalogue_version = result.model.metadata_["catalogue_version"]
+    metrics = pd.DataFrame(result.metrics).T[
+        ["n", "base_rate", "mean_probability", "auc", "pr_auc", "brier", "ece"]
+    ]
+    top = result.coefficients.iloc[1:11][["label", "column", "coefficient", "odds_ratio"]]
+    calibration = (
+        f"expected calibration error {valid['ece']:.3f} on the validation cohort "
+        f"({'within' if result.calibration_ok else 'above'} the {ECE_TOLERANCE} tolerance); "
+        f"calibration step: {spec.calibration}"
+    )
+    return f"""# Model card: {spec.name} ({spec.version})
+
+## Intended use
+Ranks pupils in Year 9 and above by their risk of being NEET, Not Known or Other after Year 11, so careers
+advisers can decide whom to see first. It supports an adviser's judgement; it is not a decision about a pupil,
+and a low score never rules a pupil out. Explanations list each feature's contribution in log-odds.
+Flags: {spec.flag_threshold.describe()}, plus every pupil the rule set flags.
+
+## Data window
+- Pupils as they were in the {spec.term} term of Year {spec.year_group}.
+- Training cohorts (year taken): {", ".join(result.train_cohorts)}; validation cohort (newest with outcomes):
+  {result.validation_cohort}. Temporal split only, never random across cohorts.
+- Pupils with an outcome: {fp["n_pupils"]} ({fp["n_positive"]} positive); left out: {fp["n_without_outcome"]}
+  with no destination recorded, {fp["n_window_open"]} whose destination window was not yet over.
+  Per cohort: {fp["pupils_per_cohort"]}.
+- Outcome: {fp["outcome_definition"]}.
+- Feature matrix sha256 `{fp["features_sha256"][:16]}`, catalogue {catalogue_version}.
+
+## Model
+Logistic regression, penalty {spec.penalty}, C={spec.C}, class weight {spec.class_weight}; blanks imputed with
+their own missing indicator, numbers standardised, codes one-hot (a blank is its own code).
+Features: {", ".join(spec.features)}{" + rule points" if spec.include_rule_points else ""}.
+Largest effects (coefficient per standard deviation for numbers, per yes for flags, per code):
+
+{_markdown_table(top)}
+
+## Performance
+{_markdown_table(metrics.reset_index(names="data"))}
+
+Calibration: {calibration}.
+
+## Fairness summary (validation cohort)
+Flag rate and recall when the top {spec.flag_threshold.top_percent or 10:g}% by risk are flagged. Sex and
+ethnicity are never model inputs; they are used here only to audit. Groups under 20 pupils show counts only.
+
+{_markdown_table(result.fairness) if len(result.fairness) else "No sex or ethnicity recorded."}
+
+## Limits
+- Learnt from past cohorts of this local authority: patterns may drift (policy, attendance recording, new
+  provision). Re-train each year and compare with the champion before promoting.
+- Sees only what schools upload; a pupil missing from uploads, or with blanks, is scored on what is known.
+- Probabilities are for groups of similar pupils, not certainties about one pupil.
+- Outcomes exist only for pupils the local authority could track; those without one are excluded.
+"""
+
+
+def calibration_figure(y: np.ndarray, probability: np.ndarray) -> Figure:
+    """Reliability diagram (10 equal-width bins) on the validation cohort."""
+    observed, predicted = calibration_curve(y, probability, n_bins=10, strategy="uniform")
+    figure, axes = plt.subplots(figsize=(5, 5))
+    axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
+    axes.plot(predicted, observed, marker="o", label="model")
+    axes.set(xlabel="predicted risk", ylabel="observed outcome rate", title="Calibration (validation cohort)")
+    axes.legend()
+    return figure
+
+
+def roc_figure(y: np.ndarray, probability: np.ndarray) -> Figure:
+    """ROC curve on the validation cohort."""
+    fpr, tpr, _ = roc_curve(y, probability)
+    figure, axes = plt.subplots(figsize=(5, 5))
+    axes.plot([0, 1], [0, 1], linestyle="--", color="grey")
+    axes.plot(fpr, tpr)
+    axes.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (validation cohort)")
+    return figure

@@ -1,0 +1,108 @@
+"""The model spec (`models/*.yaml`): which features, how regularised, when trained, how flags are cut.
+
+An analyst edits the spec, not Python; the version recorded with every model and score is a hash of the
+file, so two models trained from different specs can always be told apart.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from riskengine.paths import content_version, data_path
+from riskengine.spec import upload as spec
+
+#: Audit-only attributes that a model spec may never list as inputs.
+FORBIDDEN_FEATURES = frozenset(spec.AUDIT_COLUMNS)
+
+
+class ModelSpecError(ValueError):
+    """A malformed model spec; the message names the file and the field."""
+
+
+class FlagThreshold(BaseModel):
+    """How many pupils the model flags: exactly one of top_n, top_percent or probability."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    top_n: int | None = Field(default=None, ge=1)
+    top_percent: float | None = Field(default=None, gt=0, le=100)
+    probability: float | None = Field(default=None, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> FlagThreshold:
+        if sum(v is not None for v in (self.top_n, self.top_percent, self.probability)) != 1:
+            raise ValueError("give exactly one of top_n, top_percent or probability")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("top_n", "top_percent", "probability") if getattr(self, k) is not None)
+
+    @property
+    def value(self) -> float:
+        return getattr(self, self.kind)
+
+    def describe(self) -> str:
+        if self.kind == "top_n":
+            return f"the {self.top_n} pupils with the highest risk"
+        if self.kind == "top_percent":
+            return f"the {self.top_percent:g}% of pupils with the highest risk"
+        return f"every pupil with a risk of {self.probability:.0%} or more"
+
+
+class ModelSpec(BaseModel):
+    """One model spec file, checked at load."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    year_group: int = Field(ge=spec.NCYEAR_RANGE[0], le=spec.NCYEAR_RANGE[1])
+    term: Literal["autumn", "spring", "summer"]
+    features: tuple[str, ...] = Field(min_length=1)
+    include_rule_points: bool = False
+    penalty: Literal["l1", "l2"] = "l2"
+    C: float = Field(default=1.0, gt=0)
+    class_weight: Literal["none", "balanced"] = "none"
+    calibration: Literal["none", "sigmoid", "isotonic"] = "none"
+    registered_model_name: str = Field(default="riskengine-neet", pattern=r"^[A-Za-z0-9_.-]+$")
+    flag_threshold: FlagThreshold = FlagThreshold(top_percent=10)
+    reasons_per_side: int = Field(default=3, ge=1, le=10)
+    version: str = ""  # filled in from the file's hash by load_model_spec
+
+    @field_validator("features")
+    @classmethod
+    def _no_audit_attributes(cls, features: tuple[str, ...]) -> tuple[str, ...]:
+        forbidden = sorted(set(features) & FORBIDDEN_FEATURES)
+        if forbidden:
+            raise ValueError(f"{forbidden} are fairness-audit attributes, never model inputs")
+        if len(set(features)) != len(features):
+            raise ValueError("a feature is listed twice")
+        return features
+
+
+def load_model_spec(path: str | Path | None = None, **overrides: Any) -> ModelSpec:
+    """Read and check a model spec; the shipped `models/logistic.yaml` when `path` is None.
+
+    `overrides` replace fields (e.g. a notebook trying another C); they change the recorded version too.
+    """
+    path = Path(path) if path is not None else data_path("models", "logistic.yaml")
+    content = path.read_bytes()
+    try:
+        raw = yaml.safe_load(content)
+    except yaml.YAMLError as error:
+        raise ModelSpecError(f"{path}: not valid YAML: {error}") from None
+    if not isinstance(raw, dict):
+        raise ModelSpecError(f"{path}: expected a mapping of fields")
+    raw.update(overrides)
+    digest = content_version(content + repr(sorted(overrides.items())).encode() * bool(overrides))
+    raw["version"] = f"{raw.get('name', path.stem)}@{digest}"
+    try:
+        return ModelSpec.model_validate(raw)
+    except ValidationError as error:
+        reasons = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'spec'}: {e['msg']}" for e in error.errors())
+        raise ModelSpecError(f"{path}: {reasons}") from None

@@ -1,0 +1,367 @@
+"""The Store: one SQLAlchemy engine, the schema brought up to date by Alembic on open, and the read/write
+API every other stage uses. Every write is a single transaction, so a failure stores nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+from riskengine.spec import destinations as dest_spec
+from riskengine.spec import upload as spec
+from riskengine.store import tables as t
+
+_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+PUPIL_TERMS_KIND = "pupil_terms"
+DESTINATIONS_KIND = "destinations"
+
+
+def default_url() -> str:
+    """RISKENGINE_DB_URL, else a SQLite file under RISKENGINE_HOME (default ./.riskengine)."""
+    if url := os.environ.get("RISKENGINE_DB_URL"):
+        return url
+    home = Path(os.environ.get("RISKENGINE_HOME", ".riskengine"))
+    home.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(home / 'riskengine.db').resolve()}"
+
+
+def _records(frame: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]]:
+    """Rows as plain Python values (None for missing) ready for an executemany insert."""
+    arrays = [frame[c].to_numpy(dtype=object, na_value=None) for c in columns]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*arrays, strict=True)]
+
+
+def _bulk_insert(
+    connection: sa.Connection, table: sa.Table, frame: pd.DataFrame, columns: Sequence[str]
+) -> None:
+    """Insert a frame's rows fast, inside the caller's transaction: SQLAlchemy's per-row parameter handling
+    is most of the cost of a 100,000-row upload, so the driver is fed directly (SQLite: executemany of
+    plain tuples; PostgreSQL with psycopg: COPY). Only for tables of text, integer and boolean columns,
+    which need no conversion; any other driver gets a Core executemany."""
+    if frame.empty:
+        return
+    columns = list(columns)
+    if connection.dialect.name == "sqlite":
+        compiled = sa.insert(table).compile(dialect=connection.dialect, column_keys=columns)
+        columns = list(compiled.positiontup)
+    arrays = [frame[c].to_numpy(dtype=object, na_value=None) for c in columns]
+    rows = zip(*arrays, strict=True)
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql(str(compiled), list(rows))
+    elif connection.dialect.driver == "psycopg":
+        quote = connection.dialect.identifier_preparer.quote
+        sql = f"COPY {quote(table.name)} ({', '.join(map(quote, columns))}) FROM STDIN"
+        dbapi_error = connection.dialect.loaded_dbapi.Error
+        try:
+            with connection.connection.driver_connection.cursor() as cursor, cursor.copy(sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except dbapi_error as error:  # raise it as SQLAlchemy does for every other statement
+            raise sa.exc.DBAPIError.instance(sql, None, error, dbapi_error) from error
+    else:
+        connection.execute(sa.insert(table), _records(frame, columns))
+
+
+def _typed(rows: Sequence[sa.Row], columns: Sequence[str], dtypes: dict[str, str]) -> pd.DataFrame:
+    """Fetched rows as a frame with the contract's nullable dtypes (built column by column: fast)."""
+    values = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
+    return pd.DataFrame(
+        {c: pd.array(list(v), dtype=dtypes[c]) for c, v in zip(columns, values, strict=True)},
+        columns=list(columns),
+    )
+
+
+@dataclass(frozen=True)
+class StoredUpload:
+    """What a write did: the new upload's id, whether it replaced an earlier one, and how many rows."""
+
+    upload_id: int
+    replaced_upload_id: int | None
+    n_stored: int
+    n_replaced: int
+
+
+class Store:
+    """The database. Open with `Store.open(url)`; `engine` is the SQLAlchemy engine."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str | None = None) -> Store:
+        """Connect (default: `default_url()`) and upgrade the schema to the latest Alembic revision."""
+        url = url or default_url()
+        engine = sa.create_engine(url)
+        if engine.dialect.name == "sqlite":
+            sa.event.listen(engine, "connect", _sqlite_pragmas)
+        store = cls(engine)
+        store.upgrade()
+        return store
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Bring the schema to `revision` (migrations ship inside the package, so this works from a wheel)."""
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS))
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- pupil terms ------------------------------------------------------------------------------------
+
+    def read_pupil_terms(
+        self,
+        up_to: tuple[str, str] | None = None,
+        schools: Sequence[str] | None = None,
+        upns: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Canonical pupil-terms (spec.upload columns and dtypes), every term up to and including `up_to`
+        (academic_year, term) and never a later one; sorted by upn, then term."""
+        pt = t.pupil_terms
+        query = sa.select(*(pt.c[c] for c in spec.COLUMNS))
+        if up_to is not None:
+            query = query.where(pt.c.term_index <= spec.term_index(*up_to))
+        if schools is not None:
+            query = query.where(pt.c.school_urn.in_(list(schools)))
+        if upns is not None:
+            query = query.where(pt.c.upn.in_(list(upns)))
+        query = query.order_by(pt.c.upn, pt.c.term_index, pt.c.school_urn)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return _typed(rows, spec.COLUMNS, spec.canonical_dtypes())
+
+    def active_upload(self, kind: str, school_urn: str | None, academic_year: str | None, term: str | None):
+        """The upload currently holding a school's term (a mapping of its columns), or None."""
+        u = t.uploads
+        query = sa.select(u).where(
+            u.c.kind == kind,
+            u.c.active.is_(True),
+            u.c.school_urn == school_urn,
+            u.c.academic_year == academic_year,
+            u.c.term == term,
+        )
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else row._mapping
+
+    def find_upload(self, kind: str, sha256: str, mapping_sha256: str | None = None):
+        """An earlier accepted upload of exactly these bytes (and mapping), or None."""
+        u = t.uploads
+        query = sa.select(u).where(
+            u.c.kind == kind, u.c.sha256 == sha256, u.c.mapping_sha256 == mapping_sha256
+        )
+        with self.engine.connect() as connection:
+            row = connection.execute(query.order_by(u.c.id.desc())).first()
+        return None if row is None else row._mapping
+
+    def write_pupil_terms(
+        self,
+        frame: pd.DataFrame,
+        *,
+        school_urn: str,
+        academic_year: str,
+        term: str,
+        upload: dict[str, Any],
+    ) -> StoredUpload:
+        """Store a validated term for one school in one transaction, replacing that school's earlier upload
+        of the same term (which stays recorded, marked inactive).
+
+        `upload` holds the uploads-table fields describing the file (filename, sha256, mapping,
+        mapping_sha256, n_rows, n_warnings, uploaded_by).
+        """
+        now = datetime.now(UTC)
+        u, pt = t.uploads, t.pupil_terms
+        with self.engine.begin() as connection:
+            _insert_ignoring_duplicates(connection, t.schools, [{"urn": school_urn, "first_upload_at": now}])
+            previous = connection.execute(
+                sa.select(u.c.id).where(
+                    u.c.kind == PUPIL_TERMS_KIND,
+                    u.c.active.is_(True),
+                    u.c.school_urn == school_urn,
+                    u.c.academic_year == academic_year,
+                    u.c.term == term,
+                )
+            ).scalar()
+            n_replaced = 0
+            if previous is not None:
+                connection.execute(sa.update(u).where(u.c.id == previous).values(active=False))
+                n_replaced = connection.execute(
+                    sa.delete(pt).where(
+                        pt.c.school_urn == school_urn, pt.c.academic_year == academic_year, pt.c.term == term
+                    )
+                ).rowcount
+            upload_id = connection.execute(
+                sa.insert(u).values(
+                    **upload,
+                    kind=PUPIL_TERMS_KIND,
+                    school_urn=school_urn,
+                    academic_year=academic_year,
+                    term=term,
+                    n_stored=len(frame),
+                    uploaded_at=now,
+                    status="replaced" if previous is not None else "stored",
+                    replaces_upload_id=previous,
+                    active=True,
+                )
+            ).inserted_primary_key[0]
+            extra = {"term_index": spec.term_index(academic_year, term), "upload_id": upload_id}
+            _bulk_insert(connection, pt, frame.assign(**extra), (*spec.COLUMNS, *extra))
+            new_pupils = sa.select(pt.c.upn, sa.literal(upload_id)).where(pt.c.upload_id == upload_id)
+            connection.execute(
+                _insert_ignoring(connection, t.pupils).from_select(["upn", "first_upload_id"], new_pupils)
+            )
+        return StoredUpload(upload_id, previous, len(frame), n_replaced)
+
+    def list_uploads(self, school_urn: str | None = None) -> pd.DataFrame:
+        """Every accepted upload (newest last), with its file's SHA-256, row counts, who and when."""
+        u = t.uploads
+        query = sa.select(u).order_by(u.c.id)
+        if school_urn is not None:
+            query = query.where(u.c.school_urn == school_urn)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return pd.DataFrame.from_records(rows, columns=[c.name for c in u.columns])
+
+    # --- destinations -----------------------------------------------------------------------------------
+
+    def write_destinations(self, frame: pd.DataFrame, *, upload: dict[str, Any]) -> StoredUpload:
+        """Add validated destination rows in one transaction; rows already held (same upn, code, date)
+        are kept as they are, so loading overlapping extracts never duplicates an activity."""
+        now = datetime.now(UTC)
+        with self.engine.begin() as connection:
+            before = _count(connection, t.destinations)
+            upload_id = connection.execute(
+                sa.insert(t.uploads).values(
+                    **upload,
+                    kind=DESTINATIONS_KIND,
+                    n_stored=0,
+                    uploaded_at=now,
+                    status="stored",
+                    active=True,
+                )
+            ).inserted_primary_key[0]
+            rows = _records(frame, dest_spec.COLUMNS)
+            for row in rows:
+                row["upload_id"] = upload_id
+            _insert_ignoring_duplicates(connection, t.destinations, rows)
+            n_new = _count(connection, t.destinations) - before
+            connection.execute(sa.update(t.uploads).where(t.uploads.c.id == upload_id).values(n_stored=n_new))
+        return StoredUpload(upload_id, None, n_new, 0)
+
+    def read_destinations(self) -> pd.DataFrame:
+        """Every destination row (spec.destinations columns and dtypes), sorted by upn then date."""
+        d = t.destinations
+        query = sa.select(*(d.c[c] for c in dest_spec.COLUMNS)).order_by(d.c.upn, d.c.activity_date)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return _typed(rows, dest_spec.COLUMNS, dest_spec.canonical_dtypes())
+
+    # --- scores -----------------------------------------------------------------------------------------
+
+    def save_scores(self, run: dict[str, Any], scores: pd.DataFrame) -> int:
+        """Store one scoring run and its rows in one transaction; returns the run id.
+
+        `run` has academic_year, term, rule_set_version, feature_version, model_version, threshold and
+        settings (JSON-able); list and dict columns of `scores` hold Python objects.
+        """
+        run_values = {k: run.get(k) for k in t.SCORE_RUN_COLUMNS if k != "n_pupils"}
+        missing = [k for k in t.SCORE_COLUMNS if k not in scores.columns and not t.scores.c[k].nullable]
+        if missing:
+            raise ValueError(f"scores frame lacks required columns {missing}")
+        frame = scores.reindex(columns=list(t.SCORE_COLUMNS))
+        with self.engine.begin() as connection:
+            run_id = connection.execute(
+                sa.insert(t.score_runs).values(
+                    **run_values, n_pupils=len(frame), created_at=datetime.now(UTC)
+                )
+            ).inserted_primary_key[0]
+            rows = _records(frame, t.SCORE_COLUMNS)
+            for row in rows:
+                row["run_id"] = run_id
+                for key, value in row.items():
+                    if isinstance(value, float) and value != value:  # NaN in an object column = missing
+                        row[key] = None
+            if rows:
+                connection.execute(sa.insert(t.scores), rows)
+        return int(run_id)
+
+    def list_score_runs(self) -> pd.DataFrame:
+        """Every scoring run (oldest first) with the versions that produced it."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(sa.select(t.score_runs).order_by(t.score_runs.c.id)).all()
+        return pd.DataFrame.from_records(rows, columns=[c.name for c in t.score_runs.columns])
+
+    def read_scores(
+        self, run_id: int | None = None, academic_year: str | None = None, term: str | None = None
+    ) -> pd.DataFrame:
+        """One run's scores (default: the latest run for that year/term), with a `run_id` column."""
+        r, s = t.score_runs, t.scores
+        with self.engine.connect() as connection:
+            if run_id is None:
+                latest = sa.select(sa.func.max(r.c.id))
+                if academic_year is not None:
+                    latest = latest.where(r.c.academic_year == academic_year)
+                if term is not None:
+                    latest = latest.where(r.c.term == term)
+                run_id = connection.execute(latest).scalar()
+            rows = (
+                []
+                if run_id is None
+                else connection.execute(
+                    sa.select(s).where(s.c.run_id == run_id).order_by(s.c.school_urn, s.c.upn)
+                ).all()
+            )
+        frame = pd.DataFrame.from_records(rows, columns=[c.name for c in s.columns])
+        return frame.astype(
+            {
+                "upn": "string",
+                "school_urn": "string",
+                "academic_year": "string",
+                "term": "string",
+                "ncyear": "Int64",
+                "band": "string",
+                "always_flag": "boolean",
+                "probability": "Float64",
+                "flag": "boolean",
+                "flag_source": "string",
+                "flag_reason": "string",
+            }
+        )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA cache_size=-65536")  # 64 MB: a 100,000-row term's index updates stay in memory
+    cursor.close()
+
+
+def _count(connection: sa.Connection, table: sa.Table) -> int:
+    return connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+
+
+def _insert_ignoring(connection: sa.Connection, table: sa.Table) -> sa.Insert:
+    """INSERT ... ON CONFLICT DO NOTHING, on SQLite and PostgreSQL alike."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table).on_conflict_do_nothing()
+
+
+def _insert_ignoring_duplicates(connection: sa.Connection, table: sa.Table, rows: Iterable[dict]) -> None:
+    """Insert rows, skipping those whose key is already held."""
+    rows = list(rows)
+    if rows:
+        connection.execute(_insert_ignoring(connection, table), rows)

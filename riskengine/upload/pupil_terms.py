@@ -1,0 +1,157 @@
+"""Upload one school's termly pupil file: read, map, validate against the spec, then store atomically.
+
+`upload_file` (a path) and `upload_bytes` (what a web form receives) behave identically; nothing is
+written unless the whole file is valid, and re-sending the identical file is a recorded no-op.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+
+from riskengine.spec import upload as spec
+from riskengine.store import Store
+from riskengine.store.store import PUPIL_TERMS_KIND
+from riskengine.upload import schema
+from riskengine.upload.history import history_warnings
+from riskengine.upload.mapping import ColumnMapping, apply_mapping, load_mapping
+from riskengine.upload.parsing import parse, read_checked, upload_record
+from riskengine.upload.problems import UploadResult, combine
+
+_UPPER = ("sen_provision", "sen_primary_need", "sex", "ethnicity")
+_LOWER = ("term", *spec.BOOL_COLUMNS)
+_BOOLS = dict.fromkeys(spec.TRUE_TOKENS, True) | dict.fromkeys(spec.FALSE_TOKENS, False)
+
+
+def check_upload_request(school_urn: str, academic_year: str, term: str) -> None:
+    """The upload's own school, year and term must be valid before any file is looked at."""
+    if not (len(school_urn) == 6 and school_urn.isdigit()):
+        raise ValueError(f"school URN should be 6 digits, not {school_urn!r}")
+    if not spec.is_valid_academic_year(academic_year):
+        raise ValueError(f"academic year should look like 2024/25, not {academic_year!r}")
+    if term not in spec.TERMS:
+        raise ValueError(f"term should be one of {', '.join(spec.TERMS)}, not {term!r}")
+
+
+def normalise(frame: pd.DataFrame) -> pd.DataFrame:
+    """Case-fold codes so 'k' means K and 'Autumn' means autumn; values are already trimmed text."""
+    frame = frame.copy()
+    if "upn" in frame:
+        frame["upn"] = frame["upn"].str.replace(" ", "", regex=False).str.upper()
+    for column in frame.columns.intersection(_UPPER):
+        frame[column] = frame[column].str.upper()
+    for column in frame.columns.intersection(_LOWER):
+        frame[column] = frame[column].str.casefold()
+    return frame
+
+
+def to_canonical(frame: pd.DataFrame) -> pd.DataFrame:
+    """Normalised text cells -> the canonical pupil-terms frame (spec columns and dtypes; cells that
+    failed validation become NA). Columns the file lacks are NA (unknown)."""
+    out = {}
+    for column, dtype in spec.canonical_dtypes().items():
+        cells = frame[column] if column in frame else pd.Series(pd.NA, index=frame.index, dtype="string")
+        if dtype == "Int64":
+            out[column] = schema.whole_numbers(cells)
+        elif dtype == "boolean":
+            out[column] = cells.map(_BOOLS).astype("boolean")
+        else:
+            out[column] = cells.astype("string")
+    return pd.DataFrame(out, index=frame.index)
+
+
+def validate_pupil_cells(
+    cells: pd.DataFrame, mapping: ColumnMapping, upload_values: dict[str, str] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(canonical frame, errors, warnings) for a file's text cells. `upload_values` (school_urn,
+    academic_year, term) are what the upload claims; rows that disagree are errors."""
+    upload_values = upload_values or {}
+    frame, file_columns, map_errors, map_warnings = apply_mapping(
+        cells, mapping, spec.COLUMNS, spec.REQUIRED_COLUMNS, upload_values
+    )
+    as_written, frame = frame, normalise(frame)
+    column_errors = schema.run_column_checks(
+        frame,
+        schema.column_schema(schema.PUPIL_CHECKS, frame.columns, spec.KEY_COLUMNS),
+        file_columns,
+        as_written,
+    )
+    typed = to_canonical(frame)
+    present = typed[list(frame.columns)]
+    row_errors = schema.run_row_checks(present, schema.pupil_row_checks(upload_values), file_columns)
+    warnings = schema.run_column_checks(
+        present,
+        schema.column_schema(schema.pupil_warning_checks(), present.columns, refuse_formulas=False),
+        file_columns,
+    )
+    return typed, combine(map_errors, column_errors, row_errors), combine(map_warnings, warnings)
+
+
+def read_pupil_file(
+    source: str | Path | bytes, mapping: str | Path | ColumnMapping | None = None, filename: str | None = None
+) -> pd.DataFrame:
+    """Parse, map and validate a termly file without storing it (e.g. in a notebook): the canonical
+    pupil-terms frame, or `InvalidFile` listing every error."""
+    return read_checked(source, mapping, filename, validate_pupil_cells, spec.COLUMNS)
+
+
+def upload_bytes(
+    store: Store,
+    data: bytes,
+    filename: str,
+    school_urn: str,
+    academic_year: str,
+    term: str,
+    mapping: str | Path | ColumnMapping | None = None,
+    uploaded_by: str = "cli",
+) -> UploadResult:
+    """Validate a termly file and, only if it has no errors, store it as the school's term in one
+    transaction (replacing an earlier upload of that term). Identical bytes already stored: no-op."""
+    check_upload_request(school_urn, academic_year, term)
+    mapping = load_mapping(mapping, spec.COLUMNS)
+    sha256 = hashlib.sha256(data).hexdigest()
+    result = UploadResult(status="rejected", filename=filename, sha256=sha256)
+    current = store.active_upload(PUPIL_TERMS_KIND, school_urn, academic_year, term)
+    if current is not None and current["sha256"] == sha256 and current["mapping_sha256"] == mapping.sha256:
+        result.status, result.upload_id = "unchanged", current["id"]
+        result.counts = {"rows": current["n_rows"], "stored": 0}
+        return result
+    request = {"school_urn": school_urn, "academic_year": academic_year, "term": term}
+    parsed = parse(data, filename, mapping, lambda cells, m: validate_pupil_cells(cells, m, request))
+    result.errors = parsed.errors
+    result.counts = {"rows": parsed.n_rows, "errors": len(parsed.errors)}
+    if len(parsed.errors):
+        return result
+    parsed.warnings = combine(
+        parsed.warnings, history_warnings(store, parsed.typed, school_urn, academic_year, term)
+    )
+    result.warnings = parsed.warnings
+    stored = store.write_pupil_terms(
+        parsed.typed,
+        school_urn=school_urn,
+        academic_year=academic_year,
+        term=term,
+        upload=upload_record(filename, sha256, mapping, parsed, uploaded_by),
+    )
+    result.status = "replaced" if stored.replaced_upload_id is not None else "stored"
+    result.upload_id = stored.upload_id
+    result.counts.update(stored=stored.n_stored, replaced=stored.n_replaced, warnings=len(result.warnings))
+    return result
+
+
+def upload_file(
+    store: Store,
+    path: str | Path,
+    school_urn: str,
+    academic_year: str,
+    term: str,
+    mapping: str | Path | ColumnMapping | None = None,
+    uploaded_by: str = "cli",
+) -> UploadResult:
+    """`upload_bytes` for a file on disk."""
+    path = Path(path)
+    return upload_bytes(
+        store, path.read_bytes(), path.name, school_urn, academic_year, term, mapping, uploaded_by
+    )

@@ -1,0 +1,85 @@
+"""Server-side sessions and their CSRF tokens.
+
+The browser holds a random token in an HttpOnly, SameSite=Lax cookie (Secure behind HTTPS); the database
+holds only its SHA-256, the user and a per-session CSRF token that every form and API write must echo.
+The same token, sent as `Authorization: Bearer ...`, authenticates JSON API clients.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+
+from riskengine.store import Store
+from riskengine.web.accounts import User, user_school_urns
+from riskengine.web.tables import users, web_sessions
+
+SESSION_LIFETIME = timedelta(hours=8)
+
+
+@dataclass(frozen=True)
+class Session:
+    """A live session: who, and the CSRF token their forms must carry."""
+
+    user: User
+    csrf_token: str
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(store: Store, user: User) -> str:
+    """A new session for `user`; returns the secret token for the cookie (shown nowhere else)."""
+    token = secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    with store.engine.begin() as connection:
+        connection.execute(web_sessions.delete().where(web_sessions.c.expires_at < now))
+        connection.execute(
+            sa.insert(web_sessions).values(
+                token_sha256=_digest(token),
+                user_id=user.id,
+                csrf_token=secrets.token_urlsafe(32),
+                created_at=now,
+                expires_at=now + SESSION_LIFETIME,
+            )
+        )
+    return token
+
+
+def resolve_session(store: Store, token: str | None) -> Session | None:
+    """The live session for a cookie or bearer token, or None (unknown, expired or user deactivated)."""
+    if not token:
+        return None
+    with store.engine.connect() as connection:
+        row = connection.execute(
+            sa.select(
+                web_sessions.c.csrf_token, web_sessions.c.expires_at, users.c.id, users.c.email, users.c.role
+            )
+            .join(users, users.c.id == web_sessions.c.user_id)
+            .where(web_sessions.c.token_sha256 == _digest(token), users.c.active.is_(True))
+        ).first()
+        if row is None:
+            return None
+        expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)
+        if expires < datetime.now(UTC):
+            return None
+        schools = None if row.role == "admin" else user_school_urns(connection, row.id)
+    return Session(User(row.id, row.email, row.role, schools), row.csrf_token)
+
+
+def end_session(store: Store, token: str | None) -> None:
+    """Log out: the token stops working everywhere at once."""
+    if token:
+        with store.engine.begin() as connection:
+            connection.execute(web_sessions.delete().where(web_sessions.c.token_sha256 == _digest(token)))
+
+
+def csrf_ok(session: Session, supplied: str | None) -> bool:
+    """Constant-time check of a form's or header's CSRF token against the session's."""
+    return bool(supplied) and hmac.compare_digest(session.csrf_token, str(supplied))

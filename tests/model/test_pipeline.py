@@ -1,0 +1,81 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskengine.model import RiskModel
+from tests.model.conftest import KINDS, feature_frame
+
+CATEGORIES = {"sen_provision": ["N", "K", "E"]}
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    frame, outcome = feature_frame(2000)
+    return RiskModel(KINDS, CATEGORIES).fit(frame, outcome), frame
+
+
+def test_explanations_add_up_to_the_models_log_odds(fitted):
+    model, frame = fitted
+    explanation = model.explain(frame)
+    total = explanation.base_value + explanation.contributions.sum(axis=1).to_numpy()
+    np.testing.assert_allclose(total, model.decision_function(frame), atol=1e-6)
+    np.testing.assert_allclose(explanation.probability, model.predict_proba(frame)[:, 1], atol=1e-12)
+
+
+def test_contributions_are_per_catalogue_feature(fitted):
+    model, frame = fitted
+    contributions = model.explain(frame).contributions
+    assert list(contributions.columns) == list(KINDS)
+    assert contributions.index.equals(frame.index)
+    # the one-hot group and missing indicator columns all sum into their feature
+    assert set(model.column_features_) == set(KINDS)
+    assert (model.column_features_ == "sen_provision").sum() == 4  # N, K, E and (missing)
+
+
+def test_a_pupil_at_the_training_mean_of_a_feature_gets_no_contribution_from_it(fitted):
+    model, frame = fitted
+    plain = frame.iloc[:5].copy()
+    plain["looked_after"] = pd.array([False] * 5, dtype="boolean")
+    with_flag = plain.assign(looked_after=pd.array([True] * 5, dtype="boolean"))
+    delta = (
+        model.explain(with_flag).contributions["looked_after"]
+        - model.explain(plain).contributions["looked_after"]
+    )
+    coef = model.coefficients().set_index("column").loc["looked_after", "coefficient"]
+    np.testing.assert_allclose(delta.to_numpy(), coef)  # a flag's effect is exactly its coefficient
+    assert coef > 0  # being looked after raises risk in the generating model
+
+
+def test_blanks_and_unseen_codes_are_scored_not_refused(fitted):
+    model, frame = fitted
+    odd = frame.iloc[:3].copy()
+    odd["sen_provision"] = pd.array(["Z", pd.NA, "E"], dtype="string")
+    odd["attendance_rate_term"] = pd.array([pd.NA, pd.NA, 0.5], dtype="Float64")
+    p = model.predict_proba(odd)[:, 1]
+    assert np.isfinite(p).all() and ((p > 0) & (p < 1)).all()
+
+
+def test_missing_feature_column_is_a_clear_error(fitted):
+    model, frame = fitted
+    with pytest.raises(ValueError, match="lacks the model's features"):
+        model.predict_proba(frame.drop(columns="looked_after"))
+
+
+def test_calibrated_model_keeps_explanations_on_the_logistic_part():
+    frame, outcome = feature_frame(3000, seed=1)
+    groups = np.repeat([2019, 2020, 2021], 1000)
+    model = RiskModel(KINDS, CATEGORIES, calibration="isotonic").fit(frame, outcome, groups=groups)
+    explanation = model.explain(frame)
+    total = explanation.base_value + explanation.contributions.sum(axis=1).to_numpy()
+    np.testing.assert_allclose(total, model.decision_function(frame), atol=1e-6)
+    assert model.calibrator_ is not None
+    with pytest.raises(ValueError, match="groups"):
+        RiskModel(KINDS, CATEGORIES, calibration="sigmoid").fit(frame, outcome)
+
+
+def test_coefficient_table_maps_every_column_to_a_feature(fitted):
+    model, _ = fitted
+    table = model.coefficients()
+    assert table.loc[0, "column"] == "(intercept)"
+    assert set(table["feature"].iloc[1:]) == set(KINDS)
+    np.testing.assert_allclose(table["odds_ratio"], np.exp(table["coefficient"]))

@@ -1,0 +1,36 @@
+from pathlib import Path
+
+import pytest
+
+from riskengine.model import ModelSpecError, load_model_spec
+from riskengine.paths import data_path
+
+
+def test_shipped_spec_loads_with_a_file_hash_version():
+    spec = load_model_spec()
+    assert spec.year_group == 9 and spec.term == "autumn"
+    assert spec.registered_model_name == "riskengine-neet"
+    assert spec.version.startswith("logistic@") and len(spec.version.split("@")[1]) == 12
+    assert not {"sex", "ethnicity"} & set(spec.features)
+
+
+def test_any_edit_gives_a_new_version(tmp_path: Path):
+    text = data_path("models", "logistic.yaml").read_text()
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(text + "\n# a comment\n")
+    assert load_model_spec(edited).version != load_model_spec().version
+    assert load_model_spec(C=0.5).version != load_model_spec().version
+
+
+def test_audit_attributes_are_refused_as_inputs(tmp_path: Path):
+    text = data_path("models", "logistic.yaml").read_text().replace("  - eal\n", "  - eal\n  - ethnicity\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    with pytest.raises(ModelSpecError, match="fairness-audit"):
+        load_model_spec(bad)
+
+
+def test_threshold_needs_exactly_one_kind():
+    with pytest.raises(ModelSpecError, match="exactly one"):
+        load_model_spec(flag_threshold={"top_n": 10, "probability": 0.2})
+    assert load_model_spec(flag_threshold={"top_n": 50}).flag_threshold.kind == "top_n"

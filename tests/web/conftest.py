@@ -1,0 +1,87 @@
+"""Fixtures for the web tests: a temporary store with generated pupils and two scoring runs, one user per
+role, and in-process clients (FastAPI's TestClient) signed in as each of them."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+
+from riskengine.store import Store
+from riskengine.web import create_app
+from riskengine.web.accounts import add_user
+from tests.web.seeding import seed_store
+
+with warnings.catch_warnings():  # Starlette prefers httpx2 for its test client; httpx still works
+    warnings.filterwarnings("ignore", message="Using `httpx`")
+    from fastapi.testclient import TestClient
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    path = tmp_path_factory.mktemp("web") / "web.db"
+    store = Store.open(f"sqlite:///{path}")
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def pupil_terms(store: Store) -> pd.DataFrame:
+    return seed_store(store)
+
+
+@pytest.fixture(scope="module")
+def schools(pupil_terms: pd.DataFrame) -> list[str]:
+    return sorted(pupil_terms["school_urn"].unique().tolist())
+
+
+@pytest.fixture(scope="module")
+def users(store: Store, schools: list[str]) -> dict[str, str]:
+    """Role name -> email: a school manager and an adviser for the first school, a manager for the second."""
+    accounts = {
+        "admin": ("admin@example.org", "admin", []),
+        "school_a": ("a@school.example.org", "school", [schools[0]]),
+        "school_b": ("b@school.example.org", "school", [schools[1]]),
+        "adviser": ("adviser@example.org", "adviser", [schools[0]]),
+        "evaluator": ("evaluator@example.org", "evaluator", []),
+    }
+    for email, role, urns in accounts.values():
+        add_user(store, email, PASSWORD, role, urns)
+    return {name: email for name, (email, _, _) in accounts.items()}
+
+
+@pytest.fixture(scope="module")
+def app(store: Store, users: dict[str, str], tmp_path_factory: pytest.TempPathFactory):
+    return create_app(store, reports_dir=tmp_path_factory.mktemp("reports"))
+
+
+def login_csrf(client: TestClient) -> str:
+    page = client.get("/login")
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+
+def sign_in(app, email: str, password: str = PASSWORD) -> TestClient:
+    client = TestClient(app, base_url="https://testserver")
+    response = client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": login_csrf(client)},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    return client
+
+
+def csrf_of(client: TestClient, path: str = "/") -> str:
+    """The session's CSRF token as a page's forms carry it."""
+    page = client.get(path)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+
+@pytest.fixture(scope="module")
+def clients(app, users: dict[str, str]) -> dict[str, TestClient]:
+    return {name: sign_in(app, email) for name, email in users.items()}

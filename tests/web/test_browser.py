@@ -1,0 +1,164 @@
+"""End to end in headless Chromium (Debian's chromium, driven by Playwright): a school uploads a file and
+sees it in its history, a bad file is reported and stores nothing, an adviser reviews a flag and sees the
+review in the pupil's history.
+
+`.ci/browser.sh` installs chromium; locally the tests skip with the reason when it is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+import uvicorn
+
+from riskengine.store import tables as st
+from tests.web.conftest import PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = (
+    os.environ.get("RISKENGINE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+)
+#: Without the background-networking flags chromium's own connections are refused in a sandboxed CI.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def base_url(app) -> Iterator[str]:
+    """The app served by uvicorn on a free loopback port for the duration of the module."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed (run .ci/browser.sh, or set RISKENGINE_CHROMIUM)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def sign_in(page, base_url: str, email: str) -> None:
+    page.goto(f"{base_url}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+
+
+def term_file(pupil_terms: pd.DataFrame, urn: str, tmp_path, name: str, term: str = "summer") -> str:
+    rows = pupil_terms[
+        (pupil_terms["school_urn"] == urn)
+        & (pupil_terms["term"] == "spring")
+        & (pupil_terms["academic_year"] == "2026/27")
+    ].assign(term=term)
+    path = tmp_path / name
+    rows.to_csv(path, index=False)
+    return str(path)
+
+
+def stored_rows(store) -> tuple[int, int]:
+    with store.engine.connect() as connection:
+        return tuple(
+            connection.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
+            for t in (st.pupil_terms, st.uploads)
+        )
+
+
+def test_school_uploads_a_file_and_sees_it_in_the_history(
+    page, base_url, users, pupil_terms, schools, tmp_path
+):
+    sign_in(page, base_url, users["school_a"])
+    assert page.url.endswith("/school")
+    page.fill("input[name=academic_year]", "2026/27")
+    page.select_option("select[name=term]", "summer")
+    page.set_input_files(
+        "input[name=file]", term_file(pupil_terms, schools[0], tmp_path, "summer-upload.csv")
+    )
+    page.click("form[action='/school/upload'] button[type=submit]")
+    assert "stored" in page.inner_text("#upload-status")
+    page.goto(f"{base_url}/school")
+    assert "summer-upload.csv" in page.inner_text("#history")
+
+
+def test_bad_upload_through_the_page_stores_nothing(
+    page, base_url, users, store, pupil_terms, schools, tmp_path
+):
+    sign_in(page, base_url, users["school_a"])
+    path = term_file(pupil_terms, schools[0], tmp_path, "bad-upload.csv", term="autumn")
+    frame = pd.read_csv(path, dtype=str)
+    frame.loc[frame.index[0], "upn"] = "NOT-A-UPN"
+    frame.to_csv(path, index=False)
+    before = stored_rows(store)
+    page.fill("input[name=academic_year]", "2026/27")
+    page.select_option("select[name=term]", "autumn")
+    page.set_input_files("input[name=file]", path)
+    page.click("form[action='/school/upload'] button[type=submit]")
+    assert "rejected" in page.inner_text("#upload-status")
+    assert "upn" in page.inner_text("table.problems")
+    with page.expect_download() as download:
+        page.click("text=Download the problems as CSV")
+    assert "upn" in Path(download.value.path()).read_text(encoding="utf-8-sig")
+    assert stored_rows(store) == before
+
+
+def test_adviser_reviews_a_flag_and_sees_it_in_the_history(page, base_url, users):
+    sign_in(page, base_url, users["adviser"])
+    assert page.url.endswith("/caseload")
+    page.click("table.caseload tbody tr:first-child a")
+    page.check("input[name=decision][value=dismiss]")
+    page.fill("textarea[name=reason]", "Known to the pastoral team; attendance now recovering")
+    page.click("form[action$='/reviews'] button[type=submit]")
+    history = page.inner_text("#reviews table")
+    assert "dismiss" in history and "attendance now recovering" in history
+    page.fill("input[name=kind]", "Attendance plan")
+    page.click("form[action$='/interventions'] button[type=submit]")
+    assert "Attendance plan" in page.inner_text("#interventions table")
+    page.goto(f"{base_url}/caseload")
+    assert "dismiss" in page.inner_text("table.caseload tbody tr:first-child")

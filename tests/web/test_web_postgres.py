@@ -1,0 +1,49 @@
+"""The web service on PostgreSQL (the documented deployment): migration 0002, sign-in, caseload, a pupil
+page with its audit entry, and a review, in a throwaway schema."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from riskengine.web import create_app
+from riskengine.web.accounts import add_user
+from riskengine.web.pupils import ensure_refs
+from riskengine.web.tables import audit_log, reviews
+from tests.store.stores import _pg_store
+from tests.web.conftest import csrf_of, sign_in
+from tests.web.seeding import seed_store
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+
+@pytest.fixture
+def pg_store():
+    yield from _pg_store()
+
+
+def test_adviser_workflow_on_postgresql(pg_store, tmp_path):
+    pupil_terms = seed_store(pg_store, pupils=30, cohorts=4, schools=2)
+    urn = sorted(pupil_terms["school_urn"].unique())[0]
+    add_user(pg_store, "adviser@example.org", "correct horse battery", "adviser", [urn])
+    client = sign_in(create_app(pg_store, reports_dir=tmp_path), "adviser@example.org")
+    caseload = client.get("/caseload?all_pupils=1")
+    ref = re.search(r'href="/pupils/([0-9a-f]+)"', caseload.text).group(1)
+    assert client.get(f"/pupils/{ref}").status_code == 200
+    token = csrf_of(client, f"/pupils/{ref}")
+    assert (
+        client.post(
+            f"/pupils/{ref}/reviews", data={"decision": "refer", "csrf_token": token}, follow_redirects=False
+        ).status_code
+        == 303
+    )
+    with pg_store.engine.connect() as connection:
+        assert connection.execute(sa.select(reviews.c.decision)).scalars().all() == ["refer"]
+        logged = connection.execute(
+            sa.select(audit_log.c.action, audit_log.c.pupil_ref).order_by(audit_log.c.id)
+        )
+        assert [tuple(row) for row in logged] == [("view_pupil", ref), ("view_pupil", ref), ("review", ref)]
+    again = ensure_refs(pg_store, pupil_terms["upn"])  # existing refs are kept, never duplicated
+    assert again.notna().all() and ref in set(again)
