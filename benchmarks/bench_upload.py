@@ -48,15 +48,8 @@ def generated_file(rows: int, seed: int = 0) -> bytes:
             "sen_primary_need": np.where(sen == "N", "", rng.choice(list(spec.SEN_PRIMARY_NEED), rows)),
             **{
                 c: yn[(rng.random(rows) < 0.1).astype(int)]
-                for c in (
-                    "looked_after",
-                    "child_in_need",
-                    "fsm_eligible",
-                    "eal",
-                    "young_carer",
-                    "youth_justice",
-                    "alternative_provision",
-                )
+                for c in spec.BOOL_COLUMNS
+                if c != "permanent_exclusion"
             },
             "school_moves": rng.integers(0, 4, rows),
             "ks2_reading_scaled": rng.integers(80, 121, rows),

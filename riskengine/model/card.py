@@ -28,6 +28,18 @@ def _markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
     return "\n".join([header, rule, *rows])
 
 
+def _regularisation(result: TrainingResult) -> str:
+    """The C fitted, and for `C: auto` how the training cohorts chose it."""
+    search = result.model.C_search_
+    if search is None:
+        return f"C={result.model.C_:g} (fixed by the spec)"
+    grid = search["C_grid"]
+    return (
+        f"C={result.model.C_:g} (chosen from {grid[0]:g} to {grid[-1]:g} by cross-validated log-loss, "
+        f"{search['folds']} folds of the training cohorts)"
+    )
+
+
 def model_card(result: TrainingResult) -> str:
     """The card as markdown."""
     spec, fp, valid = result.spec, result.fingerprint, result.metrics["validation"]
@@ -60,8 +72,9 @@ Flags: {spec.flag_threshold.describe()}, plus every pupil the rule set flags.
 - Feature matrix sha256 `{fp["features_sha256"][:16]}`, catalogue {catalogue_version}.
 
 ## Model
-Logistic regression, penalty {spec.penalty}, C={spec.C}, class weight {spec.class_weight}; blanks imputed with
-their own missing indicator, numbers standardised, codes one-hot (a blank is its own code).
+Logistic regression, penalty {spec.penalty}, {_regularisation(result)}, class weight {spec.class_weight};
+blanks imputed with their own missing indicator, numbers standardised, codes one-hot (a blank is its own
+code).
 Features: {", ".join(spec.features)}{" + rule points" if spec.include_rule_points else ""}.
 Largest effects (coefficient per standard deviation for numbers, per yes for flags, per code):
 

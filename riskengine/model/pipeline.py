@@ -19,8 +19,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import LeaveOneGroupOut, cross_val_predict
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+from sklearn.model_selection import GroupKFold, LeaveOneGroupOut, StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
@@ -31,6 +31,8 @@ MISSING_CATEGORY = "(missing)"
 RULE_POINTS = "rule_points"
 _NUMERIC_KINDS = ("rate", "count", "number")
 _KINDS = (*_NUMERIC_KINDS, "flag", "category")
+#: The C values `C="auto"` chooses from: from strong shrinkage (small local authorities) to almost none.
+C_GRID = tuple(float(c) for c in np.logspace(-3, 1, 9))
 
 
 def as_float(frame: pd.DataFrame) -> np.ndarray:
@@ -94,6 +96,11 @@ class RiskModel(ClassifierMixin, BaseEstimator):
     a training cohort happened to contain. With `calibration` sigmoid or isotonic, probabilities go through
     a calibrator fitted on out-of-group log-odds (each group predicted by a model fitted without it);
     explanations stay in the logistic model's own log-odds.
+
+    `C="auto"` picks C from `C_GRID` by cross-validated log-loss on the training rows: folds by group
+    (cohort) when there are three or more groups, else stratified folds. Few pupils and outcomes give noisy
+    coefficients (a risk factor can come out lowering risk); the data then choose more shrinkage. The C
+    used is `C_`; with "auto", `C_search_` says how it was chosen.
     """
 
     def __init__(
@@ -101,7 +108,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         feature_kinds: Mapping[str, str] | None = None,
         categories: Mapping[str, Sequence[str]] | None = None,
         penalty: str = "l2",
-        C: float = 1.0,
+        C: float | str = 1.0,
         class_weight: str | None = None,
         calibration: str = "none",
         max_iter: int = 1000,
@@ -126,10 +133,12 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             raise ValueError("penalty must be 'l1' or 'l2'")
         if self.calibration not in ("none", "sigmoid", "isotonic"):
             raise ValueError("calibration must be 'none', 'sigmoid' or 'isotonic'")
+        if self.C != "auto" and not (isinstance(self.C, int | float) and self.C > 0):
+            raise ValueError(f"C must be 'auto' or a positive number, not {self.C!r}")
 
-    def _make_pipeline(self) -> Pipeline:
+    def _columns(self) -> ColumnTransformer:
         categories = self.categories or {}
-        columns = ColumnTransformer(
+        return ColumnTransformer(
             [
                 (name, _column_transformer(kind, categories.get(name)), [name])
                 for name, kind in self.feature_kinds.items()
@@ -137,22 +146,57 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             sparse_threshold=0.0,
             verbose_feature_names_out=True,
         )
-        l1 = self.penalty == "l1"
-        logistic = LogisticRegression(
-            C=self.C,
-            l1_ratio=1.0 if l1 else 0.0,
-            solver="liblinear" if l1 else "lbfgs",
-            class_weight=self.class_weight,
-            max_iter=self.max_iter,
-        )
-        return Pipeline([("columns", columns), ("logistic", logistic)])
+
+    def _solver(self) -> dict[str, Any]:
+        return {
+            "solver": "liblinear" if self.penalty == "l1" else "lbfgs",
+            "class_weight": self.class_weight,
+            "max_iter": self.max_iter,
+        }
+
+    def _choose_C(self, X: pd.DataFrame, y: np.ndarray, groups: Any) -> tuple[float, dict[str, Any]]:
+        """The grid C with the best cross-validated log-loss on these rows, and how it was found.
+
+        Preprocessing (scaling, imputation, one-hot) uses no outcome, so it is fitted once on all rows.
+        """
+        n_groups = 0 if groups is None else len(np.unique(groups))
+        if n_groups >= 3:
+            splitter, folds = GroupKFold(n_splits=min(5, n_groups)), "by cohort"
+        else:
+            splitter, folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0), "stratified"
+            groups = None
+        search = LogisticRegressionCV(
+            Cs=list(C_GRID),
+            l1_ratios=(1.0 if self.penalty == "l1" else 0.0,),
+            cv=list(splitter.split(X, y, groups)),
+            scoring="neg_log_loss",
+            use_legacy_attributes=False,
+            refit=False,
+            **self._solver(),
+        ).fit(self._columns().fit_transform(X), y)
+        log_loss = -search.scores_.mean(axis=0)[0]  # (folds, l1_ratios, Cs) -> per C
+        best = int(np.argmin(log_loss))
+        return C_GRID[best], {
+            "folds": f"{splitter.get_n_splits()} {folds}",
+            "C_grid": list(C_GRID),
+            "cv_log_loss": [round(float(v), 5) for v in log_loss],
+        }
+
+    def _make_pipeline(self, C: float) -> Pipeline:
+        logistic = LogisticRegression(C=C, l1_ratio=1.0 if self.penalty == "l1" else 0.0, **self._solver())
+        return Pipeline([("columns", self._columns()), ("logistic", logistic)])
 
     def fit(self, X: pd.DataFrame, y: Any, groups: Any = None) -> RiskModel:
-        """Fit on a feature frame; `groups` (e.g. cohorts) are needed only to fit a calibrator."""
+        """Fit on a feature frame; `groups` (e.g. cohorts) make the folds for `C="auto"` and a calibrator."""
         self._validate_params_()
         X = X[list(self.feature_kinds)]
         y = np.asarray(y, dtype=bool)
-        self.pipeline_ = self._make_pipeline().fit(X, y)
+        self.C_search_ = None
+        if self.C == "auto":
+            self.C_, self.C_search_ = self._choose_C(X, y, groups)
+        else:
+            self.C_ = float(self.C)
+        self.pipeline_ = self._make_pipeline(self.C_).fit(X, y)
         self.classes_ = np.array([False, True])
         self.feature_names_in_ = np.array(list(self.feature_kinds), dtype=object)
         columns: ColumnTransformer = self.pipeline_.named_steps["columns"]

@@ -7,7 +7,7 @@ file, so two models trained from different specs can always be told apart.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -66,7 +66,8 @@ class ModelSpec(BaseModel):
     features: tuple[str, ...] = Field(min_length=1)
     include_rule_points: bool = False
     penalty: Literal["l1", "l2"] = "l2"
-    C: float = Field(default=1.0, gt=0)
+    #: "auto": chosen by cross-validated log-loss on the training cohorts; or a fixed positive number.
+    C: Literal["auto"] | Annotated[float, Field(gt=0)] = "auto"
     class_weight: Literal["none", "balanced"] = "none"
     calibration: Literal["none", "sigmoid", "isotonic"] = "none"
     registered_model_name: str = Field(default="riskengine-neet", pattern=r"^[A-Za-z0-9_.-]+$")

@@ -158,6 +158,7 @@ def log_training(
                     "include_rule_points": spec.include_rule_points,
                     "penalty": spec.penalty,
                     "C": spec.C,
+                    "C_chosen": model.C_,
                     "class_weight": spec.class_weight,
                     "calibration": spec.calibration,
                     "train_cohorts": ",".join(result.train_cohorts),
@@ -176,6 +177,8 @@ def log_training(
                 }
             )
             mlflow.log_dict(result.fingerprint, "fingerprint.json")
+            if model.C_search_ is not None:
+                mlflow.log_dict(model.C_search_, "C_search.json")
             mlflow.log_text(result.coefficients.to_csv(index=False), "coefficients.csv")
             mlflow.log_text(result.fairness.to_csv(index=False), "fairness.csv")
             mlflow.log_text(model_card(result), "model_card.md")

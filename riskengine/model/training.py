@@ -80,6 +80,8 @@ def fit_model(frame: TrainingFrame, model_spec: ModelSpec, catalogue: Catalogue)
         "outcome_definition": frame.outcome_definition,
         "train_cohorts": train_cohorts,
         "validation_cohort": validation_cohort,
+        "C": model.C_,  # the C fitted: the spec's, or the one `C: auto` chose
+        "C_search": model.C_search_,
     }
     return TrainingResult(
         model=model,

@@ -22,6 +22,14 @@ def test_any_edit_gives_a_new_version(tmp_path: Path):
     assert load_model_spec(C=0.5).version != load_model_spec().version
 
 
+def test_C_is_auto_by_default_or_a_positive_number():
+    assert load_model_spec().C == "auto"
+    assert load_model_spec(C=0.1).C == 0.1
+    for bad in (0, "strong"):
+        with pytest.raises(ModelSpecError, match="C"):
+            load_model_spec(C=bad)
+
+
 def test_audit_attributes_are_refused_as_inputs(tmp_path: Path):
     text = data_path("models", "logistic.yaml").read_text().replace("  - eal\n", "  - eal\n  - ethnicity\n")
     bad = tmp_path / "bad.yaml"

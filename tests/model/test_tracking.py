@@ -49,6 +49,8 @@ def test_artifacts_hold_card_coefficients_plots_and_a_portable_copy_without_pupi
     } <= names
     card = next(artifacts.rglob("model_card.md")).read_text()
     assert "Intended use" in card and "Fairness summary" in card and "Limits" in card
+    assert f"C={trained.model.C_:g} (chosen from" in card  # the shipped spec says C: auto
+    assert "C_search.json" in names
     texts = " ".join(
         p.read_text(errors="ignore") for p in artifacts.rglob("*") if p.suffix in {".md", ".csv", ".json"}
     )
