@@ -121,7 +121,7 @@ def run_demo(out_dir: str | Path = "riskengine-demo", seed: int = 0) -> DemoResu
     _flags_table(current).to_csv(flags_csv, index=False)
 
     # Only the held-out cohort: the model never saw its outcomes, so its flags are judged honestly.
-    backtest = pd.concat([store.read_scores(run_id=i).assign(run_id=i) for i in run_ids], ignore_index=True)
+    backtest = pd.concat([store.read_scores(run_id=i) for i in run_ids], ignore_index=True)
     cohort_of = backtest["academic_year"].map(year_start) - backtest["ncyear"].astype(int)
     held_out = backtest[cohort_of == year_start(trained.validation_cohort) - 9]
     _, report = evaluate_store(store, scores=held_out, out_dir=out / "evaluation", tracking_uri=tracking_uri)

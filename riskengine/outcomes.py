@@ -14,7 +14,7 @@ import yaml
 
 from riskengine.paths import content_version, data_path
 from riskengine.spec import destinations as spec
-from riskengine.spec.upload import TERMS
+from riskengine.spec.upload import term_indices
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,7 @@ def load_outcome_definition(path: str | Path | None = None) -> OutcomeDefinition
 
 def year11_start(pupil_terms: pd.DataFrame) -> pd.Series:
     """Start year of each pupil's Year 11 (2024 for Year 11 in 2024/25), from their latest term."""
-    years = pupil_terms["academic_year"].str.slice(0, 4).astype(int)
-    order = years * 3 + pupil_terms["term"].map({term: i for i, term in enumerate(TERMS)})
+    order = term_indices(pupil_terms["academic_year"], pupil_terms["term"])
     latest = pupil_terms.iloc[order.to_numpy().argsort(kind="stable")].drop_duplicates("upn", keep="last")
     starts = latest["academic_year"].str.slice(0, 4).astype(int) + (11 - latest["ncyear"].astype(int))
     return pd.Series(starts.to_numpy(), index=pd.Index(latest["upn"], name="upn"), name="year11_start")

@@ -270,8 +270,9 @@ def audit(
         scored = all_labels.value_counts().rename("pupils_scored")
         no_outcome = all_labels[~has_outcome].value_counts().rename("no_outcome")
         uniques = list(codes[g.name][1])
-        for name, scorer in audited.items():
-            by_group = _metric_frame(y, scorer.flag[has_outcome], probability, g.labels(labelled))
+        labelled_labels = g.labels(labelled)
+        for name, flag in flags.items():
+            by_group = _metric_frame(y, flag, probability, labelled_labels)
             by_group = by_group.merge(scored, left_on="group", right_index=True, how="outer")
             by_group = by_group.merge(no_outcome, left_on="group", right_index=True, how="left")
             by_group[["pupils", "no_outcome"]] = by_group[["pupils", "no_outcome"]].fillna(0).astype(int)

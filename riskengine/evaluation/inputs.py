@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from riskengine.evaluation.settings import KNOWN_ATTRIBUTES
 from riskengine.spec.upload import ETHNICITY_MAJOR_GROUP, TERMS, year_start
 
 NOT_RECORDED = "Not recorded"
@@ -59,7 +60,7 @@ def audit_labels(attributes: pd.DataFrame) -> pd.DataFrame:
     labels = pd.DataFrame(index=attributes.index)
     if "ethnicity" in attributes:
         labels["ethnicity_major_group"] = attributes["ethnicity"].astype("string").map(ETHNICITY_MAJOR_GROUP)
-    for column in ("sex", "sen_provision", "fsm_eligible", "looked_after", "eal", "ethnicity_major_group"):
+    for column in KNOWN_ATTRIBUTES:
         source = labels[column] if column in labels else attributes.get(column)
         if source is not None:
             labels[column] = source.astype("string").fillna(NOT_RECORDED).astype(str)

@@ -34,7 +34,8 @@ _SPEC_CODES: dict[str, dict[str, str]] = {
     "sen_provision": spec.SEN_PROVISION,
     "sen_primary_need": spec.SEN_PRIMARY_NEED,
 }
-_NUMERIC_KINDS = ("rate", "count", "number")
+#: The kinds whose values are numbers: the ones that can be ordered, scaled and compared with a line.
+NUMERIC_KINDS = ("rate", "count", "number")
 _LINE_KEYS = ("line", "line_name", "when_below", "when_above")
 #: For each kind, the (required, optional) keys among those that depend on the kind.
 _KIND_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -127,7 +128,7 @@ class FeatureSpec(BaseModel):
     def fields(self, value: Any) -> dict[str, Any]:
         """The names a sentence may use, for a known value."""
         fields: dict[str, Any] = {"value": value, "label": self.label, "line": self.line}
-        if self.kind in _NUMERIC_KINDS:
+        if self.kind in NUMERIC_KINDS:
             fields["magnitude"] = abs(value)
             fields["points"] = abs(value) * 100
         if self.kind == "category":

@@ -97,10 +97,10 @@ def score_frame(
     docs/architecture.md (one row per pupil, column `upn`); `.attrs["run"]` holds what a stored run
     records: versions, threshold and settings.
     """
-    from riskengine.rules import evaluate_rules, load_rule_set
+    from riskengine.rules import RESULT_COLUMNS, evaluate_rules, load_rule_set
 
     catalogue = catalogue or load_catalogue()
-    rule_set = rule_set or load_rule_set()
+    rule_set = rule_set or load_rule_set(catalogue=catalogue)
     flagging_bands = flagging_bands or (getattr(rule_set, "top_band", FLAGGING_BANDS[0]),)
     scope = pupils_in_scope(pupil_terms, academic_year, term)
     history = pupil_terms[pupil_terms["upn"].isin(scope["upn"]).fillna(False)]
@@ -114,7 +114,7 @@ def score_frame(
     progress("rules")
 
     scores = scope.assign(academic_year=academic_year, term=term)
-    for column in ("points", "band", "always_flag", "fired", "reasons"):
+    for column in RESULT_COLUMNS:
         scores[column] = rules[column].to_numpy()
     run: dict[str, Any] = {
         "academic_year": academic_year,

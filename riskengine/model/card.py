@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import roc_curve
 
-from riskengine.model.training import ECE_TOLERANCE, TrainingResult
+from riskengine.model.training import ECE_TOLERANCE, TrainingResult, fairness_top_percent
 
 
 def _markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
@@ -86,7 +86,7 @@ Largest effects (coefficient per standard deviation for numbers, per yes for fla
 Calibration: {calibration}.
 
 ## Fairness summary (validation cohort)
-Flag rate and recall when the top {spec.flag_threshold.top_percent or 10:g}% by risk are flagged. Sex and
+Flag rate and recall when the top {fairness_top_percent(spec):g}% by risk are flagged. Sex and
 ethnicity are never model inputs; they are used here only to audit. Groups under 20 pupils show counts only.
 
 {_markdown_table(result.fairness) if len(result.fairness) else "No sex or ethnicity recorded."}

@@ -25,12 +25,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
+from riskengine.features.catalogue import KIND_DTYPES, NUMERIC_KINDS
+
 #: The one-hot level a blank category becomes: "not known" is a value of its own, never a guess.
 MISSING_CATEGORY = "(missing)"
 #: The extra model input holding the rule set's points, when the spec asks for it.
 RULE_POINTS = "rule_points"
-_NUMERIC_KINDS = ("rate", "count", "number")
-_KINDS = (*_NUMERIC_KINDS, "flag", "category")
+_KINDS = tuple(KIND_DTYPES)
 #: The C values `C="auto"` chooses from: from strong shrinkage (small local authorities) to almost none.
 C_GRID = tuple(float(c) for c in np.logspace(-3, 1, 9))
 
@@ -53,7 +54,7 @@ def as_category(frame: pd.DataFrame) -> np.ndarray:
 
 
 def _column_transformer(kind: str, categories: Sequence[str] | None) -> Pipeline:
-    if kind in _NUMERIC_KINDS:
+    if kind in NUMERIC_KINDS:
         # Scale first (StandardScaler ignores NaN), then a blank takes the mean (0) plus its own indicator.
         return Pipeline(
             [

@@ -76,6 +76,11 @@ def quiet_mlflow() -> Iterator[None]:
             logger.setLevel(level)
 
 
+def _registered_name(model_name: str | None) -> str:
+    """The name to look up in the registry: the one given, else the shipped spec's."""
+    return model_name or load_model_spec().registered_model_name
+
+
 def _client(tracking_uri: str | None) -> Any:
     import mlflow
     from mlflow import MlflowClient
@@ -214,7 +219,7 @@ def promote(
     version: str | int, alias: str = CHAMPION, model_name: str | None = None, tracking_uri: str | None = None
 ) -> None:
     """Point `alias` (default champion) at a registered version: the explicit step before scoring uses it."""
-    name = model_name or load_model_spec().registered_model_name
+    name = _registered_name(model_name)
     with quiet_mlflow():
         client = _client(tracking_uri)
         client.get_model_version(name, str(version))  # raises a clear MLflow error for an unknown version
@@ -223,7 +228,7 @@ def promote(
 
 def list_model_versions(model_name: str | None = None, tracking_uri: str | None = None) -> pd.DataFrame:
     """Registered versions with their aliases and validation AUC/ECE, newest first."""
-    name = model_name or load_model_spec().registered_model_name
+    name = _registered_name(model_name)
     with quiet_mlflow():
         client = _client(tracking_uri)
         aliases = pd.Series(client.get_registered_model(name).aliases, dtype=object)
@@ -276,7 +281,7 @@ def load_model(
         return LoadedModel(model, f"file:{path.name[:40]}@{content_version(content)}")
     import mlflow
 
-    name = model_name or load_model_spec().registered_model_name
+    name = _registered_name(model_name)
     uri = _registry_reference(str(reference), name)
     with quiet_mlflow():
         client = _client(tracking_uri)
@@ -297,7 +302,7 @@ def champion_exists(model_name: str | None = None, tracking_uri: str | None = No
         return False
     from mlflow.exceptions import MlflowException
 
-    name = model_name or load_model_spec().registered_model_name
+    name = _registered_name(model_name)
     with quiet_mlflow():
         try:
             _client(uri).get_model_version_by_alias(name, CHAMPION)

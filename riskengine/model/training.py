@@ -23,6 +23,8 @@ from riskengine.outcomes import OutcomeDefinition
 
 #: A calibrated model's validation ECE is under this; above it, the spec should say sigmoid or isotonic.
 ECE_TOLERANCE = 0.02
+#: The share of pupils the fairness summary flags when the spec's threshold is not a top percentage.
+FAIRNESS_TOP_PERCENT = 10.0
 
 
 @dataclass
@@ -44,6 +46,11 @@ class TrainingResult:
     def calibration_ok(self) -> bool:
         """True when the validation ECE is within tolerance, i.e. no (further) calibration is needed."""
         return self.metrics["validation"]["ece"] < ECE_TOLERANCE
+
+
+def fairness_top_percent(model_spec: ModelSpec) -> float:
+    """The spec's top percentage, else a fixed 10%: groups are compared at a share flagged, not a cut-off."""
+    return model_spec.flag_threshold.top_percent or FAIRNESS_TOP_PERCENT
 
 
 def make_model(model_spec: ModelSpec, catalogue: Catalogue) -> RiskModel:
@@ -93,7 +100,7 @@ def fit_model(frame: TrainingFrame, model_spec: ModelSpec, catalogue: Catalogue)
         fingerprint=frame.fingerprint(),
         coefficients=coefficient_table(model, catalogue),
         fairness=fairness_summary(
-            y_valid, p_valid, frame.audit[validation], model_spec.flag_threshold.top_percent or 10.0
+            y_valid, p_valid, frame.audit[validation], fairness_top_percent(model_spec)
         ),
         train_cohorts=train_cohorts,
         validation_cohort=validation_cohort,

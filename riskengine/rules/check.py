@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from riskengine.features import load_catalogue
 from riskengine.rules.engine import evaluate_rules
 from riskengine.rules.language import Example, load_rule_set
 
@@ -54,10 +55,7 @@ class CheckReport:
 
 def pupil_frame(pupils: list[dict[str, Any]], catalogue: Any = None) -> pd.DataFrame:
     """A feature frame with one made-up pupil per dict: the values given, every other feature missing."""
-    if catalogue is None:
-        from riskengine.features import load_catalogue
-
-        catalogue = load_catalogue()
+    catalogue = catalogue or load_catalogue()
     rows = [{name: pupil.get(name) for name in catalogue.names} for pupil in pupils]
     frame = pd.DataFrame(rows, columns=catalogue.names).astype(catalogue.dtypes)
     frame.index = pd.Index([f"example-{i}" for i in range(len(pupils))], name="upn", dtype="string")
@@ -66,6 +64,7 @@ def pupil_frame(pupils: list[dict[str, Any]], catalogue: Any = None) -> pd.DataF
 
 def check_rule_set(path: str | Path | None = None, catalogue: Any = None) -> CheckReport:
     """Run every example pupil in the rule file; raises RuleError if the file itself does not load."""
+    catalogue = catalogue or load_catalogue()
     rule_set = load_rule_set(path, catalogue=catalogue)
     cases = [(rule.id, e) for rule in rule_set.rules for e in rule.examples]
     cases += [(None, e) for e in rule_set.examples]

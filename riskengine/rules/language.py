@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import yaml
 
+from riskengine.features.catalogue import NUMERIC_KINDS, load_catalogue
 from riskengine.paths import content_version, data_path
 
 #: Comparison operators; a comparison with a missing value is false, whatever the operator.
@@ -21,7 +22,6 @@ COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
 MEMBERSHIP = ("in", "not_in")
 OPERATORS = (*COMPARISONS, *MEMBERSHIP, "is_missing")
 _ORDERING = ("<", "<=", ">", ">=")
-_NUMERIC_KINDS = ("rate", "count", "number")
 
 
 class RuleError(ValueError):
@@ -129,10 +129,7 @@ def load_rule_set(path: str | Path | None = None, catalogue: Any = None) -> Rule
     shipped catalogue when None). Raises RuleError naming the file, the rule and the reason.
     """
     path = Path(path) if path is not None else data_path("rules", "default.yaml")
-    if catalogue is None:
-        from riskengine.features import load_catalogue
-
-        catalogue = load_catalogue()
+    catalogue = catalogue or load_catalogue()
     try:
         content = path.read_bytes()
     except OSError as error:
@@ -266,7 +263,7 @@ class _Parser:
             if not isinstance(value, bool):
                 raise self.fail(f"is_missing takes true or false, not {value!r}")
             return Test(feature, op, value)
-        if op in _ORDERING and kind not in _NUMERIC_KINDS:
+        if op in _ORDERING and kind not in NUMERIC_KINDS:
             raise self.fail(f"bad operator {op!r} for {feature}: a {kind} feature cannot be ordered")
         if op in MEMBERSHIP:
             if not isinstance(value, list) or not value:

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from riskengine.features import load_catalogue
+
 _FLAG_RATES = {
     "permanent_exclusion_ever": 0.004,
     "looked_after": 0.01,
@@ -30,10 +32,7 @@ def random_features(n: int, seed: int = 0, catalogue: Any = None, missing: float
 
     About `missing` of each feature's values are blank (more for the optional ones).
     """
-    if catalogue is None:
-        from riskengine.features import load_catalogue
-
-        catalogue = load_catalogue()
+    catalogue = catalogue or load_catalogue()
     rng = np.random.default_rng(seed)
     term = np.clip(rng.beta(18, 1.6, n), 0, 1)
     ytd = np.clip(term + rng.normal(0, 0.03, n), 0, 1)

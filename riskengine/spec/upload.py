@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
+import pandas as pd
+
 KEY_COLUMNS: Final = ("upn", "school_urn", "academic_year", "term", "ncyear")
 
 COUNT_COLUMNS: Final = (
@@ -121,6 +123,11 @@ def is_valid_academic_year(value: str) -> bool:
 def term_index(academic_year_: str, term: str) -> int:
     """A single increasing number per term, so terms sort and subtract (autumn 2024/25 -> 6072)."""
     return year_start(academic_year_) * 3 + TERMS.index(term)
+
+
+def term_indices(academic_years: pd.Series, terms: pd.Series) -> pd.Series:
+    """`term_index` of whole columns at once, so frames order their terms exactly as the store does."""
+    return academic_years.str.slice(0, 4).astype(int) * 3 + terms.map({t: i for i, t in enumerate(TERMS)})
 
 
 def canonical_dtypes() -> dict[str, str]:

@@ -100,7 +100,8 @@ class Store:
     def open(cls, url: str | None = None) -> Store:
         """Connect (default: `default_url()`) and upgrade the schema to the latest Alembic revision."""
         url = url or default_url()
-        engine = sa.create_engine(url)
+        # A failed statement's parameters are pupil rows: keep them out of exception text (and so of logs).
+        engine = sa.create_engine(url, hide_parameters=True)
         if engine.dialect.name == "sqlite":
             sa.event.listen(engine, "connect", _sqlite_pragmas)
         store = cls(engine)
@@ -143,14 +144,7 @@ class Store:
 
     def active_upload(self, kind: str, school_urn: str | None, academic_year: str | None, term: str | None):
         """The upload currently holding a school's term (a mapping of its columns), or None."""
-        u = t.uploads
-        query = sa.select(u).where(
-            u.c.kind == kind,
-            u.c.active.is_(True),
-            u.c.school_urn == school_urn,
-            u.c.academic_year == academic_year,
-            u.c.term == term,
-        )
+        query = sa.select(t.uploads).where(_holds_term(kind, school_urn, academic_year, term))
         with self.engine.connect() as connection:
             row = connection.execute(query).first()
         return None if row is None else row._mapping
@@ -185,13 +179,7 @@ class Store:
         with self.engine.begin() as connection:
             _insert_ignoring_duplicates(connection, t.schools, [{"urn": school_urn, "first_upload_at": now}])
             previous = connection.execute(
-                sa.select(u.c.id).where(
-                    u.c.kind == PUPIL_TERMS_KIND,
-                    u.c.active.is_(True),
-                    u.c.school_urn == school_urn,
-                    u.c.academic_year == academic_year,
-                    u.c.term == term,
-                )
+                sa.select(u.c.id).where(_holds_term(PUPIL_TERMS_KIND, school_urn, academic_year, term))
             ).scalar()
             n_replaced = 0
             if previous is not None:
@@ -251,9 +239,7 @@ class Store:
                     active=True,
                 )
             ).inserted_primary_key[0]
-            rows = _records(frame, dest_spec.COLUMNS)
-            for row in rows:
-                row["upload_id"] = upload_id
+            rows = _records(frame.assign(upload_id=upload_id), (*dest_spec.COLUMNS, "upload_id"))
             _insert_ignoring_duplicates(connection, t.destinations, rows)
             n_new = _count(connection, t.destinations) - before
             connection.execute(sa.update(t.uploads).where(t.uploads.c.id == upload_id).values(n_stored=n_new))
@@ -286,12 +272,8 @@ class Store:
                     **run_values, n_pupils=len(frame), created_at=datetime.now(UTC)
                 )
             ).inserted_primary_key[0]
-            rows = _records(frame, t.SCORE_COLUMNS)
-            for row in rows:
-                row["run_id"] = run_id
-                for key, value in row.items():
-                    if isinstance(value, float) and value != value:  # NaN in an object column = missing
-                        row[key] = None
+            # `_records` already turns NaN in object columns into None (to_numpy's na_value uses isna).
+            rows = _records(frame.assign(run_id=run_id), ("run_id", *t.SCORE_COLUMNS))
             if rows:
                 connection.execute(sa.insert(t.scores), rows)
         return int(run_id)
@@ -345,6 +327,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA cache_size=-65536")  # 64 MB: a 100,000-row term's index updates stay in memory
     cursor.close()
+
+
+def _holds_term(
+    kind: str, school_urn: str | None, academic_year: str | None, term: str | None
+) -> sa.ColumnElement[bool]:
+    """The uploads row holding a school's term: the one place that says which upload is current."""
+    u = t.uploads
+    return sa.and_(
+        u.c.kind == kind,
+        u.c.active.is_(True),
+        u.c.school_urn == school_urn,
+        u.c.academic_year == academic_year,
+        u.c.term == term,
+    )
 
 
 def _count(connection: sa.Connection, table: sa.Table) -> int:

@@ -17,6 +17,7 @@ import pandas as pd
 
 from riskengine.spec import destinations as spec
 from riskengine.spec.upload import TERMS, year_start
+from riskengine.synth.population import choose
 
 MOVED_AWAY_SHARE: Final = 0.03
 #: Month-day the data stands at, per as-of term: a term's data is complete by its end.
@@ -40,12 +41,6 @@ def as_of_date(as_of: tuple[str, str]) -> pd.Timestamp:
         raise ValueError(f"unknown term {as_of[1]!r}")
     offset, month_day = AS_OF_MONTH_DAY[as_of[1]]
     return pd.Timestamp(f"{year_start(as_of[0]) + offset}-{month_day}")
-
-
-def _codes(rng: np.random.Generator, table: Mapping[int, float], n: int) -> np.ndarray:
-    codes = np.array(list(table))
-    weights = np.array(list(table.values()))
-    return codes[rng.choice(len(codes), size=n, p=weights / weights.sum())]
 
 
 def _dates(rng: np.random.Generator, years: np.ndarray, month_day: str, span_days: int) -> np.ndarray:
@@ -83,9 +78,9 @@ def draw_destinations(people: pd.DataFrame, as_of: tuple[str, str], rng: np.rand
     p = people["true_probability"].to_numpy()
 
     def eet() -> np.ndarray:
-        general = _codes(rng, EET_CODES, n)
-        academic = _codes(rng, EET_CODES_ACADEMIC, n)
-        ehc = _codes(rng, EET_CODES_EHC, n)
+        general = choose(rng, EET_CODES, n)
+        academic = choose(rng, EET_CODES_ACADEMIC, n)
+        ehc = choose(rng, EET_CODES_EHC, n)
         return np.where(people["ehc_plan"], ehc, np.where(people["ks2"].fillna(0) >= 108, academic, general))
 
     def not_eet() -> np.ndarray:
@@ -97,8 +92,8 @@ def draw_destinations(people: pd.DataFrame, as_of: tuple[str, str], rng: np.rand
             other,
             np.where(
                 kind < other_chance + NOT_KNOWN_SHARE,
-                _codes(rng, NOT_KNOWN_CODES, n),
-                _codes(rng, NEET_CODES, n),
+                choose(rng, NOT_KNOWN_CODES, n),
+                choose(rng, NEET_CODES, n),
             ),
         )
 

@@ -3,7 +3,7 @@
 Several schools and several consecutive Year 7 intakes, each followed term by term up to Year 11 (or the
 as-of term), and NCCIS destination records after Year 11 for the intakes old enough to have them. Rates and
 relationships are calibrated to published English figures; the targets, tolerances and sources are in
-`riskengine.synth.calibration` (TARGETS, SOURCES), which the tests check against:
+`riskengine.synth.calibration` (TARGETS, each with its source), which the tests check against:
 
 - DfE, "Participation in education, training and employment age 16 to 18" and "NEET and participation:
   local authority figures" (NCCIS), 2023-24: about 5-6% of 16-17 year olds NEET or not known.

@@ -7,8 +7,9 @@ sex, first language, KS2 scores) and the pupils' real-format UPNs.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -97,7 +98,8 @@ def make_schools(n_schools: int, rng: np.random.Generator) -> Schools:
     return Schools(urn=urns.astype(str), effect=effect - share @ effect, share=share)
 
 
-def _choose(rng: np.random.Generator, table: dict[str, float], size: int) -> np.ndarray:
+def choose(rng: np.random.Generator, table: Mapping[Any, float], size: int) -> np.ndarray:
+    """`size` draws from a {value: weight} table; weights need not sum to 1, so tables stay readable."""
     keys = np.array(list(table))
     weights = np.array(list(table.values()))
     return keys[rng.choice(len(keys), size=size, p=weights / weights.sum())]
@@ -140,8 +142,8 @@ def make_pupils(
     n = len(cohort)
     y7_start = first_y7_start - cohort
     school = rng.choice(len(schools.share), size=n, p=schools.share)
-    sex = _choose(rng, SEX_SHARE, n)
-    ethnicity = _choose(rng, ETHNICITY_SHARE, n)
+    sex = choose(rng, SEX_SHARE, n)
+    ethnicity = choose(rng, ETHNICITY_SHARE, n)
     by_code = pd.Series(ethnicity).map(EAL_CHANCE)
     eal_chance = by_code.fillna(pd.Series(ethnicity).map(ETHNICITY_MAJOR_GROUP).map(EAL_CHANCE)).to_numpy()
     eal = rng.random(n) < eal_chance
@@ -149,7 +151,7 @@ def make_pupils(
     male = sex == "M"
     sen_level = 0.35 * disadvantage + 0.45 * male + rng.normal(0.0, 1.0, n)
     semh_chance = 1 / (1 + np.exp(-(-1.7 + 0.5 * disadvantage + 0.5 * male)))
-    need = np.where(rng.random(n) < semh_chance, "SEMH", _choose(rng, NEED_SHARE, n))
+    need = np.where(rng.random(n) < semh_chance, "SEMH", choose(rng, NEED_SHARE, n))
     engagement = rng.normal(0.0, 1.0, n)
 
     # In-year arrivals (from elsewhere in the country or abroad) and families moving away: random, so

@@ -19,19 +19,13 @@ from riskengine.upload.mapping import ColumnMapping, apply_mapping, load_mapping
 from riskengine.upload.parsing import parse, read_checked, upload_record
 from riskengine.upload.problems import UploadResult, combine, problems
 
+#: One activity: a repeat of it (in this file or an earlier one) is stored once.
+ACTIVITY_KEY = ("upn", "activity_code", "activity_date")
+
 
 def to_canonical(frame: pd.DataFrame) -> pd.DataFrame:
     """Validated text cells -> the canonical destinations frame (spec columns and dtypes)."""
-    out = {}
-    for column, dtype in spec.canonical_dtypes().items():
-        cells = frame[column] if column in frame else pd.Series(pd.NA, index=frame.index, dtype="string")
-        if dtype == "Int64":
-            out[column] = schema.whole_numbers(cells)
-        elif dtype.startswith("datetime"):
-            out[column] = pd.to_datetime(cells, format="%Y-%m-%d", errors="coerce")
-        else:
-            out[column] = cells
-    return pd.DataFrame(out, index=frame.index).astype(spec.canonical_dtypes())
+    return schema.typed_cells(frame, spec.canonical_dtypes())
 
 
 def validate_destination_cells(
@@ -41,7 +35,7 @@ def validate_destination_cells(
     frame, file_columns, errors, warnings = apply_mapping(cells, mapping, spec.COLUMNS, spec.REQUIRED_COLUMNS)
     as_written, frame = frame, frame.copy()
     if "upn" in frame:
-        frame["upn"] = frame["upn"].str.replace(" ", "", regex=False).str.upper()
+        frame["upn"] = schema.normalised_upns(frame["upn"])
     column_errors = schema.run_column_checks(
         frame,
         schema.column_schema(schema.DEST_CHECKS, frame.columns, spec.REQUIRED_COLUMNS),
@@ -49,7 +43,7 @@ def validate_destination_cells(
         as_written,
     )
     typed = to_canonical(frame)
-    repeated = typed.duplicated(subset=["upn", "activity_code", "activity_date"]) & typed["upn"].notna()
+    repeated = typed.duplicated(subset=list(ACTIVITY_KEY)) & typed["upn"].notna()
     repeats = problems(
         typed.index[repeated],
         ["upn"] * int(repeated.sum()),
@@ -86,7 +80,7 @@ def load_destinations_bytes(
     result.counts = {"rows": parsed.n_rows, "errors": len(parsed.errors)}
     if len(parsed.errors):
         return result
-    unique = parsed.typed.drop_duplicates(subset=["upn", "activity_code", "activity_date"])
+    unique = parsed.typed.drop_duplicates(subset=list(ACTIVITY_KEY))
     stored = store.write_destinations(
         unique, upload=upload_record(filename, sha256, mapping, parsed, uploaded_by)
     )

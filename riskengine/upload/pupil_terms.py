@@ -22,7 +22,6 @@ from riskengine.upload.problems import UploadResult, combine
 
 _UPPER = ("sen_provision", "sen_primary_need", "sex", "ethnicity")
 _LOWER = ("term", *spec.BOOL_COLUMNS)
-_BOOLS = dict.fromkeys(spec.TRUE_TOKENS, True) | dict.fromkeys(spec.FALSE_TOKENS, False)
 
 
 def check_upload_request(school_urn: str, academic_year: str, term: str) -> None:
@@ -39,7 +38,7 @@ def normalise(frame: pd.DataFrame) -> pd.DataFrame:
     """Case-fold codes so 'k' means K and 'Autumn' means autumn; values are already trimmed text."""
     frame = frame.copy()
     if "upn" in frame:
-        frame["upn"] = frame["upn"].str.replace(" ", "", regex=False).str.upper()
+        frame["upn"] = schema.normalised_upns(frame["upn"])
     for column in frame.columns.intersection(_UPPER):
         frame[column] = frame[column].str.upper()
     for column in frame.columns.intersection(_LOWER):
@@ -50,16 +49,7 @@ def normalise(frame: pd.DataFrame) -> pd.DataFrame:
 def to_canonical(frame: pd.DataFrame) -> pd.DataFrame:
     """Normalised text cells -> the canonical pupil-terms frame (spec columns and dtypes; cells that
     failed validation become NA). Columns the file lacks are NA (unknown)."""
-    out = {}
-    for column, dtype in spec.canonical_dtypes().items():
-        cells = frame[column] if column in frame else pd.Series(pd.NA, index=frame.index, dtype="string")
-        if dtype == "Int64":
-            out[column] = schema.whole_numbers(cells)
-        elif dtype == "boolean":
-            out[column] = cells.map(_BOOLS).astype("boolean")
-        else:
-            out[column] = cells.astype("string")
-    return pd.DataFrame(out, index=frame.index)
+    return schema.typed_cells(frame, spec.canonical_dtypes())
 
 
 def validate_pupil_cells(

@@ -26,10 +26,36 @@ _NUMBER = r"[+-]?\d+(?:\.\d+)?"
 _WHOLE = r"\d{1,6}"
 
 
+_BOOLS = dict.fromkeys(spec.TRUE_TOKENS, True) | dict.fromkeys(spec.FALSE_TOKENS, False)
+
+
 def whole_numbers(cells: pd.Series) -> pd.Series:
     """Text cells as Int64; anything that is not a plain whole number (already reported) becomes NA."""
     whole = cells.astype("string").where(cells.str.fullmatch(_WHOLE).fillna(False))
     return whole.astype("Int64")
+
+
+def normalised_upns(cells: pd.Series) -> pd.Series:
+    """UPNs as the store keys them: schools type them spaced and in either case, and a pupil must match
+    their own earlier terms and destinations whichever way a file wrote them."""
+    return cells.str.replace(" ", "", regex=False).str.upper()
+
+
+def typed_cells(frame: pd.DataFrame, dtypes: dict[str, str]) -> pd.DataFrame:
+    """Validated text cells -> a frame of exactly `dtypes`. Cells that failed validation (already reported)
+    and columns the file lacks become NA, so one spec drives both termly files and destinations."""
+    out = {}
+    for column, dtype in dtypes.items():
+        cells = frame[column] if column in frame else pd.Series(pd.NA, index=frame.index, dtype="string")
+        if dtype == "Int64":
+            out[column] = whole_numbers(cells)
+        elif dtype == "boolean":
+            out[column] = cells.map(_BOOLS).astype("boolean")
+        elif dtype.startswith("datetime"):
+            out[column] = pd.to_datetime(cells, format="%Y-%m-%d", errors="coerce")
+        else:
+            out[column] = cells.astype("string")
+    return pd.DataFrame(out, index=frame.index).astype(dtypes)
 
 
 def _check(fn: Callable[[pd.Series], pd.Series], message: str) -> pa.Check:

@@ -19,6 +19,8 @@ from riskengine.web.tables import ROLES, login_attempts, user_schools, users
 
 MAX_FAILURES = 5
 THROTTLE_WINDOW = timedelta(minutes=15)
+#: Roles that see pupils (within their schools); evaluators see aggregates only.
+PUPIL_ROLES = ("school", "adviser", "admin")
 ROLE_LABELS = {
     "school": "school data manager",
     "adviser": "adviser",
@@ -46,7 +48,7 @@ class User:
 
     @property
     def sees_pupils(self) -> bool:
-        return self.role in ("school", "adviser", "admin")
+        return self.role in PUPIL_ROLES
 
     def can_see_school(self, urn: str) -> bool:
         return self.schools is None or urn in self.schools

@@ -15,18 +15,24 @@ from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from pydantic import BaseModel, Field
 
 from riskengine.web import audit
-from riskengine.web.accounts import LoginThrottled, authenticate
-from riskengine.web.auth import MAX_UPLOAD_BYTES, api_session, client_ip, store_of
+from riskengine.web.accounts import PUPIL_ROLES, LoginThrottled, authenticate
+from riskengine.web.auth import (
+    MAX_UPLOAD_BYTES,
+    api_session,
+    client_ip,
+    refused_as_404,
+    session_token,
+    store_of,
+)
 from riskengine.web.caseload import SORTS, CaseloadFilters, caseload
 from riskengine.web.evaluator import flag_summary, versions_in_use
-from riskengine.web.pupils import PupilNotFound, resolve_pupil
+from riskengine.web.pupils import resolve_pupil
 from riskengine.web.record import pupil_record
 from riskengine.web.reviews import REVIEWER_ROLES, record_intervention, record_review
 from riskengine.web.sessions import SESSION_LIFETIME, end_session, start_session
-from riskengine.web.uploads import UploadRequestError, history_for, upload_for
+from riskengine.web.uploads import UPLOAD_ROLES, UploadRequestError, history_for, upload_for
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
-PUPIL_ROLES = ("school", "adviser", "admin")
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -77,8 +83,7 @@ def sign_in(request: Request, credentials: Credentials) -> SessionOut:
 @router.delete("/session", status_code=204, summary="Sign out (the token stops working)")
 def sign_out(request: Request) -> None:
     api_session(request)
-    _, _, token = request.headers.get("authorization", "").partition(" ")
-    end_session(store_of(request), token.strip() or request.cookies.get("riskengine_session"))
+    end_session(store_of(request), session_token(request))
 
 
 @router.get("/me", summary="Who the token belongs to and their schools")
@@ -121,11 +126,8 @@ def caseload_api(
 
 
 def _upn(request: Request, user, ref: str) -> str:
-    try:
+    with refused_as_404(request, user, ref):
         return resolve_pupil(store_of(request), user, ref)
-    except PupilNotFound:
-        audit.record_refused(store_of(request), user, ref)
-        raise HTTPException(status_code=404, detail="no such pupil") from None
 
 
 @router.get(
@@ -133,11 +135,8 @@ def _upn(request: Request, user, ref: str) -> str:
 )
 def pupil_api(request: Request, ref: str) -> dict[str, Any]:
     user = api_session(request, *PUPIL_ROLES).user
-    try:
+    with refused_as_404(request, user, ref):
         record = pupil_record(store_of(request), user, ref)
-    except PupilNotFound:
-        audit.record_refused(store_of(request), user, ref)
-        raise HTTPException(status_code=404, detail="no such pupil") from None
     audit.record(store_of(request), user, "view_pupil", ref, "api")
     return {
         "ref": record.ref,
@@ -186,7 +185,7 @@ def intervention_api(request: Request, ref: str, intervention: InterventionIn) -
 
 @router.get("/uploads", summary="Upload history of the schools in scope")
 def uploads_api(request: Request) -> list[dict[str, Any]]:
-    user = api_session(request, "school", "adviser", "admin").user
+    user = api_session(request, *PUPIL_ROLES).user
     return records(history_for(store_of(request), user))
 
 
@@ -199,7 +198,7 @@ async def upload_api(
     school_urn: str = Form(""),
     mapping: str = Form(""),
 ) -> dict[str, Any]:
-    user = api_session(request, "school", "admin").user
+    user = api_session(request, *UPLOAD_ROLES).user
     data = await file.read(MAX_UPLOAD_BYTES + 1)
     try:
         result = upload_for(

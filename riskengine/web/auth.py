@@ -7,10 +7,16 @@ data; a pupil outside the user's scope is a plain 404 (see riskengine.web.pupils
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from fastapi import HTTPException, Request
 from starlette.datastructures import FormData
 
 from riskengine.store import Store
+from riskengine.web import audit
+from riskengine.web.accounts import User
+from riskengine.web.pupils import PupilNotFound
 from riskengine.web.sessions import Session, csrf_ok, resolve_session
 
 SESSION_COOKIE = "riskengine_session"
@@ -31,11 +37,15 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+def session_token(request: Request) -> str | None:
+    """The request's session token; an explicit bearer token wins over a cookie the browser sent along."""
+    return _bearer(request) or request.cookies.get(SESSION_COOKIE)
+
+
 def session_of(request: Request) -> Session | None:
-    """The request's live session (bearer token first, then cookie), looked up once per request."""
+    """The request's live session, looked up once per request."""
     if not hasattr(request.state, "session"):
-        token = _bearer(request) or request.cookies.get(SESSION_COOKIE)
-        request.state.session = resolve_session(store_of(request), token)
+        request.state.session = resolve_session(store_of(request), session_token(request))
     return request.state.session
 
 
@@ -81,3 +91,14 @@ def api_session(request: Request, *roles: str) -> Session:
 def client_ip(request: Request) -> str:
     """The caller's address as uvicorn sees it (behind a proxy, run uvicorn with --proxy-headers)."""
     return request.client.host if request.client else "unknown"
+
+
+@contextmanager
+def refused_as_404(request: Request, user: User, ref: str) -> Iterator[None]:
+    """Turn PupilNotFound into the plain 404 an unknown ref gets, after logging the refusal: repeated
+    refusals are someone guessing refs, and the answer must not tell them which refs exist."""
+    try:
+        yield
+    except PupilNotFound:
+        audit.record_refused(store_of(request), user, ref)
+        raise HTTPException(status_code=404, detail="no such pupil") from None

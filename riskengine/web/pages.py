@@ -17,13 +17,14 @@ from starlette.concurrency import run_in_threadpool
 from riskengine.spec import upload as spec
 from riskengine.upload import shipped_mappings
 from riskengine.web import audit
-from riskengine.web.accounts import ROLE_LABELS, LoginThrottled, authenticate
+from riskengine.web.accounts import PUPIL_ROLES, ROLE_LABELS, LoginThrottled, authenticate
 from riskengine.web.auth import (
     MAX_UPLOAD_BYTES,
     SESSION_COOKIE,
     checked_form,
     client_ip,
     page_session,
+    refused_as_404,
     session_of,
     store_of,
 )
@@ -37,16 +38,15 @@ from riskengine.web.evaluator import (
     safe_report_html,
     versions_in_use,
 )
-from riskengine.web.pupils import PupilNotFound, resolve_pupil
-from riskengine.web.record import pupil_record
+from riskengine.web.pupils import resolve_pupil
+from riskengine.web.record import describe_threshold, pupil_record
 from riskengine.web.reviews import REVIEWER_ROLES, record_intervention, record_review
-from riskengine.web.sessions import end_session, start_session
+from riskengine.web.sessions import Session, end_session, start_session
 from riskengine.web.tables import DECISIONS
-from riskengine.web.uploads import UploadRequestError, history_for, upload_for
+from riskengine.web.uploads import UPLOAD_ROLES, UploadRequestError, history_for, upload_for
 
 LOGIN_CSRF_COOKIE = "riskengine_login_csrf"
 HOME_BY_ROLE = {"school": "/school", "adviser": "/caseload", "evaluator": "/evaluator", "admin": "/caseload"}
-PUPIL_ROLES = ("school", "adviser", "admin")
 MAX_ERROR_REPORTS = 200
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -61,6 +61,7 @@ templates.env.filters.update(
     na=lambda value, blank=BLANK: blank if _missing(value) else value,
     pct=lambda value: BLANK if _missing(value) else f"{float(value):.0%}",
     yesno=lambda value: BLANK if _missing(value) else ("yes" if value else "no"),
+    threshold=describe_threshold,
 )
 router = APIRouter(include_in_schema=False)
 
@@ -189,11 +190,8 @@ def caseload_page(
 def pupil_page(request: Request, ref: str) -> Response:
     session = page_session(request, *PUPIL_ROLES)
     store = store_of(request)
-    try:
+    with refused_as_404(request, session.user, ref):
         record = pupil_record(store, session.user, ref)
-    except PupilNotFound:
-        audit.record_refused(store, session.user, ref)
-        raise HTTPException(status_code=404, detail="no such pupil") from None
     audit.record(store, session.user, "view_pupil", ref)
     chart = contribution_chart(record.score.get("contributions") if record.score else None, feature_labels())
     return render(
@@ -206,12 +204,9 @@ def pupil_page(request: Request, ref: str) -> Response:
     )
 
 
-def _pupil_for_write(request: Request, session, ref: str) -> str:
-    try:
+def _pupil_for_write(request: Request, session: Session, ref: str) -> str:
+    with refused_as_404(request, session.user, ref):
         return resolve_pupil(store_of(request), session.user, ref)
-    except PupilNotFound:
-        audit.record_refused(store_of(request), session.user, ref)
-        raise HTTPException(status_code=404, detail="no such pupil") from None
 
 
 @router.post("/pupils/{ref}/reviews")
@@ -255,21 +250,27 @@ async def intervention_form(request: Request, ref: str) -> Response:
     return RedirectResponse(f"/pupils/{ref}#interventions", status_code=303)
 
 
-@router.get("/school")
-def school_page(request: Request) -> Response:
-    session = page_session(request, "school", "adviser", "admin")
+def _school_page(request: Request, session: Session, status_code: int = 200, **context) -> HTMLResponse:
+    """The upload page: the form (for roles that upload) above the scope's upload history."""
     return render(
         request,
         "school.html",
+        status_code=status_code,
         uploads=history_for(store_of(request), session.user),
-        can_upload=session.user.role in ("school", "admin"),
+        can_upload=session.user.role in UPLOAD_ROLES,
         mappings=shipped_mappings(),
+        **context,
     )
+
+
+@router.get("/school")
+def school_page(request: Request) -> Response:
+    return _school_page(request, page_session(request, *PUPIL_ROLES))
 
 
 @router.post("/school/upload")
 async def upload_form(request: Request) -> Response:
-    session, form = await checked_form(request, "school", "admin")
+    session, form = await checked_form(request, *UPLOAD_ROLES)
     file = form.get("file")
     if file is None or isinstance(file, str):
         raise HTTPException(status_code=422, detail="choose a file to upload")
@@ -287,15 +288,7 @@ async def upload_form(request: Request) -> Response:
             str(form.get("mapping", "")),
         )
     except UploadRequestError as error:
-        return render(
-            request,
-            "school.html",
-            status_code=422,
-            error=str(error),
-            uploads=history_for(store, session.user),
-            can_upload=True,
-            mappings=shipped_mappings(),
-        )
+        return _school_page(request, session, status_code=422, error=str(error))
     token = None
     if len(result.errors) or len(result.warnings):
         token = secrets.token_urlsafe(16)
@@ -315,7 +308,7 @@ async def upload_form(request: Request) -> Response:
 
 @router.get("/school/problems/{token}.csv")
 def problems_csv(request: Request, token: str) -> Response:
-    session = page_session(request, "school", "admin")
+    session = page_session(request, *UPLOAD_ROLES)
     owner, text = request.app.state.error_reports.get(token, (None, None))
     if owner != session.user.id:
         raise HTTPException(status_code=404, detail="that report has expired; upload the file again")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -43,6 +46,29 @@ class PupilRecord:
     run: dict | None
     reviews: pd.DataFrame
     interventions: pd.DataFrame
+
+
+def describe_threshold(threshold: Mapping[str, Any] | None) -> str:
+    """The run's threshold in words, so an adviser can tell why this pupil was or was not flagged.
+
+    Reads the record `riskengine.flags.score_pupils` stores (`rule_bands`, `always_flag`, `model`); a record
+    of any other shape is shown as stored rather than guessed at.
+    """
+    if not isinstance(threshold, Mapping):
+        return "not recorded"
+    sentences = []
+    model = threshold.get("model")
+    if isinstance(model, Mapping) and model.get("description"):
+        cutoff = model.get("probability_cutoff")
+        note = "" if cutoff is None else f" (risk cut-off {float(cutoff):.1%})"
+        sentences.append(f"The model flags {model['description']}{note}.")
+    bands = " or ".join(str(band) for band in threshold.get("rule_bands") or ())
+    always = bool(threshold.get("always_flag"))
+    if bands or always:
+        band_part = f"pupils in the {bands} band" if bands else ""
+        always_part = "pupils for whom an always-flag rule fires" if always else ""
+        sentences.append(f"Rules flag {' and '.join(p for p in (band_part, always_part) if p)}.")
+    return " ".join(sentences) or json.dumps(dict(threshold), sort_keys=True, default=str)
 
 
 def _scores(store: Store, user: User, upn: str) -> list[dict]:

@@ -9,6 +9,8 @@ from riskengine.upload import UploadResult, shipped_mappings, upload_bytes
 from riskengine.web.accounts import User
 from riskengine.web.auth import MAX_UPLOAD_BYTES
 
+#: Roles that upload files: a school data manager for their school, an admin for any.
+UPLOAD_ROLES = ("school", "admin")
 HISTORY_COLUMNS = (
     "id",
     "school_urn",

@@ -58,7 +58,7 @@ def test_absence_never_exceeds_possible_sessions_and_suspensions_are_consistent(
 
 def _next_term(terms: pd.DataFrame, when: str, column: str) -> pd.Series:
     """`column` in the term after each term where flag `when` is set (pupils on roll both terms)."""
-    t = terms["academic_year"].map(spec.year_start) * 3 + terms["term"].map(spec.TERMS.index)
+    t = spec.term_indices(terms["academic_year"], terms["term"])
     ordered = terms.assign(t=t).sort_values(["upn", "t"])
     following = ordered.groupby("upn")[column].shift(-1)
     consecutive = ordered.groupby("upn")["t"].shift(-1) == ordered["t"] + 1

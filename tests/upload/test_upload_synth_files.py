@@ -28,7 +28,7 @@ def request_of(path: Path) -> dict[str, str]:
 
 
 def in_term_order(frame: pd.DataFrame) -> pd.DataFrame:
-    index = frame["academic_year"].str[:4].astype(int) * 3 + frame["term"].map(spec.TERMS.index).astype(int)
+    index = spec.term_indices(frame["academic_year"], frame["term"])
     order = frame.assign(_t=index).sort_values(["upn", "_t", "school_urn"]).index
     return frame.loc[order].reset_index(drop=True)
 

@@ -127,7 +127,16 @@ def seed_store(
             "rule_set_version": RULE_VERSION,
             "feature_version": FEATURE_VERSION,
             "model_version": MODEL_VERSION,
-            "threshold": {"probability": 0.3},
+            "threshold": {
+                "rule_bands": ["high"],
+                "always_flag": True,
+                "model": {
+                    "kind": "probability",
+                    "value": 0.3,
+                    "description": "every pupil with a risk of 30% or more",
+                    "probability_cutoff": 0.3,
+                },
+            },
             "settings": {},
         }
         store.save_scores(run, example_scores(la.pupil_terms, year, term))

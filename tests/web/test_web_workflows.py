@@ -34,6 +34,8 @@ def test_pupil_page_shows_history_reasons_chart_and_versions(clients):
     assert "Rules that fired" in page and "<svg" in page and 'class="up"' in page
     assert "Attendance this term" in page, "the chart names features by their catalogue label"
     assert "rules-test-1" in page and "model-test-1" in page and "features-test-1" in page
+    assert "The model flags every pupil with a risk of 30% or more (risk cut-off 30.0%)." in page
+    assert "Rules flag pupils in the high band and pupils for whom an always-flag rule fires." in page
 
 
 def test_reviews_and_interventions_are_appended_never_overwritten(clients, store):
