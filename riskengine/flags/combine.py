@@ -22,7 +22,7 @@ def rule_flags(rules: pd.DataFrame, flagging_bands: Sequence[str] = FLAGGING_BAN
 
 
 def _rule_reason(fired: list[str], reasons: list[str], band: str, points: float, always: bool) -> str:
-    rules = "; ".join(f"{rule}: {reason}" for rule, reason in zip(fired, reasons, strict=False))
+    rules = "; ".join(f"{rule}: {reason}" for rule, reason in zip(fired, reasons, strict=True))
     noun = "rule" if len(fired) == 1 else "rules"
     band_note = "" if always else f" ({band} band, {points:g} points)"
     return f"flagged by {noun} {rules}{band_note}" if fired else f"flagged by rules{band_note}"

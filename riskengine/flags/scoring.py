@@ -223,7 +223,7 @@ def format_explanation(row: pd.Series, run: dict[str, Any] | pd.Series | None = 
     lines.append(f"Rule points: {float(row['points']):g} (band {row['band']})")
     fired, reasons = list(row.get("fired") or []), list(row.get("reasons") or [])
     lines.append("Rules fired:" if fired else "Rules fired: none")
-    lines += [f"  - {rule}: {reason}" for rule, reason in zip(fired, reasons, strict=False)]
+    lines += [f"  - {rule}: {reason}" for rule, reason in zip(fired, reasons, strict=True)]
     for title, key in (("Reasons raising risk", "reasons_up"), ("Reasons lowering risk", "reasons_down")):
         items = row.get(key)
         if items is not None and not (np.ndim(items) == 0 and pd.isna(items)):

@@ -50,9 +50,6 @@ class User:
     def sees_pupils(self) -> bool:
         return self.role in PUPIL_ROLES
 
-    def can_see_school(self, urn: str) -> bool:
-        return self.schools is None or urn in self.schools
-
 
 def hash_password(password: str) -> str:
     """An argon2id hash (salted; parameters recorded in the hash so they can be raised later)."""
