@@ -55,7 +55,7 @@ def _model_side(
     inputs = features.assign(**{RULE_POINTS: rules["points"].astype("Float64")})
     explanation = loaded.model.explain(inputs)
     k = reasons_per_side or trained_spec["reasons_per_side"]
-    up, down = top_reasons(explanation.contributions, inputs, catalogue, k)
+    up, down = top_reasons(explanation.contributions, inputs, catalogue, k, explanation.groups)
     flagged, record = model_flags(
         explanation.probability, as_threshold(threshold or trained_spec["flag_threshold"])
     )
@@ -71,6 +71,7 @@ def _model_side(
         "explanation_base_log_odds": explanation.base_value,
         "explanations": "SHAP (linear, interventional) in the logistic model's log-odds",
         "model_spec_version": metadata.get("spec_version"),
+        "explained_together": {name: list(members) for name, members in explanation.groups.items()},
     }
     return columns, flagged, record, settings
 

@@ -2,9 +2,14 @@
 
 Choosing the top reasons is matrix work for all pupils at once; a sentence is rendered once per distinct
 (feature, value) among the chosen ones, so a million pupils cost thousands of sentence fills, not millions.
+A group of features explained together (the spec's `explain_together`) reads as its features' own catalogue
+sentences joined into one reason.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import reduce
 
 import numpy as np
 import pandas as pd
@@ -14,6 +19,9 @@ from riskengine.model.pipeline import RULE_POINTS
 
 #: Contributions smaller than this (in log-odds) are not worth a sentence.
 MIN_CONTRIBUTION = 1e-3
+#: Joins the sentences of a group of features explained together into one reason. Not "; ", which
+#: separates whole reasons wherever a list of them is written as one text (flag reasons, flags.csv).
+GROUP_JOINER = " and "
 
 
 def _sentence_table(features: pd.DataFrame, name: str, rows: np.ndarray, catalogue: Catalogue) -> np.ndarray:
@@ -30,13 +38,32 @@ def _sentence_table(features: pd.DataFrame, name: str, rows: np.ndarray, catalog
     return sentences[codes]  # the NA sentinel (-1) picks the last, "not known", sentence
 
 
+def _reason_table(
+    features: pd.DataFrame,
+    name: str,
+    rows: np.ndarray,
+    catalogue: Catalogue,
+    groups: Mapping[str, Sequence[str]],
+) -> np.ndarray:
+    """The reason for column `name` (a feature, or a group whose members' sentences are joined)."""
+    members = groups.get(name, (name,))
+    tables = [_sentence_table(features, member, rows, catalogue) for member in members]
+    return reduce(lambda joined, table: joined + GROUP_JOINER + table, tables)
+
+
 def top_reasons(
-    contributions: pd.DataFrame, features: pd.DataFrame, catalogue: Catalogue, k: int = 3
+    contributions: pd.DataFrame,
+    features: pd.DataFrame,
+    catalogue: Catalogue,
+    k: int = 3,
+    groups: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[list[list[str]], list[list[str]]]:
     """For each pupil (row), up to `k` sentences for the features raising risk most, and `k` lowering it.
 
-    `contributions` (log-odds, one column per model feature) and `features` share their row order.
+    `contributions` (log-odds, one column per model feature or group) and `features` share their row
+    order; `groups` (`Explanation.groups`) names the features of each group column.
     """
+    groups = groups or {}
     matrix = contributions.to_numpy(float)
     n, width = matrix.shape
     k = min(k, width)
@@ -51,7 +78,7 @@ def top_reasons(
             hit = keep & (chosen == column)
             rows, ranks = np.nonzero(hit)
             if len(rows):
-                sentences[rows, ranks] = _sentence_table(features, name, rows, catalogue)
+                sentences[rows, ranks] = _reason_table(features, name, rows, catalogue, groups)
         # kept reasons are a prefix of each row (sorted strongest first): trim only the short rows
         counts = keep.sum(axis=1)
         lists = sentences.tolist()

@@ -9,7 +9,7 @@ catalogue feature: a one-hot group and a missing indicator sum into the feature 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 from sklearn.utils.validation import check_is_fitted
 
 from riskengine.features.catalogue import KIND_DTYPES, NUMERIC_KINDS
+from riskengine.model.spec import explain_together_problems
 
 #: The one-hot level a blank category becomes: "not known" is a value of its own, never a guess.
 MISSING_CATEGORY = "(missing)"
@@ -86,7 +87,8 @@ class Explanation:
     base_value: float
     log_odds: np.ndarray
     probability: np.ndarray
-    contributions: pd.DataFrame  # index as the input, one column per model feature
+    contributions: pd.DataFrame  # index as the input, one column per model feature or explained group
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # group column -> its features
 
 
 class RiskModel(ClassifierMixin, BaseEstimator):
@@ -97,6 +99,10 @@ class RiskModel(ClassifierMixin, BaseEstimator):
     a training cohort happened to contain. With `calibration` sigmoid or isotonic, probabilities go through
     a calibrator fitted on out-of-group log-odds (each group predicted by a model fitted without it);
     explanations stay in the logistic model's own log-odds.
+
+    `explain_together` names groups of overlapping features (e.g. SEN provision and primary need) whose
+    contributions `explain` sums into one column named after the group: the model can split a shared
+    effect between them either way, but their sum is well determined.
 
     `C="auto"` picks C from `C_GRID` by cross-validated log-loss on the training rows: folds by group
     (cohort) when there are three or more groups, else stratified folds. Few pupils and outcomes give noisy
@@ -113,6 +119,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         class_weight: str | None = None,
         calibration: str = "none",
         max_iter: int = 1000,
+        explain_together: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.feature_kinds = feature_kinds
         self.categories = categories
@@ -121,6 +128,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         self.class_weight = class_weight
         self.calibration = calibration
         self.max_iter = max_iter
+        self.explain_together = explain_together
 
     # --- fitting ----------------------------------------------------------------------------------------
 
@@ -136,6 +144,9 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             raise ValueError("calibration must be 'none', 'sigmoid' or 'isotonic'")
         if self.C != "auto" and not (isinstance(self.C, int | float) and self.C > 0):
             raise ValueError(f"C must be 'auto' or a positive number, not {self.C!r}")
+        problems = explain_together_problems(self.explain_together or {}, list(self.feature_kinds))
+        if problems:
+            raise ValueError("; ".join(problems))
 
     def _columns(self) -> ColumnTransformer:
         categories = self.categories or {}
@@ -255,16 +266,21 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         """Probabilities and each catalogue feature's SHAP contribution in log-odds, in one pass.
 
         shap's LinearExplainer against the training mean of every model column (interventional SHAP:
-        coefficient x (value - mean)); columns are then summed into the feature they came from.
+        coefficient x (value - mean)); columns are then summed into the feature they came from, and the
+        features of an `explain_together` group into the group (in the place of its first feature).
         """
         matrix = self._matrix(X)
         explainer = shap.LinearExplainer(
             self.logistic_, shap.maskers.Independent(self.background_mean_[None, :])
         )
         per_column = explainer.shap_values(matrix)
-        grouping = pd.get_dummies(pd.Series(self.column_features_)).reindex(
-            columns=list(self.feature_names_in_), fill_value=False
-        )
+        groups = {
+            name: tuple(members) for name, members in (getattr(self, "explain_together", None) or {}).items()
+        }
+        owner = {member: name for name, members in groups.items() for member in members}
+        column_owner = pd.Series(self.column_features_).replace(owner)
+        names = list(dict.fromkeys(owner.get(f, f) for f in self.feature_names_in_))
+        grouping = pd.get_dummies(column_owner).reindex(columns=names, fill_value=False)
         contributions = per_column @ grouping.to_numpy(float)
         base = float(np.ravel(explainer.expected_value)[0])
         log_odds = matrix @ self.logistic_.coef_[0] + self.logistic_.intercept_[0]
@@ -272,7 +288,8 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             base_value=base,
             log_odds=log_odds,
             probability=self._probability(log_odds),
-            contributions=pd.DataFrame(contributions, index=X.index, columns=list(self.feature_names_in_)),
+            contributions=pd.DataFrame(contributions, index=X.index, columns=names),
+            groups=groups,
         )
 
     def coefficients(self) -> pd.DataFrame:

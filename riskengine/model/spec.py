@@ -6,6 +6,7 @@ file, so two models trained from different specs can always be told apart.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -73,6 +74,8 @@ class ModelSpec(BaseModel):
     registered_model_name: str = Field(default="riskengine-neet", pattern=r"^[A-Za-z0-9_.-]+$")
     flag_threshold: FlagThreshold = FlagThreshold(top_percent=10)
     reasons_per_side: int = Field(default=3, ge=1, le=10)
+    #: Named groups of overlapping features explained as one reason (their contributions summed).
+    explain_together: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     version: str = ""  # filled in from the file's hash by load_model_spec
 
     @field_validator("features")
@@ -84,6 +87,36 @@ class ModelSpec(BaseModel):
         if len(set(features)) != len(features):
             raise ValueError("a feature is listed twice")
         return features
+
+    @model_validator(mode="after")
+    def _groups_of_listed_features(self) -> ModelSpec:
+        problems = explain_together_problems(self.explain_together, self.features)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def explain_together_problems(groups: Mapping[str, Sequence[str]], features: Sequence[str]) -> list[str]:
+    """What is wrong with `explain_together` groups over these features (empty when nothing is).
+
+    Each group needs two or more of the features, a feature sits in at most one group, and a group's name
+    must not be a feature's, since explanations key the group's contribution by that name.
+    """
+    problems, seen = [], {}
+    for name, members in groups.items():
+        where = f"explain_together.{name}"
+        if name in features:
+            problems.append(f"{where}: the group name is a feature's name; choose another")
+        if len(set(members)) < 2:
+            problems.append(f"{where}: a group needs at least two different features")
+        unknown = [m for m in members if m not in features]
+        if unknown:
+            problems.append(f"{where}: {unknown} are not among the spec's features")
+        for member in dict.fromkeys(members):
+            if member in seen:
+                problems.append(f"{where}: {member} is already in group {seen[member]}")
+            seen.setdefault(member, name)
+    return problems
 
 
 def load_model_spec(path: str | Path | None = None, **overrides: Any) -> ModelSpec:

@@ -66,6 +66,7 @@ def make_model(model_spec: ModelSpec, catalogue: Catalogue) -> RiskModel:
         C=model_spec.C,
         class_weight=None if model_spec.class_weight == "none" else model_spec.class_weight,
         calibration=model_spec.calibration,
+        explain_together={name: list(members) for name, members in model_spec.explain_together.items()},
     )
 
 

@@ -14,14 +14,24 @@ _WIDTH, _LABEL_W, _BAR_H, _GAP = 640, 260, 20, 6
 @cache
 def feature_labels() -> dict[str, str]:
     """Feature name -> plain-English label from the shipped catalogue, read once per process (names stand
-    in if it fails to load)."""
-    try:
-        from riskengine.features import load_catalogue
+    in if it fails to load); a group the shipped model spec explains together (its contributions stored
+    under the group's name) gets its features' labels joined, e.g. "SEN provision and SEN primary need"."""
+    from riskengine.features import load_catalogue
+    from riskengine.model.spec import load_model_spec
 
+    # labels are cosmetic: a catalogue or model spec being edited must not take the pupil page down
+    try:
         catalogue = load_catalogue()
-    except Exception:  # labels are cosmetic: a catalogue being edited must not take the pupil page down
+    except Exception:
         return {}
-    return {name: catalogue.label(name) for name in catalogue.names}
+    labels = {name: catalogue.label(name) for name in catalogue.names}
+    try:
+        groups = load_model_spec().explain_together
+    except Exception:
+        return labels
+    return labels | {
+        group: " and ".join(labels.get(m, m) for m in members) for group, members in groups.items()
+    }
 
 
 def contribution_chart(contributions: Mapping[str, float] | None, labels: Mapping[str, str]) -> Markup:

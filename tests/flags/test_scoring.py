@@ -10,6 +10,7 @@ import pytest
 from riskengine.features import compute_features
 from riskengine.flags import explain_pupil, score_frame, score_term
 from riskengine.model import RiskModel, load_model_spec
+from riskengine.model.explain import GROUP_JOINER
 from riskengine.spec import upload as spec
 from riskengine.store import Store
 from riskengine.synth import generate
@@ -66,10 +67,15 @@ def test_reasons_are_catalogue_sentences(small_la, scored, catalogue):
     row = scored.iloc[int(np.argmax(scored["probability"].to_numpy(float)))]
     assert 1 <= len(row["reasons_up"]) <= load_model_spec().reasons_per_side
     contributions = pd.Series(row["contributions"])
-    assert set(contributions.index) == set(load_model_spec().features)
-    top = contributions.idxmax()  # the strongest reason up is that feature's catalogue sentence
+    spec = load_model_spec()
+    grouped = {member for members in spec.explain_together.values() for member in members}
+    assert set(contributions.index) == set(spec.features) - grouped | set(spec.explain_together)
+    top = contributions.idxmax()  # the strongest reason up is that feature's (or group's) catalogue sentence
     features = compute_features(small_la.pupil_terms, YEAR, TERM, catalogue)
-    assert row["reasons_up"][0] == catalogue.describe(top, features.loc[row["upn"], top])
+    sentences = [
+        catalogue.describe(f, features.loc[row["upn"], f]) for f in spec.explain_together.get(top, [top])
+    ]
+    assert row["reasons_up"][0] == GROUP_JOINER.join(sentences)
 
 
 def test_rules_only_run_has_no_model_side(small_la):

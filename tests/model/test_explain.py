@@ -1,7 +1,8 @@
 import numpy as np
 import pandas as pd
 
-from riskengine.model import contribution_records, top_reasons
+from riskengine.model import contribution_records, fit_model, top_reasons
+from riskengine.model.explain import GROUP_JOINER
 
 
 def test_top_reasons_pick_the_largest_each_way_in_catalogue_words(catalogue):
@@ -30,3 +31,58 @@ def test_contribution_records_are_per_feature_dicts():
     contributions = pd.DataFrame({"a": [0.123456, -1.0], "b": [0.0, 2.5]})
     assert contribution_records(contributions) == [{"a": 0.1235, "b": 0.0}, {"a": -1.0, "b": 2.5}]
     assert np.isclose(sum(contribution_records(contributions)[1].values()), 1.5)
+
+
+def test_a_group_reads_as_its_features_sentences_joined(catalogue):
+    features = pd.DataFrame(
+        {
+            "sen_provision": pd.array(["K", "N"], dtype="string"),
+            "sen_primary_need": pd.array(["SEMH", pd.NA], dtype="string"),
+            "eal": pd.array([True, False], dtype="boolean"),
+        }
+    )
+    contributions = pd.DataFrame({"sen": [0.4, -0.2], "eal": [-0.1, 0.3]})
+    groups = {"sen": ("sen_provision", "sen_primary_need")}
+    up, down = top_reasons(contributions, features, catalogue, k=2, groups=groups)
+    assert up[0] == [
+        f"{catalogue.describe('sen_provision', 'K')} and {catalogue.describe('sen_primary_need', 'SEMH')}"
+    ]
+    assert down[1] == [
+        f"{catalogue.describe('sen_provision', 'N')} and {catalogue.describe('sen_primary_need', None)}"
+    ]
+    assert down[0] == [catalogue.describe("eal", True)] and up[1] == [catalogue.describe("eal", False)]
+
+
+def test_with_the_sen_group_no_pupil_reads_sen_provision_and_need_as_separate_reasons(
+    trained, training_frame, catalogue
+):
+    """The shipped spec explains SEN provision and primary need together; generated pupils only."""
+    features = training_frame.features
+    explanation = trained.model.explain(features)
+    assert explanation.groups == {"sen": ("sen_provision", "sen_primary_need")}
+    up, down = top_reasons(explanation.contributions, features, catalogue, 5, explanation.groups)
+    provision = {
+        catalogue.describe("sen_provision", c) for c in [*catalogue["sen_provision"].categories, None]
+    }
+    need = {
+        catalogue.describe("sen_primary_need", c) for c in [*catalogue["sen_primary_need"].categories, None]
+    }
+    sen_reasons = 0
+    for reasons in (a + b for a, b in zip(up, down, strict=True)):
+        about_sen = [r for r in reasons if any(s in r for s in provision | need)]
+        assert len(about_sen) <= 1  # one joint reason, never two that could point opposite ways
+        assert set(about_sen) <= {f"{p}{GROUP_JOINER}{n}" for p in provision for n in need}
+        sen_reasons += len(about_sen)
+    assert sen_reasons > 0  # the group does show up as a reason
+
+    # the grouped contribution is the sum of the two separate ones of the same model fitted ungrouped
+    separate_spec = trained.spec.model_copy(update={"explain_together": {}, "C": trained.model.C_})
+    separate = fit_model(training_frame, separate_spec, catalogue).model.explain(features)
+    assert "sen" not in separate.contributions and not separate.groups
+    np.testing.assert_allclose(
+        explanation.contributions["sen"],
+        separate.contributions["sen_provision"] + separate.contributions["sen_primary_need"],
+        atol=1e-9,
+    )
+    total = explanation.base_value + explanation.contributions.sum(axis=1).to_numpy()
+    np.testing.assert_allclose(total, explanation.log_odds, atol=1e-6)

@@ -79,3 +79,30 @@ def test_coefficient_table_maps_every_column_to_a_feature(fitted):
     assert table.loc[0, "column"] == "(intercept)"
     assert set(table["feature"].iloc[1:]) == set(KINDS)
     np.testing.assert_allclose(table["odds_ratio"], np.exp(table["coefficient"]))
+
+
+def test_features_explained_together_sum_into_one_column_that_still_adds_up(fitted):
+    model, frame = fitted
+    _, outcome = feature_frame(2000)  # the same generated outcome the fixture's model was fitted on
+    together = {"care_and_sen": ["sen_provision", "looked_after"]}
+    grouped = RiskModel(KINDS, CATEGORIES, explain_together=together).fit(frame, outcome)
+    explanation = grouped.explain(frame)
+    separate = model.explain(frame).contributions
+    assert list(explanation.contributions.columns) == [
+        "attendance_rate_term",
+        "care_and_sen",
+        "suspensions_year",
+    ]
+    assert explanation.groups == {"care_and_sen": ("sen_provision", "looked_after")}
+    np.testing.assert_allclose(
+        explanation.contributions["care_and_sen"], separate["sen_provision"] + separate["looked_after"]
+    )
+    total = explanation.base_value + explanation.contributions.sum(axis=1).to_numpy()
+    np.testing.assert_allclose(total, grouped.decision_function(frame), atol=1e-6)
+    np.testing.assert_allclose(explanation.probability, model.predict_proba(frame)[:, 1], atol=1e-12)
+
+
+def test_a_bad_explain_together_group_is_refused_at_fit():
+    frame, outcome = feature_frame(200)
+    with pytest.raises(ValueError, match="not among"):
+        RiskModel(KINDS, CATEGORIES, explain_together={"g": ["looked_after", "eal"]}).fit(frame, outcome)

@@ -42,3 +42,17 @@ def test_threshold_needs_exactly_one_kind():
     with pytest.raises(ModelSpecError, match="exactly one"):
         load_model_spec(flag_threshold={"top_n": 10, "probability": 0.2})
     assert load_model_spec(flag_threshold={"top_n": 50}).flag_threshold.kind == "top_n"
+
+
+def test_explain_together_groups_are_checked_at_load():
+    assert load_model_spec().explain_together == {"sen": ("sen_provision", "sen_primary_need")}
+    assert load_model_spec(explain_together={}).explain_together == {}
+    bad_groups = {
+        "not among the spec's features": {"sen": ["sen_provision", "no_such_feature"]},
+        "already in group sen": {"sen": ["sen_provision", "sen_primary_need"], "x": ["eal", "sen_provision"]},
+        "at least two": {"sen": ["sen_provision"]},
+        "name is a feature's": {"eal": ["sen_provision", "sen_primary_need"]},
+    }
+    for message, groups in bad_groups.items():
+        with pytest.raises(ModelSpecError, match=message):
+            load_model_spec(explain_together=groups)
