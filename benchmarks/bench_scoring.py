@@ -101,7 +101,7 @@ def main() -> None:
     started = time.perf_counter()
     explanation = model.model.explain(stacked)
     t_shap = time.perf_counter() - started
-    up, _ = top_reasons(explanation.contributions, stacked, catalogue, 3)
+    up, _ = top_reasons(explanation.contributions, stacked, catalogue, 3, explanation.groups)
     t_reasons = time.perf_counter() - started - t_shap
     flags, _ = model_flags(explanation.probability, threshold)
     combine_flags(rules, explanation.probability, flags, up)
