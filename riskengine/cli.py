@@ -243,6 +243,8 @@ def train_command(
 ) -> None:
     """Train the model on past cohorts (temporal validation on the newest), log it to MLflow and register it.
 
+    With one cohort of outcomes, the model is validated by stratified cross-validation within it instead.
+
     The new version is not used for scoring until you run `riskengine promote VERSION`.
     """
     from riskengine.model import train
@@ -258,10 +260,10 @@ def train_command(
             progress=progress,
         )
     valid = result.metrics["validation"]
-    typer.echo(
-        f"Trained {result.spec.version} on {', '.join(result.train_cohorts)}; "
-        f"validated on {result.validation_cohort} ({valid['n']:.0f} pupils)"
-    )
+    for notice in result.notices:
+        typer.echo(f"Note: {notice}")
+    typer.echo(f"Trained {result.spec.version} on {', '.join(result.train_cohorts)}")
+    typer.echo(f"Validation: {result.validation_note}")
     calibrated = "calibrated" if result.calibration_ok else "consider calibration in the spec"
     typer.echo(
         f"Validation: AUC {valid['auc']:.3f}, PR AUC {valid['pr_auc']:.3f}, "

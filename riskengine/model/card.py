@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import roc_curve
 
-from riskengine.model.training import ECE_TOLERANCE, TrainingResult, fairness_top_percent
+from riskengine.model.training import ECE_TOLERANCE, TEMPORAL, TrainingResult, fairness_top_percent
 
 
 def _markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
@@ -40,6 +40,23 @@ def _regularisation(result: TrainingResult) -> str:
     )
 
 
+def _cohorts(result: TrainingResult) -> str:
+    if result.validation == TEMPORAL:
+        return (
+            f"Training cohorts (year taken): {', '.join(result.train_cohorts)}; validation cohort (newest "
+            f"with outcomes): {result.validation_cohort}. Temporal split, never random across cohorts."
+        )
+    return f"Cohorts (year taken), all used for fitting: {', '.join(result.train_cohorts)}."
+
+
+def _not_available(result: TrainingResult) -> str:
+    """The spec's features the model could not use, with the training notices that say why."""
+    if not result.not_available:
+        return ""
+    lines = "\n".join(f"- {notice}" for notice in result.notices)
+    return f"\nNot available in your data: {', '.join(result.not_available)}.\n{lines}\n"
+
+
 def model_card(result: TrainingResult) -> str:
     """The card as markdown."""
     spec, fp, valid = result.spec, result.fingerprint, result.metrics["validation"]
@@ -49,7 +66,7 @@ def model_card(result: TrainingResult) -> str:
     ]
     top = result.coefficients.iloc[1:11][["label", "column", "coefficient", "odds_ratio"]]
     calibration = (
-        f"expected calibration error {valid['ece']:.3f} on the validation cohort "
+        f"expected calibration error {valid['ece']:.3f} on the validation pupils "
         f"({'within' if result.calibration_ok else 'above'} the {ECE_TOLERANCE} tolerance); "
         f"calibration step: {spec.calibration}"
     )
@@ -63,8 +80,8 @@ Flags: {spec.flag_threshold.describe()}, plus every pupil the rule set flags.
 
 ## Data window
 - Pupils as they were in the {spec.term} term of Year {spec.year_group}.
-- Training cohorts (year taken): {", ".join(result.train_cohorts)}; validation cohort (newest with outcomes):
-  {result.validation_cohort}. Temporal split only, never random across cohorts.
+- {_cohorts(result)}
+- Validation: {result.validation_note or "temporal"}.
 - Pupils with an outcome: {fp["n_pupils"]} ({fp["n_positive"]} positive); left out: {fp["n_without_outcome"]}
   with no destination recorded, {fp["n_window_open"]} whose destination window was not yet over.
   Per cohort: {fp["pupils_per_cohort"]}.
@@ -75,7 +92,8 @@ Flags: {spec.flag_threshold.describe()}, plus every pupil the rule set flags.
 Logistic regression, penalty {spec.penalty}, {_regularisation(result)}, class weight {spec.class_weight};
 blanks imputed with their own missing indicator, numbers standardised, codes one-hot (a blank is its own
 code).
-Features: {", ".join(spec.features)}{" + rule points" if spec.include_rule_points else ""}.
+Features: {", ".join(result.model.feature_kinds)}.
+{_not_available(result)}
 Largest effects (coefficient per standard deviation for numbers, per yes for flags, per code):
 
 {_markdown_table(top)}

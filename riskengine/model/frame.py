@@ -33,6 +33,7 @@ class TrainingFrame:
     n_window_open: int  # destination window not yet over by the latest destination record: left out
     outcome_definition: str
     rule_set_version: str | None
+    school: pd.Series | None = None  # school at the training term (which features a school supplied)
 
     def split(self) -> tuple[np.ndarray, np.ndarray]:
         """Temporal validation: train on the older cohorts, validate on the newest one with outcomes."""
@@ -101,6 +102,7 @@ def build_training_frame(
         n_window_open=int((~closed).sum()),
         outcome_definition=f"{definition.name} ({definition.fingerprint})",
         rule_set_version=rule_set_version,
+        school=_school_at(pupil_terms, model_spec, rows.index),
     )
 
 
@@ -125,6 +127,15 @@ def rule_points(features: pd.DataFrame, rule_set: Any = None) -> tuple[Any, pd.S
 
     rule_set = rule_set or load_rule_set()
     return rule_set, evaluate_rules(rule_set, features)["points"].astype("Float64")
+
+
+def _school_at(pupil_terms: pd.DataFrame, model_spec: ModelSpec, upns: pd.Index) -> pd.Series:
+    """Each pupil's school at the training term (to tell a feature a school never supplied from blanks)."""
+    at = pupil_terms[
+        (pupil_terms["ncyear"] == model_spec.year_group).fillna(False)
+        & (pupil_terms["term"] == model_spec.term)
+    ]
+    return at.drop_duplicates("upn").set_index("upn")["school_urn"].reindex(upns).astype("string")
 
 
 def _audit_attributes(pupil_terms: pd.DataFrame, model_spec: ModelSpec, upns: pd.Index) -> pd.DataFrame:

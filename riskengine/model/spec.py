@@ -74,6 +74,8 @@ class ModelSpec(BaseModel):
     registered_model_name: str = Field(default="riskengine-neet", pattern=r"^[A-Za-z0-9_.-]+$")
     flag_threshold: FlagThreshold = FlagThreshold(top_percent=10)
     reasons_per_side: int = Field(default=3, ge=1, le=10)
+    #: Training is refused below this many positive outcomes (too few to fit or to validate).
+    min_positives: int = Field(default=20, ge=2)
     #: Named groups of overlapping features explained as one reason (their contributions summed).
     explain_together: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     version: str = ""  # filled in from the file's hash by load_model_spec

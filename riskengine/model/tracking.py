@@ -168,6 +168,8 @@ def log_training(
                     "calibration": spec.calibration,
                     "train_cohorts": ",".join(result.train_cohorts),
                     "validation_cohort": result.validation_cohort,
+                    "validation": result.validation,
+                    "not_available": ",".join(result.not_available),
                     "catalogue_version": model.metadata_["catalogue_version"],
                     "rule_set_version": model.metadata_["rule_set_version"],
                     "outcome_definition": result.fingerprint["outcome_definition"],
@@ -182,6 +184,9 @@ def log_training(
                 }
             )
             mlflow.log_dict(result.fingerprint, "fingerprint.json")
+            mlflow.set_tag("validation_note", result.validation_note)
+            if result.notices:
+                mlflow.log_text("\n".join(result.notices), "notices.txt")
             if model.C_search_ is not None:
                 mlflow.log_dict(model.C_search_, "C_search.json")
             mlflow.log_text(result.coefficients.to_csv(index=False), "coefficients.csv")
