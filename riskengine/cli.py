@@ -202,6 +202,7 @@ def rules_check_command(
 
 # --- model, explanations and flags (issue 5) --------------------------------------------------------------
 
+_OUT_HELP = "Export file, .csv or .xlsx: every scored pupil, highest risk first, with reasons in words."
 _TRACKING_HELP = "MLflow tracking URI (default: SQLite mlflow.db in $RISKENGINE_HOME or ./.riskengine)."
 
 
@@ -306,14 +307,21 @@ def score_command(
     top_percent: float | None = typer.Option(None, "--top-percent", help="Model flags the top P% by risk."),
     probability: float | None = typer.Option(None, "--probability", help="Model flags risk >= this (0-1)."),
     jobs: int = typer.Option(1, "--jobs", help="Parallel workers for the rules."),
+    out: str | None = typer.Option(None, "--out", help=_OUT_HELP),
+    flagged_only: bool = typer.Option(False, "--flagged-only", help="With --out: only flagged pupils."),
     tracking_uri: str | None = typer.Option(None, "--tracking-uri", help=_TRACKING_HELP),
     db: str | None = typer.Option(None, "--db", help=_DB_HELP),
 ) -> None:
     """Score every Year 9+ pupil on roll in a term: features, rules, model, explanations and flags, saved."""
+    from pathlib import Path
+
     from riskengine.flags import score_term
     from riskengine.model.tracking import quiet_mlflow
+    from riskengine.spreadsheet import FORMATS
     from riskengine.store import Store
 
+    if out is not None and Path(out).suffix.lower() not in FORMATS:
+        raise typer.BadParameter(f"--out {out}: write a .csv or .xlsx file")
     given = {"top_n": top_n, "top_percent": top_percent, "probability": probability}
     chosen = {k: v for k, v in given.items() if v is not None}
     if len(chosen) > 1:
@@ -344,6 +352,39 @@ def score_command(
     typer.echo(
         f"Versions: rules {run['rule_set_version']}, features {run['feature_version']}, "
         f"model {run['model_version'] or 'none (rules only)'}"
+    )
+    if out is not None:
+        from riskengine.flags import export_scores
+
+        written = export_scores(scores, out, flagged_only=flagged_only)
+        n = int(scores["flag"].sum()) if flagged_only else len(scores)
+        typer.echo(f"Wrote {n} {'flagged ' if flagged_only else ''}pupils, highest risk first, to {written}")
+
+
+@app.command("export")
+def export_command(
+    out: str = typer.Argument(..., help=_OUT_HELP),
+    run: int | None = typer.Option(None, "--run", help="Scoring run id (default: latest of --year/--term)."),
+    year: str | None = typer.Option(None, "--year", help="Academic year, e.g. 2024/25."),
+    term: str | None = typer.Option(None, "--term", help="autumn, spring or summer."),
+    flagged_only: bool = typer.Option(
+        False, "--flagged-only/--all", help="Only flagged pupils, or every scored pupil (default)."
+    ),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Write a stored scoring run's pupils to CSV or XLSX, highest risk first, with reasons in words."""
+    from riskengine.flags import export_run
+    from riskengine.store import Store
+
+    try:
+        done = export_run(Store.open(db), out, run, year, term, flagged_only=flagged_only)
+    except (ValueError, LookupError) as error:
+        typer.echo(f"Error: {error}", err=True)
+        raise typer.Exit(1) from None
+    which = "flagged pupils" if flagged_only else "scored pupils"
+    typer.echo(
+        f"Wrote {done.n_pupils} {which} of run {done.run_id} ({done.term} {done.academic_year}) "
+        f"to {done.path}"
     )
 
 

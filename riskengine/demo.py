@@ -15,7 +15,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from riskengine.evaluation import evaluate_store
-from riskengine.flags import score_term
+from riskengine.flags import export_scores, score_term
 from riskengine.model import promote, train
 from riskengine.model.tracking import quiet_mlflow
 from riskengine.spec.upload import TERMS, academic_year, year_start
@@ -63,33 +63,6 @@ def _backtest_terms(validation_cohort: str) -> list[tuple[str, str]]:
     return [(academic_year(first + k), term) for k in range(3) for term in TERMS]
 
 
-def _flags_table(scores: pd.DataFrame) -> pd.DataFrame:
-    """What an adviser reads first: flagged pupils, highest risk first, with their reasons in words."""
-    flagged = scores[scores["flag"]].sort_values(["probability", "points"], ascending=False)
-    return flagged.assign(
-        probability=flagged["probability"].round(3),
-        fired=flagged["fired"].map(" ".join),
-        reasons=flagged["reasons"].map("; ".join),
-        reasons_up=flagged["reasons_up"].map("; ".join),
-        reasons_down=flagged["reasons_down"].map("; ".join),
-    )[
-        [
-            "upn",
-            "school_urn",
-            "ncyear",
-            "probability",
-            "points",
-            "band",
-            "flag_source",
-            "flag_reason",
-            "fired",
-            "reasons",
-            "reasons_up",
-            "reasons_down",
-        ]
-    ]
-
-
 def run_demo(out_dir: str | Path = "riskengine-demo", seed: int = 0) -> DemoResult:
     """Generate a local authority; run upload -> features -> rules + model -> explained flags -> evaluation.
 
@@ -118,7 +91,7 @@ def run_demo(out_dir: str | Path = "riskengine-demo", seed: int = 0) -> DemoResu
         ]
         _, current = score_term(store, *la.as_of, tracking_uri=tracking_uri)
     flags_csv = out / "flags.csv"
-    _flags_table(current).to_csv(flags_csv, index=False)
+    export_scores(current, flags_csv, flagged_only=True)
 
     # Only the held-out cohort: the model never saw its outcomes, so its flags are judged honestly.
     backtest = pd.concat([store.read_scores(run_id=i) for i in run_ids], ignore_index=True)

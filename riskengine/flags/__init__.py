@@ -3,6 +3,7 @@ scoring run that computes features -> rules -> model -> explanations -> flags an
 """
 
 from riskengine.flags.combine import FLAGGING_BANDS, combine_flags, rule_flags
+from riskengine.flags.export import Export, export_run, export_scores, export_table
 from riskengine.flags.scoring import (
     explain_pupil,
     format_explanation,
@@ -15,9 +16,13 @@ from riskengine.flags.thresholds import as_threshold, model_flags
 
 __all__ = [
     "FLAGGING_BANDS",
+    "Export",
     "as_threshold",
     "combine_flags",
     "explain_pupil",
+    "export_run",
+    "export_scores",
+    "export_table",
     "format_explanation",
     "model_flags",
     "pupils_in_scope",

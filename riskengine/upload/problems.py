@@ -7,12 +7,13 @@ and must never be logged.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+
+from riskengine.spreadsheet import csv_text
 
 PROBLEM_COLUMNS = ("row", "column", "file_column", "message")
 PROBLEM_DTYPES = {"row": "Int64", "column": "string", "file_column": "string", "message": "string"}
@@ -106,10 +107,11 @@ class UploadResult:
         )[["severity", *PROBLEM_COLUMNS]]
 
     def errors_csv(self, path: str | Path | None = None) -> str:
-        """The problems as CSV text (UTF-8 with BOM, so Excel opens it cleanly); also written to `path`."""
-        buffer = io.StringIO()
-        self.problems_frame().to_csv(buffer, index=False)
-        text = buffer.getvalue()
+        """The problems as CSV text (UTF-8 with BOM, so Excel opens it cleanly); also written to `path`.
+
+        Cells echo the school's own values, so they are neutralised against formula injection.
+        """
+        text = csv_text(self.problems_frame())
         if path is not None:
             Path(path).write_text(text, encoding="utf-8-sig")
         return text
