@@ -391,16 +391,17 @@ def export_command(
 @app.command("explain")
 def explain_command(
     upn: str = typer.Argument(..., help="The pupil's UPN."),
-    year: str | None = typer.Option(None, "--year", help="Academic year (default: the latest run)."),
-    term: str | None = typer.Option(None, "--term", help="Term (default: the latest run)."),
+    year: str | None = typer.Option(None, "--year", help="Academic year (default: the pupil's latest)."),
+    term: str | None = typer.Option(None, "--term", help="Term (default: the pupil's latest)."),
+    run: int | None = typer.Option(None, "--run", help="Scoring run id (default: the pupil's latest term)."),
     db: str | None = typer.Option(None, "--db", help=_DB_HELP),
 ) -> None:
-    """Print one pupil's full reasoning from the latest scoring run: risk, rules, reasons, flag, versions."""
+    """Print one pupil's full reasoning from the latest term they were scored in (says which run)."""
     from riskengine.flags import explain_pupil
     from riskengine.store import Store
 
     try:
-        typer.echo(explain_pupil(Store.open(db), upn.strip().upper(), year, term))
+        typer.echo(explain_pupil(Store.open(db), upn.strip().upper(), year, term, run_id=run))
     except LookupError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from None

@@ -240,12 +240,32 @@ def format_explanation(row: pd.Series, run: dict[str, Any] | pd.Series | None = 
     return "\n".join(lines)
 
 
-def explain_pupil(store: Any, upn: str, academic_year: str | None = None, term: str | None = None) -> str:
-    """`riskengine explain`: one pupil's stored reasoning from the latest run (of that year and term)."""
-    scores = store.read_scores(academic_year=academic_year, term=term)
-    if scores.empty:
-        raise LookupError("no scoring run found; run `riskengine score` first")
-    row = scored_pupil(scores, upn)
-    runs = store.list_score_runs()
-    run = runs[runs["id"] == row["run_id"]].iloc[0] if "id" in runs else None
-    return format_explanation(row, run)
+def explain_pupil(
+    store: Any,
+    upn: str,
+    academic_year: str | None = None,
+    term: str | None = None,
+    run_id: int | None = None,
+) -> str:
+    """`riskengine explain`: one pupil's stored reasoning, and which run it came from.
+
+    By default from the latest term in which the pupil was scored (its newest run), not the newest run
+    overall, which may be a back-test of another term; `academic_year`/`term` narrow it, `run_id` chooses
+    the run. One indexed lookup (`Store.read_pupil_score`).
+    """
+    found = store.read_pupil_score(upn, run_id=run_id, academic_year=academic_year, term=term)
+    if found is None:
+        where = (
+            f"run {run_id}"
+            if run_id is not None
+            else " ".join(p for p in (term, academic_year) if p) or "any scoring run"
+        )
+        raise LookupError(
+            f"that pupil was not scored in {where} (not on roll in Year 9+, or no `riskengine score` yet)"
+        )
+    row, run = found
+    created = run.get("created_at")
+    when = f", scored {created:%Y-%m-%d %H:%M}" if created is not None else ""
+    chosen = "as asked" if run_id is not None else "the latest term in which this pupil was scored"
+    header = f"Using run {run['id']} ({run['term']} {run['academic_year']}{when}): {chosen}."
+    return header + "\n" + format_explanation(pd.Series(row), run)

@@ -321,6 +321,41 @@ class Store:
             }
         )
 
+    def read_pupil_score(
+        self,
+        upn: str,
+        run_id: int | None = None,
+        academic_year: str | None = None,
+        term: str | None = None,
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """One pupil's stored score and its run, or None: from `run_id` if given, else from the latest term
+        (of `academic_year`/`term` if given) in which the pupil was scored, its newest run.
+
+        One query on the scores' upn index: never reads a whole run or table.
+        """
+        r, s = t.score_runs, t.scores
+        term_order = sa.case({name: i for i, name in enumerate(spec.TERMS)}, value=r.c.term)
+        query = (
+            sa.select(s, *(c.label(f"run__{c.name}") for c in r.c))
+            .join(r, r.c.id == s.c.run_id)
+            .where(s.c.upn == upn)
+            .order_by(r.c.academic_year.desc(), term_order.desc(), r.c.id.desc(), s.c.school_urn.desc())
+            .limit(1)
+        )
+        if run_id is not None:
+            query = query.where(r.c.id == run_id)
+        if academic_year is not None:
+            query = query.where(r.c.academic_year == academic_year)
+        if term is not None:
+            query = query.where(r.c.term == term)
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        if row is None:
+            return None
+        values = dict(row._mapping)
+        run = {c.name: values.pop(f"run__{c.name}") for c in r.c}
+        return values, run
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()

@@ -135,6 +135,8 @@ scores = sa.Table(
     sa.Column("reasons_down", sa.JSON, nullable=True),
     sa.Column("contributions", sa.JSON, nullable=True),
     sa.PrimaryKeyConstraint("run_id", "upn", "school_urn"),
+    # `riskengine explain UPN` finds the pupil's latest scored term with one indexed lookup.
+    sa.Index("ix_scores_upn", "upn"),
 )
 
 SCORE_COLUMNS = tuple(c.name for c in scores.columns if c.name != "run_id")

@@ -167,6 +167,22 @@ def test_scores_round_trip_and_latest_run(store: Store) -> None:
     assert runs.threshold.iloc[0] == {"top_percent": 10}
 
 
+def test_read_pupil_score_finds_the_latest_term_not_the_newest_run(store: Store) -> None:
+    upns = make_upns(2, seed=5)
+    base = {"school_urn": "123456", "ncyear": 10, "points": 1.0, "band": "low", "flag": False}
+    run = {"rule_set_version": "r", "feature_version": "f", "model_version": None}
+    ids = {}
+    terms = [("2024/25", "summer", upns), ("2024/25", "autumn", upns), ("2023/24", "summer", upns[:1])]
+    for year, term, who in terms:  # created in this order: the newest run is the oldest term
+        frame = pd.DataFrame({"upn": who, **base, "academic_year": year, "term": term})
+        ids[year, term] = store.save_scores({**run, "academic_year": year, "term": term}, frame)
+    row, found = store.read_pupil_score(upns[1])
+    assert found["id"] == ids["2024/25", "summer"] and row["term"] == "summer" and row["upn"] == upns[1]
+    assert store.read_pupil_score(upns[0], run_id=ids["2023/24", "summer"])[1]["term"] == "summer"
+    assert store.read_pupil_score(upns[0], term="autumn")[1]["id"] == ids["2024/25", "autumn"]
+    assert store.read_pupil_score(upns[1], academic_year="2023/24") is None
+
+
 def test_migrations_match_the_declared_tables(store: Store) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
