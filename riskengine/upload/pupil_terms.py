@@ -15,6 +15,7 @@ from riskengine.spec import upload as spec
 from riskengine.store import Store
 from riskengine.store.store import PUPIL_TERMS_KIND
 from riskengine.upload import schema
+from riskengine.upload.absent import absent_column_warnings
 from riskengine.upload.history import history_warnings
 from riskengine.upload.mapping import ColumnMapping, apply_mapping, load_mapping
 from riskengine.upload.parsing import parse, read_checked, upload_record
@@ -76,7 +77,8 @@ def validate_pupil_cells(
         schema.column_schema(schema.pupil_warning_checks(), present.columns, refuse_formulas=False),
         file_columns,
     )
-    return typed, combine(map_errors, column_errors, row_errors), combine(map_warnings, warnings)
+    absent = absent_column_warnings(frame.columns)
+    return typed, combine(map_errors, column_errors, row_errors), combine(map_warnings, absent, warnings)
 
 
 def read_pupil_file(
