@@ -88,9 +88,9 @@ def test_features_never_supplied_are_left_out_with_one_notice_and_no_library_war
     for column in absent:
         pupil_terms[column] = pd.Series(pd.NA, index=pupil_terms.index, dtype=pupil_terms[column].dtype)
     spec = load_model_spec()
-    frame = build_training_frame(pupil_terms, small_la.destinations, spec, catalogue)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no scikit-learn (or other) warning may reach the user
+        frame = build_training_frame(pupil_terms, small_la.destinations, spec, catalogue)
         result = fit_model(frame, spec, catalogue)
     unobserved = [f for f in spec.features if frame.features[f].isna().all()]
     assert unobserved and set(unobserved) <= set(result.not_available)
