@@ -20,14 +20,14 @@ echo "+ installed the lowest direct versions in $((SECONDS - started)) s:"
     | grep -iE '^(pandas|numpy|scipy|pyarrow|scikit-learn|durable-rules|joblib|mlflow|shap|skops|pandera|python-stdnum|sqlalchemy|alembic|typer|pyyaml|openpyxl|fairlearn|matplotlib|tqdm|jinja2|markupsafe|psycopg|fastapi|starlette|uvicorn|pydantic|argon2-cffi|python-multipart)=='
 
 # The fast subset: each stage's own tests that need no server or browser, with the MLflow registry's (slow
-# but the only check of mlflow and skops). Tests import the package from this checkout (pyproject's
+# but the only check of mlflow and skops) and the web workflows (fastapi, starlette). Tests import the package from this checkout (pyproject's
 # pythonpath); the installed copy supplies its metadata.
 subset=(
     tests/features tests/rules/test_rules_language.py tests/rules/test_rules_check.py
     tests/upload/test_upload_validation.py tests/upload/test_upload_formats.py
     tests/upload/test_upload_absent_columns.py tests/model/test_spec.py tests/model/test_pipeline.py
     tests/model/test_training.py tests/model/test_tracking.py tests/flags/test_export.py
-    tests/flags/test_explain_lookup.py tests/outcomes
+    tests/flags/test_explain_lookup.py tests/outcomes tests/web/test_web_workflows.py
 )
 existing=()
 for path in "${subset[@]}"; do [[ -e $path ]] && existing+=("$path"); done
