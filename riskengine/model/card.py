@@ -47,7 +47,14 @@ def model_card(result: TrainingResult) -> str:
     metrics = pd.DataFrame(result.metrics).T[
         ["n", "base_rate", "mean_probability", "auc", "pr_auc", "brier", "ece"]
     ]
-    top = result.coefficients.iloc[1:11][["label", "column", "coefficient", "odds_ratio"]]
+    top = result.coefficients[["label", "column", "coefficient", "unconstrained", "bound", "prior"]]
+    free = result.metrics.get("validation_unconstrained", {})
+    cost = (
+        f"Validation AUC {valid['auc']:.4f} with the directions, {free['auc']:.4f} without them "
+        f"(difference {free['auc'] - valid['auc']:+.4f})."
+        if free
+        else ""
+    )
     calibration = (
         f"expected calibration error {valid['ece']:.3f} on the validation cohort "
         f"({'within' if result.calibration_ok else 'above'} the {ECE_TOLERANCE} tolerance); "
@@ -58,7 +65,7 @@ def model_card(result: TrainingResult) -> str:
 ## Intended use
 Ranks pupils in Year 9 and above by their risk of being NEET, Not Known or Other after Year 11, so careers
 advisers can decide whom to see first. It supports an adviser's judgement; it is not a decision about a pupil,
-and a low score never rules a pupil out. Explanations list each feature's contribution in log-odds.
+and a low score never rules a pupil out. Explanations list each material reason in percentage points of risk.
 Flags: {spec.flag_threshold.describe()}, plus every pupil the rule set flags.
 
 ## Data window
@@ -76,7 +83,15 @@ Logistic regression, penalty {spec.penalty}, {_regularisation(result)}, class we
 blanks imputed with their own missing indicator, numbers standardised, codes one-hot (a blank is its own
 code).
 Features: {", ".join(spec.features)}{" + rule points" if spec.include_rule_points else ""}.
-Largest effects (coefficient per standard deviation for numbers, per yes for flags, per code):
+Explanations are measured against a reference pupil (every feature at its catalogue `reference`: no
+factor, 95% attendance, KS2 score 100); contributions are in log-odds and shown to advisers as the change in
+the pupil's risk, in percentage points, if that feature alone were at its reference.
+
+Coefficients (per standard deviation for numbers, per yes for flags, per code against the reference code),
+largest first. `coefficient` is held to the catalogue's direction (`bound`) and pulled towards `prior`
+(a rare strong factor keeps a published-size effect rather than being shrunk to nothing by a few local
+cases); `unconstrained` is the same fit without directions or priors, so a row where the two differ shows
+where local data disagree with the catalogue. {cost}
 
 {_markdown_table(top)}
 

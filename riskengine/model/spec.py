@@ -66,7 +66,7 @@ class ModelSpec(BaseModel):
     term: Literal["autumn", "spring", "summer"]
     features: tuple[str, ...] = Field(min_length=1)
     include_rule_points: bool = False
-    penalty: Literal["l1", "l2"] = "l2"
+    penalty: Literal["l2"] = "l2"
     #: "auto": chosen by cross-validated log-loss on the training cohorts; or a fixed positive number.
     C: Literal["auto"] | Annotated[float, Field(gt=0)] = "auto"
     class_weight: Literal["none", "balanced"] = "none"
@@ -76,6 +76,13 @@ class ModelSpec(BaseModel):
     reasons_per_side: int = Field(default=3, ge=1, le=10)
     #: Named groups of overlapping features explained as one reason (their contributions summed).
     explain_together: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    #: Hold each coefficient to the catalogue's declared direction (raises / lowers / either).
+    sign_constraints: bool = True
+    #: Flag feature -> prior log-odds per "yes": the L2 penalty pulls towards it instead of towards 0.
+    priors: dict[str, float] = Field(default_factory=dict)
+    #: A reason is listed only if setting that feature alone to its reference changes this pupil's model
+    #: risk by at least this many percentage points.
+    materiality_pp: float = Field(default=1.0, ge=0, le=100)
     version: str = ""  # filled in from the file's hash by load_model_spec
 
     @field_validator("features")
@@ -91,6 +98,11 @@ class ModelSpec(BaseModel):
     @model_validator(mode="after")
     def _groups_of_listed_features(self) -> ModelSpec:
         problems = explain_together_problems(self.explain_together, self.features)
+        problems += [
+            f"priors: {name} is not among the spec's features"
+            for name in self.priors
+            if name not in self.features
+        ]
         if problems:
             raise ValueError("; ".join(problems))
         return self

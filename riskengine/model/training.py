@@ -56,8 +56,11 @@ def fairness_top_percent(model_spec: ModelSpec) -> float:
 def make_model(model_spec: ModelSpec, catalogue: Catalogue) -> RiskModel:
     """An unfitted RiskModel configured by the spec."""
     kinds = {name: catalogue.kind(name) for name in model_spec.features}
+    references = {name: catalogue[name].reference for name in model_spec.features}
+    directions = {name: catalogue[name].direction for name in model_spec.features}
     if model_spec.include_rule_points:
         kinds[RULE_POINTS] = "number"
+        references[RULE_POINTS], directions[RULE_POINTS] = 0, "raises"
     categories = {n: list(catalogue[n].categories) for n, k in kinds.items() if k == "category"}
     return RiskModel(
         feature_kinds=kinds,
@@ -67,6 +70,10 @@ def make_model(model_spec: ModelSpec, catalogue: Catalogue) -> RiskModel:
         class_weight=None if model_spec.class_weight == "none" else model_spec.class_weight,
         calibration=model_spec.calibration,
         explain_together={name: list(members) for name, members in model_spec.explain_together.items()},
+        references=references,
+        directions=directions,
+        priors=dict(model_spec.priors),
+        constrained=model_spec.sign_constraints,
     )
 
 
@@ -78,6 +85,8 @@ def fit_model(frame: TrainingFrame, model_spec: ModelSpec, catalogue: Catalogue)
     p_train = model.predict_proba(x_train)[:, 1]
     p_valid = model.predict_proba(frame.features[validation])[:, 1]
     y_valid = frame.outcome[validation].to_numpy()
+    # the same model without the catalogue's directions or priors: what holding to them costs
+    p_free = 1.0 / (1.0 + np.exp(-model.decision_function(frame.features[validation], constrained=False)))
     validation_cohort = str(frame.cohort[validation].iloc[0])
     train_cohorts = sorted(frame.cohort[train].unique())
     model.metadata_ = {
@@ -97,6 +106,7 @@ def fit_model(frame: TrainingFrame, model_spec: ModelSpec, catalogue: Catalogue)
         metrics={
             "train": probability_metrics(y_train, p_train),
             "validation": probability_metrics(y_valid, p_valid),
+            "validation_unconstrained": probability_metrics(y_valid, p_free),
         },
         fingerprint=frame.fingerprint(),
         coefficients=coefficient_table(model, catalogue),

@@ -16,8 +16,8 @@ from riskengine.paths import data_path
 #: The names the rules and models are written against; renaming one breaks them.
 FIXED_NAMES = [
     "attendance_rate_term", "attendance_rate_ytd", "persistent_absence", "severe_absence",
-    "attendance_change_prev_term", "attendance_change_last_year", "suspensions_year",
-    "suspension_sessions_year",
+    "attendance_change_prev_term", "attendance_change_last_year", "attendance_rate_last_year",
+    "suspensions_year", "suspension_sessions_year",
     "suspensions_ever", "suspension_sessions_ever", "permanent_exclusion_ever", "sen_provision",
     "sen_primary_need", "looked_after", "looked_after_ever", "child_in_need", "fsm_eligible", "eal",
     "young_carer", "youth_justice", "alternative_provision", "school_moves", "ks2_reading_scaled",
