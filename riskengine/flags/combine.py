@@ -29,7 +29,7 @@ def _rule_reason(
     always: bool,
     titles: Mapping[str, str],
 ) -> str:
-    """"flagged by rules <title>: <reason>; ...": a rule is named by its title, never its id (without a
+    """ "flagged by rules <title>: <reason>; ...": a rule is named by its title, never its id (without a
     title, its filled-in reason stands alone)."""
     rules = "; ".join(
         f"{titles[rule]}: {reason}" if titles.get(rule) else reason

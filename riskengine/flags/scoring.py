@@ -16,8 +16,14 @@ import pandas as pd
 from riskengine.features import Catalogue, compute_features, load_catalogue
 from riskengine.flags.combine import FLAGGING_BANDS, combine_flags
 from riskengine.flags.thresholds import as_threshold, model_flags
-from riskengine.model.explain import contribution_records, top_reasons
-from riskengine.model.pipeline import RULE_POINTS, RiskModel
+from riskengine.model.explain import (
+    contribution_records,
+    detail_records,
+    fired_rule_features,
+    top_reasons,
+    value_table,
+)
+from riskengine.model.pipeline import POINT_TERM, RULE_POINTS, RiskModel
 from riskengine.model.spec import FlagThreshold, load_model_spec
 from riskengine.model.tracking import LoadedModel, champion_exists, load_model
 from riskengine.spec import upload as spec
@@ -46,34 +52,72 @@ def _model_side(
     catalogue: Catalogue,
     threshold: FlagThreshold | dict[str, Any] | None,
     reasons_per_side: int | None,
-) -> tuple[dict[str, Any], np.ndarray, dict[str, Any], dict[str, Any]]:
-    """Probability, SHAP contributions, top reasons and model flags: (score columns, flags, threshold
-    record, settings). Threshold and reasons per side default to those of the spec the model was trained
-    with (for a model without that record, the shipped spec's)."""
+    rule_set: Any,
+    term: str,
+) -> tuple[dict[str, Any], np.ndarray, dict[str, Any], dict[str, Any], Any]:
+    """Probability, contributions, material reasons and model flags: (score columns, flags, threshold
+    record, settings, explanation). Threshold, reasons per side and materiality default to those of the
+    spec the model was trained with (for a model without that record, the shipped spec's). Each pupil is
+    scored by their year group and term's model when the model has one per point; capacity then applies
+    within each year group."""
     metadata = getattr(loaded.model, "metadata_", {})
     trained_spec = metadata.get("spec") or load_model_spec().model_dump(mode="json")
-    inputs = features.assign(**{RULE_POINTS: rules["points"].astype("Float64")})
+    inputs = features.assign(**{RULE_POINTS: rules["points"].astype("Float64"), POINT_TERM: term})
     explanation = loaded.model.explain(inputs)
     k = reasons_per_side or trained_spec["reasons_per_side"]
-    up, down = top_reasons(explanation.contributions, inputs, catalogue, k, explanation.groups)
-    flagged, record = model_flags(
-        explanation.probability, as_threshold(threshold or trained_spec["flag_threshold"])
+    names = list(explanation.contributions.columns)
+    risk_points = explanation.risk_points()
+    rule_features = {rule.id: rule.features for rule in rule_set.rules}
+    up, down = top_reasons(
+        explanation.contributions,
+        inputs,
+        catalogue,
+        k,
+        explanation.groups,
+        risk_points=risk_points,
+        materiality_pp=trained_spec.get("materiality_pp", 1.0),
+        not_lowering=fired_rule_features(list(rules["fired"]), rule_features, names, explanation.groups),
     )
+    per_year = explanation.points is not None
+    year_groups = features["ncyear"].fillna(0).to_numpy(int) if per_year else None
+    flagged, record = model_flags(
+        explanation.probability, as_threshold(threshold or trained_spec["flag_threshold"]), year_groups
+    )
+    details = detail_records(risk_points, value_table(inputs, names, catalogue, explanation.groups))
+    if per_year:
+        for detail, point, note in zip(details, explanation.points, explanation.notes, strict=True):
+            detail["model_point"] = point
+            if note:
+                detail["model_note"] = note
     columns = {
         "probability": pd.array(explanation.probability, dtype="Float64"),
         "reasons_up": up,
         "reasons_down": down,
         "contributions": contribution_records(explanation.contributions),
+        "details": details,
     }
+    base = np.atleast_1d(explanation.base_value)
     settings = {
         "rules_only": False,
         "reasons_per_side": k,
-        "explanation_base_log_odds": explanation.base_value,
-        "explanations": "SHAP (linear, interventional) in the logistic model's log-odds",
+        "materiality_pp": trained_spec.get("materiality_pp", 1.0),
+        "explanation_base_log_odds": float(base[0]) if base.size == 1 else None,
+        "explanation_base_log_odds_by_point": (
+            {
+                str(p): float(b)
+                for p, b in pd.Series(base, index=explanation.points).groupby(level=0).first().items()
+            }
+            if per_year
+            else None
+        ),
+        "explanations": (
+            "linear SHAP against the reference pupil (catalogue references) in the logistic model's "
+            "log-odds; reasons listed only if they move the pupil's risk by materiality_pp or more"
+        ),
         "model_spec_version": metadata.get("spec_version"),
         "explained_together": {name: list(members) for name, members in explanation.groups.items()},
     }
-    return columns, flagged, record, settings
+    return columns, flagged, record, settings, explanation
 
 
 def score_frame(
@@ -127,26 +171,28 @@ def score_frame(
         "settings": {"rules_only": True},
     }
     if model is None:
-        combined = combine_flags(rules, flagging_bands=flagging_bands)
+        combined = combine_flags(rules, flagging_bands=flagging_bands, titles=rule_set.titles)
         scores = scores.assign(
             probability=pd.array([pd.NA] * len(scores), dtype="Float64"),
             reasons_up=None,
             reasons_down=None,
             contributions=None,
+            details=None,
         )
     else:
         loaded = model if isinstance(model, LoadedModel) else load_model(model)
-        columns, flagged, record, settings = _model_side(
-            loaded, features, rules, catalogue, threshold, reasons_per_side
+        columns, flagged, record, settings, _ = _model_side(
+            loaded, features, rules, catalogue, threshold, reasons_per_side, rule_set, term
         )
         progress("model")
         combined = combine_flags(
-            rules, columns["probability"], flagged, columns["reasons_up"], flagging_bands
+            rules, columns["probability"], flagged, columns["reasons_up"], flagging_bands, rule_set.titles
         )
         scores = scores.assign(**columns)
         run.update(model_version=loaded.version, settings=settings)
         run["threshold"]["model"] = record
     run["settings"]["rule_engine"] = (rule_evaluator or evaluate_rules).__name__
+    run["settings"]["rule_titles"] = rule_set.titles
     for column in ("flag", "flag_source", "flag_reason"):
         scores[column] = combined[column].to_numpy()
     progress("explanations and flags")

@@ -40,6 +40,32 @@ def _regularisation(result: TrainingResult) -> str:
     )
 
 
+def _points_section(result: TrainingResult) -> str:
+    """One row per scoring point's model: its validation figures (a model per year group and term)."""
+    points = result.model.metadata_.get("points") or {}
+    if not points:
+        return "One model, for the spec's own year group and term."
+    rows = [
+        {
+            "point": point,
+            "train cohorts": ", ".join(s["train_cohorts"]),
+            "validation n": int(s["validation"]["n"]),
+            "outcome rate": s["validation"]["base_rate"],
+            "mean risk": s["validation"]["mean_probability"],
+            "AUC": s["validation"]["auc"],
+            "AUC unconstrained": s["validation_auc_unconstrained"],
+            "ECE": s["validation"]["ece"],
+            "C": s["C"],
+        }
+        for point, s in points.items()
+    ]
+    return (
+        "Each pupil is scored by the model of their own year group and term (Years 12-14 by the last "
+        "point's model); each was validated on the newest cohort with outcomes at its point.\n\n"
+        + _markdown_table(pd.DataFrame(rows), digits=4)
+    )
+
+
 def model_card(result: TrainingResult) -> str:
     """The card as markdown."""
     spec, fp, valid = result.spec, result.fingerprint, result.metrics["validation"]
@@ -94,6 +120,9 @@ cases); `unconstrained` is the same fit without directions or priors, so a row w
 where local data disagree with the catalogue. {cost}
 
 {_markdown_table(top)}
+
+## Models per scoring point
+{_points_section(result)}
 
 ## Performance
 {_markdown_table(metrics.reset_index(names="data"))}

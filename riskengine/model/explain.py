@@ -57,7 +57,9 @@ def _reason_table(
 
 
 def fired_rule_features(
-    fired: Sequence[Sequence[str]], rule_features: Mapping[str, Sequence[str]], columns: Sequence[str],
+    fired: Sequence[Sequence[str]],
+    rule_features: Mapping[str, Sequence[str]],
+    columns: Sequence[str],
     groups: Mapping[str, Sequence[str]] | None = None,
 ) -> np.ndarray:
     """(pupils x columns) True where a rule that fired for the pupil reads that column's feature (or one
@@ -128,4 +130,58 @@ def contribution_records(contributions: pd.DataFrame, digits: int = 4) -> list[d
     names = list(contributions.columns)
     return [
         dict(zip(names, row, strict=True)) for row in np.round(contributions.to_numpy(float), digits).tolist()
+    ]
+
+
+def _value_text(kind: str, value: object, categories: Mapping[str, str]) -> str:
+    """A feature value as an adviser reads it beside a reason: 59%, yes, 3, SEN support, not known."""
+    if value is None or value is pd.NA or (not isinstance(value, str) and pd.isna(value)):
+        return "not known"
+    if kind == "flag":
+        return "yes" if bool(value) else "no"
+    if kind == "category":
+        return categories.get(str(value), str(value))
+    if kind == "rate":
+        return f"{float(value):.0%}" if float(value) >= 0 else f"{float(value) * 100:+.0f} points"
+    number = float(value)  # type: ignore[arg-type]
+    return f"{int(number)}" if number.is_integer() else f"{number:g}"
+
+
+def value_table(
+    features: pd.DataFrame,
+    names: Sequence[str],
+    catalogue: Catalogue,
+    groups: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, np.ndarray]:
+    """For each explained name (a feature or a group), every pupil's value as text (a group's joined with
+    ", "); formatted once per distinct value."""
+    groups = groups or {}
+    table: dict[str, np.ndarray] = {}
+    for name in names:
+        parts = []
+        for member in groups.get(name, (name,)):
+            if member not in features:
+                continue
+            kind = "number" if member == RULE_POINTS else catalogue.kind(member)
+            categories = {} if member == RULE_POINTS else catalogue[member].categories
+            codes, distinct = pd.factorize(features[member], use_na_sentinel=True)
+            texts = np.array([_value_text(kind, v, categories) for v in distinct] + ["not known"], object)
+            parts.append(texts[codes])
+        if parts:
+            table[name] = reduce(lambda joined, part: joined + ", " + part, parts)
+    return table
+
+
+def detail_records(
+    risk_points: pd.DataFrame, values: Mapping[str, np.ndarray], digits: int = 1
+) -> list[dict[str, dict[str, object]]]:
+    """Each pupil's {"risk_points": {name: pp}, "values": {name: text}}, for storage with the score: what
+    the pupil page and `explain` show beside each feature (percentage points of risk, and the value)."""
+    names = list(risk_points.columns)
+    shown = [n for n in names if n in values]
+    points = np.round(risk_points.to_numpy(float), digits).tolist()
+    texts = np.column_stack([values[n] for n in shown]).tolist() if shown else [[] for _ in points]
+    return [
+        {"risk_points": dict(zip(names, row, strict=True)), "values": dict(zip(shown, text, strict=True))}
+        for row, text in zip(points, texts, strict=True)
     ]

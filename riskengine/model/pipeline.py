@@ -36,6 +36,9 @@ from riskengine.features.catalogue import KIND_DTYPES, NUMERIC_KINDS
 from riskengine.model.bounded import BoundedLogisticRegression
 from riskengine.model.spec import explain_together_problems
 
+#: The column scoring adds to a feature frame: the term scored. With `ncyear` it picks a pupil's point model.
+POINT_TERM = "scoring_term"
+_TERMS = ("autumn", "spring", "summer")
 #: The one-hot level a blank category becomes: "not known" is a value of its own, never a guess.
 MISSING_CATEGORY = "(missing)"
 #: The extra model input holding the rule set's points, when the spec asks for it.
@@ -105,6 +108,10 @@ class Explanation:
     probability: np.ndarray
     contributions: pd.DataFrame  # index as the input, one column per model feature or explained group
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # group column -> its features
+    #: With a model per scoring point: each row's point ("10 spring") and a note where the pupil's own year
+    #: group and term has no model of its own (e.g. Year 12, scored by the Year 11 summer model).
+    points: np.ndarray | None = None
+    notes: np.ndarray | None = None
 
     def risk_points(self) -> pd.DataFrame:
         """Each contribution as the change in this pupil's model risk, in percentage points, if that feature
@@ -369,7 +376,9 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         return logistic.decision_function(self._matrix(X))
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        p = self._probability(self.decision_function(X))
+        p = self.explain(X).probability if self._routed(X) is not None else None
+        if p is None:
+            p = self._probability(self.decision_function(X))
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -395,12 +404,68 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         """The reference pupil's log-odds."""
         return float(self.reference_row_ @ self.logistic_.coef_[0] + self.logistic_.intercept_[0])
 
+    # --- a model per scoring point ---------------------------------------------------------------------
+
+    def point_for(self, ncyear: Any, term: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's scoring point (a key of `point_models_`) and a note when it is not the pupil's own:
+        the latest point at or before the pupil's year group and term (Years 12-14: the last point's),
+        or the first point for a pupil before them all."""
+        keys = sorted(self.all_points(), key=_point_order)
+        order = np.array([_point_order(k) for k in keys])
+        year = pd.to_numeric(pd.Series(ncyear), errors="coerce").fillna(order[0] // 3).to_numpy(int)
+        position = pd.Series(term).map({t: i for i, t in enumerate(_TERMS)}).fillna(0).to_numpy(int)
+        stage = year * 3 + position
+        at = np.clip(np.searchsorted(order, stage, side="right") - 1, 0, len(keys) - 1)
+        chosen = np.array(keys, dtype=object)[at]
+        own = order[at] == stage
+        notes = np.where(
+            own,
+            None,
+            np.array(
+                [
+                    f"no model for Year {y} {t}: scored by the {k} model"
+                    for y, t, k in zip(year, pd.Series(term).astype(str), _point_names(chosen), strict=True)
+                ],
+                dtype=object,
+            ),
+        )
+        return chosen, notes
+
+    def all_points(self) -> dict[str, RiskModel]:
+        """Scoring point -> its model: this model at its own point (`point_`) and `point_models_`."""
+        return {getattr(self, "point_", ""): self, **(getattr(self, "point_models_", None) or {})}
+
+    def _routed(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+        models = getattr(self, "point_models_", None)
+        if not models or POINT_TERM not in X.columns or "ncyear" not in X.columns:
+            return None
+        return self.point_for(X["ncyear"].to_numpy(object), X[POINT_TERM].to_numpy(object))
+
     def explain(self, X: pd.DataFrame) -> Explanation:
         """Probabilities and each catalogue feature's contribution in log-odds against the reference pupil.
 
         Contributions are summed into the feature they came from, and the features of an
-        `explain_together` group into the group. base_value + contributions = log-odds, exactly.
+        `explain_together` group into the group. base_value + contributions = log-odds, exactly (with a
+        model per point, `base_value` is per row). A frame with `scoring_term` and `ncyear` columns is
+        explained by each pupil's point model (`point_models_`).
         """
+        routed = self._routed(X)
+        if routed is None:
+            return self._explain_one(X)
+        keys, notes = routed
+        base = np.zeros(len(X))
+        log_odds, probability = np.zeros(len(X)), np.zeros(len(X))
+        parts = []
+        for key in dict.fromkeys(keys):
+            rows = np.flatnonzero(keys == key)
+            part = self.all_points()[key]._explain_one(X.iloc[rows])
+            base[rows], log_odds[rows], probability[rows] = part.base_value, part.log_odds, part.probability
+            parts.append(part.contributions.set_axis(rows, axis=0))
+            groups = part.groups
+        contributions = pd.concat(parts).sort_index().set_axis(X.index, axis=0)
+        return Explanation(base, log_odds, probability, contributions, groups, keys, notes)
+
+    def _explain_one(self, X: pd.DataFrame) -> Explanation:
         matrix = self._matrix(X)
         names, grouping = self.feature_grouping()
         contributions = self.column_contributions(matrix) @ grouping
@@ -454,3 +519,13 @@ def _bound_text(lower: float, upper: float) -> str:
     if upper == 0 and np.isinf(lower):
         return "<= 0"
     return ""
+
+
+def _point_order(key: str) -> int:
+    """ "10 spring" -> 10 * 3 + 1: scoring points in school order."""
+    year, term = key.split()
+    return int(year) * 3 + _TERMS.index(term)
+
+
+def _point_names(keys: np.ndarray) -> list[str]:
+    return [f"Year {k.split()[0]} {k.split()[1]}" for k in keys]

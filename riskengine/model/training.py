@@ -132,7 +132,48 @@ def train_model(
     model_spec = model_spec or load_model_spec()
     catalogue = catalogue or load_catalogue()
     frame = build_training_frame(pupil_terms, destinations, model_spec, catalogue, rule_set, definition)
-    return fit_model(frame, model_spec, catalogue)
+    result = fit_model(frame, model_spec, catalogue)
+    return fit_point_models(result, pupil_terms, destinations, catalogue, rule_set, definition)
+
+
+def fit_point_models(
+    result: TrainingResult,
+    pupil_terms: pd.DataFrame,
+    destinations: pd.DataFrame,
+    catalogue: Catalogue,
+    rule_set: Any = None,
+    definition: OutcomeDefinition | None = None,
+) -> TrainingResult:
+    """Fit a model for each of the spec's other scoring points and attach them to `result.model`.
+
+    Each point's model is trained and validated exactly as the spec's own (temporal split) on past pupils
+    as they were at that year group and term. Its validation figures are in `metadata_["points"]`.
+    """
+    spec, model = result.spec, result.model
+    model.point_ = spec.point
+    model.point_models_ = {}
+    summary = {spec.point: _point_summary(result)}
+    for point in spec.scoring_points[1:]:
+        year, term = point.split()
+        at = spec.model_copy(update={"year_group": int(year), "term": term})
+        frame = build_training_frame(pupil_terms, destinations, at, catalogue, rule_set, definition)
+        fitted = fit_model(frame, at, catalogue)
+        model.point_models_[point] = fitted.model
+        summary[point] = _point_summary(fitted)
+    model.metadata_["points"] = summary
+    return result
+
+
+def _point_summary(result: TrainingResult) -> dict[str, Any]:
+    valid, free = result.metrics["validation"], result.metrics.get("validation_unconstrained", {})
+    keys = ("n", "base_rate", "mean_probability", "auc", "ece")
+    return {
+        "C": result.model.C_,
+        "train_cohorts": result.train_cohorts,
+        "validation_cohort": result.validation_cohort,
+        "validation": {k: valid[k] for k in keys},
+        "validation_auc_unconstrained": free.get("auc"),
+    }
 
 
 def coefficient_table(model: RiskModel, catalogue: Catalogue) -> pd.DataFrame:
