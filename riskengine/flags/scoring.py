@@ -195,9 +195,58 @@ def score_frame(
     run["settings"]["rule_titles"] = rule_set.titles
     for column in ("flag", "flag_source", "flag_reason"):
         scores[column] = combined[column].to_numpy()
+    scores["what_would_change"] = None
+    if model is not None:
+        flagged_rows = np.flatnonzero(combined["flag"].to_numpy(bool))
+        scores["what_would_change"] = _what_would_change(
+            loaded, rule_set, features, history, academic_year, term, scores, run, flagged_rows
+        )
+        run["settings"]["what_would_change"] = (
+            "for flagged pupils: the smallest attendance this term (whole percent) that takes them below "
+            "their year group's model cut-off and below the rules' top band, by walking the breakpoints of "
+            "every feature attendance feeds"
+        )
     progress("explanations and flags")
     scores.attrs["run"] = run
     return scores
+
+
+def _what_would_change(
+    loaded: LoadedModel,
+    rule_set: Any,
+    features: pd.DataFrame,
+    history: pd.DataFrame,
+    academic_year: str,
+    term: str,
+    scores: pd.DataFrame,
+    run: dict[str, Any],
+    rows: np.ndarray,
+) -> list[dict[str, Any] | None]:
+    """ "What would change it" for the flagged rows (None for the others), stored with the scores."""
+    from riskengine.flags.counterfactual import term_weights, what_would_change
+
+    result: list[dict[str, Any] | None] = [None] * len(scores)
+    if not len(rows):
+        return result
+    record = run["threshold"]["model"] or {}
+    by_year = record.get("by_year_group") or {}
+    years = scores["ncyear"].iloc[rows].astype("Int64").astype(str).to_numpy()
+    cutoffs = np.array([(by_year.get(y) or record).get("probability_cutoff") for y in years], dtype=float)
+    picked = features.iloc[rows]
+    weights = term_weights(history, picked.index, academic_year, term).to_numpy(float)
+    answers = what_would_change(
+        loaded.model,
+        rule_set,
+        picked,
+        term,
+        weights,
+        cutoffs,
+        scores["probability"].iloc[rows].to_numpy(float),
+        scores["points"].iloc[rows].to_numpy(float),
+    )
+    for row, answer in zip(rows, answers, strict=True):
+        result[row] = answer
+    return result
 
 
 def _default_model(model: ModelReference, tracking_uri: str | None) -> ModelReference:

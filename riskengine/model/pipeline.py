@@ -450,7 +450,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         explained by each pupil's point model (`point_models_`).
         """
         routed = self._routed(X)
-        if routed is None:
+        if routed is None or not len(X):
             return self._explain_one(X)
         keys, notes = routed
         base = np.zeros(len(X))
