@@ -305,26 +305,69 @@ def scored_pupil(scores: pd.DataFrame, upn: str) -> pd.Series:
     return rows.iloc[-1]
 
 
-def format_explanation(row: pd.Series, run: dict[str, Any] | pd.Series | None = None) -> str:
-    """A pupil's full reasoning as plain text: risk, band, fired rules, top reasons, flag and versions."""
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def contribution_lines(details: dict[str, Any], labels: dict[str, str], limit: int = 10) -> list[str]:
+    """The features that move this pupil's risk most, each with the pupil's value and the change in risk
+    in percentage points (against a pupil at every catalogue reference), largest first."""
+    points, values = _mapping(details.get("risk_points")), _mapping(details.get("values"))
+    shown = sorted(
+        ((n, float(p)) for n, p in points.items() if p is not None and abs(float(p)) >= 0.05),
+        key=lambda item: -abs(item[1]),
+    )[:limit]
+    width = max((len(labels.get(n, n)) for n, _ in shown), default=0)
+    return [f"  {labels.get(n, n):<{width}}  {values.get(n, ''):<14} {p:+.1f} pp" for n, p in shown]
+
+
+def format_explanation(
+    row: pd.Series, run: dict[str, Any] | pd.Series | None = None, labels: dict[str, str] | None = None
+) -> str:
+    """A pupil's full reasoning as plain text: risk (and which model), band, fired rules by title, material
+    reasons, each feature's effect in percentage points beside the pupil's value, what would change it,
+    the flag and versions. `labels` names features (catalogue labels; names stand in)."""
+    labels = labels or {}
+    settings = _mapping(run.get("settings")) if run is not None else {}
+    titles = _mapping(settings.get("rule_titles"))
+    details = _mapping(row.get("details"))
     lines = [
         f"Pupil {row['upn']} - school {row['school_urn']}, Year {row['ncyear']}, "
         f"{row['term']} {row['academic_year']}"
     ]
     probability = row.get("probability")
     if probability is not None and not pd.isna(probability):
-        lines.append(f"Model risk: {float(probability):.0%}")
+        point = details.get("model_point")
+        lines.append(f"Model risk: {float(probability):.0%}" + (f" (Year {point} model)" if point else ""))
+        if details.get("model_note"):
+            lines.append(f"  Note: {details['model_note']}")
     else:
         lines.append("Model risk: not scored (rules only)")
     lines.append(f"Rule points: {float(row['points']):g} (band {row['band']})")
     fired, reasons = list(row.get("fired") or []), list(row.get("reasons") or [])
     lines.append("Rules fired:" if fired else "Rules fired: none")
-    lines += [f"  - {rule}: {reason}" for rule, reason in zip(fired, reasons, strict=True)]
+    lines += [
+        f"  - {titles[rule]}: {reason}" if titles.get(rule) else f"  - {reason}"
+        for rule, reason in zip(fired, reasons, strict=True)
+    ]
+    materiality = settings.get("materiality_pp")
     for title, key in (("Reasons raising risk", "reasons_up"), ("Reasons lowering risk", "reasons_down")):
         items = row.get(key)
         if items is not None and not (np.ndim(items) == 0 and pd.isna(items)):
             lines.append(f"{title}:")
-            lines += [f"  - {sentence}" for sentence in items] or ["  (none)"]
+            lines += [f"  - {sentence}" for sentence in items] or [
+                f"  (none of {materiality:g} percentage points or more)" if materiality else "  (none)"
+            ]
+    effects = contribution_lines(details, labels)
+    if effects:
+        lines.append(
+            "Effect on model risk (percentage points, against a pupil with no risk factors and 95% "
+            "attendance):"
+        )
+        lines += effects
+    change = _mapping(row.get("what_would_change"))
+    if change.get("text"):
+        lines.append(f"What would change it: {change['text']}")
     flagged = bool(row["flag"]) if not pd.isna(row["flag"]) else False
     lines.append(f"Flag: {'YES - ' + str(row['flag_reason']) if flagged else 'no'}")
     if run is not None:
@@ -343,4 +386,15 @@ def explain_pupil(store: Any, upn: str, academic_year: str | None = None, term: 
     row = scored_pupil(scores, upn)
     runs = store.list_score_runs()
     run = runs[runs["id"] == row["run_id"]].iloc[0] if "id" in runs else None
-    return format_explanation(row, run)
+    return format_explanation(row, run, explanation_labels(run))
+
+
+def explanation_labels(run: Any = None) -> dict[str, str]:
+    """Feature (and explained group) -> plain-English label, from the shipped catalogue; a group's label
+    joins its features' ("SEN provision and SEN primary need")."""
+    catalogue = load_catalogue()
+    labels = {name: catalogue.label(name) for name in catalogue.names} | {RULE_POINTS: "Rule points"}
+    settings = _mapping(run.get("settings")) if run is not None else {}
+    for group, members in _mapping(settings.get("explained_together")).items():
+        labels[group] = " and ".join(labels.get(m, m) for m in members)
+    return labels

@@ -82,6 +82,7 @@ def _scores(store: Store, user: User, upn: str) -> list[dict]:
             r.c.feature_version,
             r.c.model_version,
             r.c.threshold,
+            r.c.settings.label("run_settings"),
         )
         .join(r, r.c.id == s.c.run_id)
         .where(s.c.upn == upn)
