@@ -47,8 +47,13 @@ def test_each_year_groups_model_is_calibrated_and_the_directions_cost_little(tra
     assert list(points) == POINTS
     for point, summary in points.items():
         valid = summary["validation"]
-        assert valid["n"] >= 9_000, point
+        assert valid["n"] >= 8_500, point  # a 10,000-pupil cohort less those with no destination
         relative = abs(valid["mean_probability"] - valid["base_rate"]) / valid["base_rate"]
+        print(
+            f"{point}: observed {valid['base_rate']:.4f}, mean risk {valid['mean_probability']:.4f} "
+            f"({relative:.1%} off), ECE {valid['ece']:.4f}, AUC {valid['auc']:.4f} "
+            f"(unconstrained {summary['validation_auc_unconstrained']:.4f})"
+        )
         assert relative < 0.10, (point, valid)
         assert valid["ece"] < 0.02, (point, valid)
         assert abs(summary["validation_auc_unconstrained"] - valid["auc"]) < 0.005, (point, summary)
@@ -123,6 +128,7 @@ def test_no_reason_is_immaterial_against_a_fired_rule_or_its_direction(la, train
                 listed += 1
     assert listed > len(scored)  # reasons are listed, and some lower risk
     assert checked_down > 0
+    print(f"{listed} reasons listed for {len(scored)} pupils ({checked_down} lowering risk): all checked")
 
 
 def test_every_what_would_change_really_moves_the_pupil_below_both_lines(la, trained, scored):

@@ -158,3 +158,23 @@ def test_a_prior_keeps_a_rare_strong_factor_from_shrinking_to_nothing():
     assert coef[plain] < 0.3 < 0.9 < coef[held]
     with pytest.raises(ValueError, match="prior"):
         RiskModel(KINDS, CATEGORIES, priors={"attendance_rate_term": 1.0}).fit(frame, outcome)
+
+
+def test_each_pupil_is_explained_by_their_points_model_and_later_years_are_told_so():
+    frame, outcome = feature_frame(1200, seed=6)
+    year9 = RiskModel(KINDS, CATEGORIES, references=REFERENCES, directions=DIRECTIONS).fit(frame, outcome)
+    year11 = RiskModel(KINDS, CATEGORIES, references=REFERENCES, directions=DIRECTIONS, C=0.01)
+    year11.fit(frame, ~outcome)
+    year9.point_, year9.point_models_ = "9 autumn", {"11 summer": year11}
+    pupils = frame.iloc[:4].assign(
+        ncyear=pd.array([9, 10, 11, 12], dtype="Int64"), scoring_term=["autumn", "spring", "summer", "autumn"]
+    )
+    explanation = year9.explain(pupils)
+    assert explanation.points.tolist() == ["9 autumn", "9 autumn", "11 summer", "11 summer"]
+    assert explanation.notes[0] is None and explanation.notes[2] is None
+    assert explanation.notes[1] == "no model for Year 10 spring: scored by the Year 9 autumn model"
+    assert explanation.notes[3] == "no model for Year 12 autumn: scored by the Year 11 summer model"
+    own = np.r_[year9.predict_proba(frame.iloc[:2])[:, 1], year11.predict_proba(frame.iloc[2:4])[:, 1]]
+    np.testing.assert_allclose(explanation.probability, own)
+    total = explanation.base_value + explanation.contributions.sum(axis=1).to_numpy()
+    np.testing.assert_allclose(total, explanation.log_odds, atol=1e-9)
