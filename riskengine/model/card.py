@@ -105,9 +105,10 @@ Flags: {spec.flag_threshold.describe()}, plus every pupil the rule set flags.
 - Feature matrix sha256 `{fp["features_sha256"][:16]}`, catalogue {catalogue_version}.
 
 ## Model
-Logistic regression, penalty {spec.penalty}, {_regularisation(result)}, class weight {spec.class_weight};
-blanks imputed with their own missing indicator, numbers standardised, codes one-hot (a blank is its own
-code).
+Logistic regression with coefficients held to the catalogue's directions (scipy L-BFGS-B), penalty
+{spec.penalty}, {_regularisation(result)} (the same C at every scoring point), class weight
+{spec.class_weight}; blanks imputed with their own missing indicator, numbers standardised, codes against the
+catalogue's reference code (a blank is its own code unless it is the reference).
 Features: {", ".join(spec.features)}{" + rule points" if spec.include_rule_points else ""}.
 Explanations are measured against a reference pupil (every feature at its catalogue `reference`: no
 factor, 95% attendance, KS2 score 100); contributions are in log-odds and shown to advisers as the change in

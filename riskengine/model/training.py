@@ -147,7 +147,9 @@ def fit_point_models(
     """Fit a model for each of the spec's other scoring points and attach them to `result.model`.
 
     Each point's model is trained and validated exactly as the spec's own (temporal split) on past pupils
-    as they were at that year group and term. Its validation figures are in `metadata_["points"]`.
+    as they were at that year group and term, with the C the spec's own point used (chosen there when the
+    spec says `C: auto`: the same pupils at a later term need no new choice, and it saves 45 fits a point).
+    Its validation figures are in `metadata_["points"]`.
     """
     spec, model = result.spec, result.model
     model.point_ = spec.point
@@ -155,7 +157,7 @@ def fit_point_models(
     summary = {spec.point: _point_summary(result)}
     for point in spec.scoring_points[1:]:
         year, term = point.split()
-        at = spec.model_copy(update={"year_group": int(year), "term": term})
+        at = spec.model_copy(update={"year_group": int(year), "term": term, "C": model.C_})
         frame = build_training_frame(pupil_terms, destinations, at, catalogue, rule_set, definition)
         fitted = fit_model(frame, at, catalogue)
         model.point_models_[point] = fitted.model
