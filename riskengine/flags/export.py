@@ -20,9 +20,9 @@ from riskengine.spreadsheet import write_table
 #: Separates whole reasons written into one cell, as in flag reasons.
 REASON_SEPARATOR = "; "
 
-#: Score columns that may hold "what would change it" (the explanations' counterfactuals); the first present
-#: is exported.
-WHAT_WOULD_CHANGE = ("what_would_change", "counterfactual", "counterfactuals")
+#: The score column holding "what would change it" (the explanations' counterfactual: {"text": ...}),
+#: exported when the scores carry one.
+WHAT_WOULD_CHANGE = ("what_would_change",)
 
 #: Export heading for each score column, in the order written.
 HEADINGS = {
@@ -47,9 +47,12 @@ FLAGGED_BY = {"rule": "rules", "model": "model", "both": "rules and model"}
 
 
 def _as_text(values: pd.Series) -> pd.Series:
-    """Lists of reasons (or rule ids) as one cell: joined by the reasons' separator; blank when none."""
+    """Lists of reasons (or rule ids) as one cell, joined by the reasons' separator; a stored answer
+    (a mapping) by its text; blank when none."""
 
     def join(items: Any) -> Any:
+        if isinstance(items, dict):  # a stored answer such as what would change it: {"text": ...}
+            items = items.get("text")
         if items is None or (np.ndim(items) == 0 and pd.isna(items)):
             return pd.NA
         if isinstance(items, str):
@@ -59,9 +62,21 @@ def _as_text(values: pd.Series) -> pd.Series:
     return values.map(join).astype("string")  # one call per pupil over a few short lists
 
 
-def export_table(scores: pd.DataFrame, flagged_only: bool = False) -> pd.DataFrame:
+def _rule_titles(scores: pd.DataFrame, titles: dict[str, str] | None) -> dict[str, str]:
+    """Rule id -> title: as given, else from the run a scored frame carries (`attrs["run"]`)."""
+    if titles is not None:
+        return titles
+    settings = (scores.attrs.get("run") or {}).get("settings") or {}
+    return dict(settings.get("rule_titles") or {})
+
+
+def export_table(
+    scores: pd.DataFrame, flagged_only: bool = False, rule_titles: dict[str, str] | None = None
+) -> pd.DataFrame:
     """The export's rows and headings: highest model risk first (then rule points); flagged pupils only when
-    `flagged_only`. Model risk is a percentage rounded to one decimal; blank for a rules-only run."""
+    `flagged_only`. Model risk is a percentage rounded to one decimal; blank for a rules-only run. Fired
+    rules are shown by their titles (`rule_titles`, default: the run's) where the rule set gives them."""
+    titles = _rule_titles(scores, rule_titles)
     rows = scores[scores["flag"].fillna(False).to_numpy(bool)] if flagged_only else scores
     rows = rows.sort_values(["probability", "points"], ascending=False, na_position="last", kind="stable")
     table = pd.DataFrame(index=rows.index)
@@ -71,18 +86,27 @@ def export_table(scores: pd.DataFrame, flagged_only: bool = False) -> pd.DataFra
     table["Model risk"] = (pd.to_numeric(rows["probability"]).astype("Float64") * 100).round(1)
     table["Flagged"] = rows["flag"].map({True: "yes", False: "no"}).astype("string")
     table["Flagged by"] = rows["flag_source"].map(FLAGGED_BY).astype("string")
+    if titles and "fired" in rows:  # a few dozen rule ids, each looked up once per pupil's short list
+        rows = rows.assign(
+            fired=rows["fired"].map(lambda ids: None if ids is None else [titles.get(i, i) for i in ids])
+        )
     for column in ("fired", "reasons", "reasons_up", "reasons_down"):
         if column in rows:
             table[HEADINGS[column]] = _as_text(rows[column])
     change = next((c for c in WHAT_WOULD_CHANGE if c in rows), None)
-    if change is not None:
+    if change is not None and rows[change].notna().any():
         table[WHAT_WOULD_CHANGE_HEADING] = _as_text(rows[change])
     return table.rename(columns={"Model risk": "Model risk (%)"}).reset_index(drop=True)
 
 
-def export_scores(scores: pd.DataFrame, path: str | Path, flagged_only: bool = False) -> Path:
-    """Write `export_table(scores, flagged_only)` to `path` (.csv or .xlsx); returns the path."""
-    return write_table(export_table(scores, flagged_only), path, sheet="scores")
+def export_scores(
+    scores: pd.DataFrame,
+    path: str | Path,
+    flagged_only: bool = False,
+    rule_titles: dict[str, str] | None = None,
+) -> Path:
+    """Write `export_table(scores, flagged_only, rule_titles)` to `path` (.csv or .xlsx); returns the path."""
+    return write_table(export_table(scores, flagged_only, rule_titles), path, sheet="scores")
 
 
 @dataclass(frozen=True)
@@ -113,6 +137,9 @@ def export_run(
         which = f"run {run_id}" if run_id is not None else f"{term} {academic_year}"
         raise LookupError(f"no scores found for {which}; run `riskengine score` first")
     run = scores.iloc[0]
-    written = export_scores(scores, path, flagged_only)
+    runs = store.list_score_runs()  # one row per scoring run: small
+    settings = runs.loc[runs["id"] == run["run_id"], "settings"]
+    titles = (settings.iloc[0] or {}).get("rule_titles") if len(settings) else None
+    written = export_scores(scores, path, flagged_only, rule_titles=dict(titles or {}))
     n = int(scores["flag"].fillna(False).sum()) if flagged_only else len(scores)
     return Export(written, int(run["run_id"]), str(run["academic_year"]), str(run["term"]), n, flagged_only)

@@ -85,8 +85,11 @@ def make_model(
     """
     names = list(model_spec.features if features is None else features)
     kinds = {name: catalogue.kind(name) for name in names}
+    references = {name: catalogue[name].reference for name in names}
+    directions = {name: catalogue[name].direction for name in names}
     if model_spec.include_rule_points:
         kinds[RULE_POINTS] = "number"
+        references[RULE_POINTS], directions[RULE_POINTS] = 0, "raises"
     categories = {n: list(catalogue[n].categories) for n, k in kinds.items() if k == "category"}
     groups = {
         name: [m for m in members if m in kinds] for name, members in model_spec.explain_together.items()
@@ -99,6 +102,10 @@ def make_model(
         class_weight=None if model_spec.class_weight == "none" else model_spec.class_weight,
         calibration=model_spec.calibration,
         explain_together={name: members for name, members in groups.items() if len(members) >= 2},
+        references=references,
+        directions=directions,
+        priors={name: prior for name, prior in model_spec.priors.items() if name in kinds},
+        constrained=model_spec.sign_constraints,
     )
 
 
@@ -180,14 +187,22 @@ def _stratified_folds(y: np.ndarray) -> np.ndarray:
     return folds
 
 
-def _out_of_fold(model: RiskModel, x: pd.DataFrame, y: np.ndarray, folds: np.ndarray) -> np.ndarray:
-    """Each pupil's probability from a model fitted without their fold (C chosen again inside each fit)."""
-    probability = np.empty(len(y))
+def _out_of_fold(
+    model: RiskModel, x: pd.DataFrame, y: np.ndarray, folds: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each pupil's probability from a model fitted without their fold (C chosen again inside each fit),
+    and the same without the catalogue's directions or priors."""
+    probability, free = np.empty(len(y)), np.empty(len(y))
     for fold in np.unique(folds):  # k fits, k <= 5
         held = folds == fold
         fitted = clone(model).fit(x[~held], y[~held], groups=folds[~held])
         probability[held] = fitted.predict_proba(x[held])[:, 1]
-    return probability
+        free[held] = _sigmoid(fitted.decision_function(x[held], constrained=False))
+    return probability, free
+
+
+def _sigmoid(log_odds: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-log_odds))
 
 
 def _validation_plan(frame: TrainingFrame, model_spec: ModelSpec) -> tuple[str, str]:
@@ -222,6 +237,8 @@ def fit_model(frame: TrainingFrame, model_spec: ModelSpec, catalogue: Catalogue)
         model = unfitted.fit(x_train, y_train, groups=frame.cohort[train].to_numpy())
         y_valid = frame.outcome[valid].to_numpy()
         p_valid = model.predict_proba(inputs[valid])[:, 1]
+        # the same model without the catalogue's directions or priors: what holding to them costs
+        p_free = _sigmoid(model.decision_function(inputs[valid], constrained=False))
         audit = frame.audit[valid]
         train_cohorts, validation_cohort = cohorts[:-1], cohorts[-1]
         note = (
@@ -232,7 +249,8 @@ def fit_model(frame: TrainingFrame, model_spec: ModelSpec, catalogue: Catalogue)
         x_train, y_train = inputs, frame.outcome.to_numpy()
         folds = _stratified_folds(y_train)
         model = unfitted.fit(x_train, y_train, groups=folds)
-        y_valid, p_valid = y_train, _out_of_fold(unfitted, x_train, y_train, folds)
+        y_valid = y_train
+        p_valid, p_free = _out_of_fold(unfitted, x_train, y_train, folds)
         audit = frame.audit
         train_cohorts, validation_cohort = cohorts, cohorts[-1]
         note = (
@@ -262,6 +280,7 @@ def fit_model(frame: TrainingFrame, model_spec: ModelSpec, catalogue: Catalogue)
         metrics={
             "train": probability_metrics(y_train, p_train),
             "validation": probability_metrics(y_valid, p_valid),
+            "validation_unconstrained": probability_metrics(y_valid, p_free),
         },
         fingerprint=frame.fingerprint(),
         coefficients=coefficient_table(model, catalogue),
@@ -289,7 +308,54 @@ def train_model(
     model_spec = model_spec or load_model_spec()
     catalogue = catalogue or load_catalogue()
     frame = build_training_frame(pupil_terms, destinations, model_spec, catalogue, rule_set, definition)
-    return fit_model(frame, model_spec, catalogue)
+    result = fit_model(frame, model_spec, catalogue)
+    return fit_point_models(result, pupil_terms, destinations, catalogue, rule_set, definition)
+
+
+def fit_point_models(
+    result: TrainingResult,
+    pupil_terms: pd.DataFrame,
+    destinations: pd.DataFrame,
+    catalogue: Catalogue,
+    rule_set: Any = None,
+    definition: OutcomeDefinition | None = None,
+) -> TrainingResult:
+    """Fit a model for each of the spec's other scoring points and attach them to `result.model`.
+
+    Each point's model is trained and validated exactly as the spec's own (temporal split, or cross-validated
+    when there is too little history; its own notices join the result's) on past pupils
+    as they were at that year group and term, with the C the spec's own point used (chosen there when the
+    spec says `C: auto`: the same pupils at a later term need no new choice, and it saves 45 fits a point).
+    Its validation figures are in `metadata_["points"]`.
+    """
+    spec, model = result.spec, result.model
+    model.point_ = spec.point
+    model.point_models_ = {}
+    summary = {spec.point: _point_summary(result)}
+    for point in spec.scoring_points[1:]:
+        year, term = point.split()
+        at = spec.model_copy(update={"year_group": int(year), "term": term, "C": model.C_})
+        frame = build_training_frame(pupil_terms, destinations, at, catalogue, rule_set, definition)
+        fitted = fit_model(frame, at, catalogue)
+        model.point_models_[point] = fitted.model
+        summary[point] = _point_summary(fitted)
+        result.notices += [f"At {point}: {n}" for n in fitted.notices if n not in result.notices]
+    model.metadata_["points"] = summary
+    return result
+
+
+def _point_summary(result: TrainingResult) -> dict[str, Any]:
+    valid, free = result.metrics["validation"], result.metrics.get("validation_unconstrained", {})
+    keys = ("n", "base_rate", "mean_probability", "auc", "ece")
+    return {
+        "C": result.model.C_,
+        "train_cohorts": result.train_cohorts,
+        "validation_cohort": result.validation_cohort,
+        "validation_method": result.validation,
+        "not_available": result.not_available,
+        "validation": {k: valid[k] for k in keys},
+        "validation_auc_unconstrained": free.get("auc"),
+    }
 
 
 def coefficient_table(model: RiskModel, catalogue: Catalogue) -> pd.DataFrame:

@@ -40,7 +40,14 @@ def test_every_scored_pupil_highest_risk_first_with_reasons_in_words(scored):
     assert table["Reasons raising risk"].iloc[0] == "; ".join(top["reasons_up"])
     assert set(table["Flagged"]) <= {"yes", "no"}
     assert set(table["Flagged by"].dropna()) <= {"rules", "model", "rules and model"}
-    assert "What would change it" not in table.columns  # the scores carry none
+    # the scores carry "what would change it" ({"text": ...}): exported as its words
+    expected = top["what_would_change"]["text"] if top["what_would_change"] else None
+    assert table["What would change it"].iloc[0] == expected
+    # fired rules by their titles, not ids
+    titles = scored.attrs["run"]["settings"]["rule_titles"]
+    fired = scored[scored["fired"].map(len) > 0].sort_values("probability", ascending=False).iloc[0]
+    row = table[table["UPN"] == fired["upn"]].iloc[0]
+    assert row["Rules fired"] == "; ".join(titles.get(i, i) for i in fired["fired"])
 
 
 def test_flagged_only(scored):
@@ -48,10 +55,12 @@ def test_flagged_only(scored):
     assert len(table) == int(scored["flag"].sum()) > 0 and (table["Flagged"] == "yes").all()
 
 
-def test_what_would_change_it_is_exported_when_the_scores_carry_it(scored):
-    change = pd.Series([["attendance of 95% or more"]] * len(scored), index=scored.index, dtype=object)
+def test_what_would_change_it_only_when_the_scores_carry_it(scored):
+    change = pd.Series([{"text": "attendance of 95% or more"}] * len(scored), index=scored.index)
     table = export_table(scored.assign(what_would_change=change))
     assert (table["What would change it"] == "attendance of 95% or more").all()
+    none = pd.Series([None] * len(scored), index=scored.index, dtype=object)
+    assert "What would change it" not in export_table(scored.assign(what_would_change=none)).columns
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
