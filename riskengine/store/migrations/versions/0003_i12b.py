@@ -66,7 +66,9 @@ def upgrade() -> None:
         batch.create_foreign_key("fk_reviews_run_id_score_runs", "score_runs", ["run_id"], ["id"])
         batch.create_foreign_key("fk_reviews_upn_pupils", "pupils", ["upn"], ["upn"])
     with op.batch_alter_table("interventions") as batch:
-        batch.add_column(sa.Column("shared_with_school", sa.Boolean, nullable=False, server_default=sa.false()))
+        batch.add_column(
+            sa.Column("shared_with_school", sa.Boolean, nullable=False, server_default=sa.false())
+        )
         batch.create_foreign_key("fk_interventions_upn_pupils", "pupils", ["upn"], ["upn"])
 
 
