@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from riskengine.enrolment import conflict_recorder, conflict_warnings, find_conflicts
+from riskengine import enrolment
 from riskengine.spec import upload as spec
 from riskengine.store import Store
 from riskengine.store.store import PUPIL_TERMS_KIND
@@ -131,14 +131,14 @@ def upload_bytes(
         return result
     identity = identity_frame(parsed.typed, parsed.typed["upn"])
     parsed.typed = parsed.typed[list(spec.COLUMNS)]
-    conflicts = find_conflicts(store, parsed.typed, school_urn, academic_year, term)
+    conflicts = enrolment.find_conflicts(store, parsed.typed, school_urn, academic_year, term)
     parsed.warnings = combine(
         parsed.warnings,
         history_warnings(store, parsed.typed, school_urn, academic_year, term),
-        conflict_warnings(conflicts),
+        enrolment.conflict_warnings(conflicts),
     )
     result.warnings = parsed.warnings
-    write_conflicts = conflict_recorder(conflicts, school_urn, academic_year, term)
+    write_conflicts = enrolment.conflict_recorder(conflicts, school_urn, academic_year, term)
     write_identity = identity_recorder(identity, school_urn)
 
     def also(connection, upload_id: int) -> None:
