@@ -55,6 +55,7 @@ class ReviewIn(BaseModel):
     decision: Literal["confirm", "dismiss", "refer"]
     reason: str = Field("", max_length=2000, description="required when dismissing")
     run_id: int | None = None
+    shared_with_school: bool = Field(False, description="the pupil's school sees it only when true")
 
 
 class InterventionIn(BaseModel):
@@ -62,6 +63,7 @@ class InterventionIn(BaseModel):
     started_on: date
     ended_on: date | None = None
     note: str = Field("", max_length=5000)
+    shared_with_school: bool = Field(False, description="the pupil's school sees it only when true")
 
 
 class Created(BaseModel):
@@ -103,6 +105,8 @@ def caseload_api(
     descending: bool = True,
     page: int = 1,
     per_page: int = 50,
+    q: str | None = None,
+    not_reviewed: bool = False,
 ) -> dict[str, Any]:
     user = api_session(request, *PUPIL_ROLES).user
     filters = CaseloadFilters(
@@ -114,6 +118,8 @@ def caseload_api(
         descending,
         max(int(page), 1),
         min(max(per_page, 1), 500),
+        search=(q or "").strip()[:100] or None,
+        not_reviewed=not_reviewed,
     )
     result = caseload(store_of(request), user, filters)
     return {
@@ -141,6 +147,9 @@ def pupil_api(request: Request, ref: str) -> dict[str, Any]:
     return {
         "ref": record.ref,
         "upn": record.upn,
+        "schools": record.schools,
+        "dual_registration": record.dual,
+        "identity": json.loads(json.dumps(record.identity, default=str)),
         "history": records(record.history),
         "score": json.loads(json.dumps(record.score, default=str)) if record.score else None,
         "run": json.loads(json.dumps(record.run, default=str)) if record.run else None,
@@ -154,7 +163,15 @@ def review_api(request: Request, ref: str, review: ReviewIn) -> Created:
     user = api_session(request, *REVIEWER_ROLES).user
     upn = _upn(request, user, ref)
     try:
-        review_id = record_review(store_of(request), user, upn, review.decision, review.reason, review.run_id)
+        review_id = record_review(
+            store_of(request),
+            user,
+            upn,
+            review.decision,
+            review.reason,
+            review.run_id,
+            shared_with_school=review.shared_with_school,
+        )
     except ValueError as error:
         raise HTTPException(status_code=422, detail=str(error)) from None
     audit.record(store_of(request), user, "review", ref, review.decision)
@@ -176,6 +193,7 @@ def intervention_api(request: Request, ref: str, intervention: InterventionIn) -
             intervention.started_on,
             intervention.ended_on,
             intervention.note,
+            shared_with_school=intervention.shared_with_school,
         )
     except ValueError as error:
         raise HTTPException(status_code=422, detail=str(error)) from None

@@ -135,12 +135,14 @@ def scored_pupils(store: Store) -> tuple[pd.DataFrame, dict | None, dict | None]
     """Every pupil of each school's current run with ref, risk, top reasons and change since that school's
     previous scored term; plus the newest current and previous runs."""
     with store.engine.connect() as connection:
+        # the pupil count changes when one is erased (`riskengine forget`), which must drop them at once
+        pupils = connection.execute(sa.select(sa.func.count()).select_from(st.pupils)).scalar()
         run_ids = tuple(
             connection.execute(sa.select(st.score_runs.c.id).order_by(st.score_runs.c.id)).scalars()
         )
     if not run_ids:
         return pd.DataFrame(), None, None
-    key = (str(store.engine.url), id(store.engine), run_ids)
+    key = (str(store.engine.url), id(store.engine), run_ids, pupils)
     with _cache_lock:
         cached = _cache.get(key)
     if cached is None:
