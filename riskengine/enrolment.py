@@ -61,7 +61,8 @@ def load_school_list(store: Store, path: str | Path) -> int:
     missing = [c for c in ("urn", "name") if c not in frame.columns]
     if missing:
         raise ValueError(f"the schools list needs the columns urn and name (missing: {', '.join(missing)})")
-    frame = frame.reindex(columns=list(SCHOOL_LIST_COLUMNS)).apply(lambda c: c.str.strip())
+    frame = frame.reindex(columns=list(SCHOOL_LIST_COLUMNS), fill_value="").astype("string")
+    frame = frame.apply(lambda c: c.str.strip())
     rows = frame.index + 2  # the header is row 1
     bad = ~frame["urn"].str.fullmatch(r"\d{6}").fillna(False)
     problems_ = [f"row {r}: urn should be 6 digits" for r in rows[bad.to_numpy()]]
@@ -223,8 +224,11 @@ def resolve_conflict(store: Store, conflict_id: int, resolved_by: str) -> None:
 def window_end(year11_start: pd.Series, definition: OutcomeDefinition) -> pd.Series:
     """The last day of the destination window after a Year 11 starting in `year11_start`."""
     start_md, end_md = definition.window_start, definition.window_end
-    year = year11_start + 1 + definition.window_year_offset + (1 if end_md < start_md else 0)
-    return pd.to_datetime(year.astype("string") + "-" + end_md, format="%Y-%m-%d").dt.date
+    year = pd.Series(year11_start, dtype="int64") + 1 + definition.window_year_offset
+    year = year + (1 if end_md < start_md else 0)
+    month, day = (int(part) for part in end_md.split("-"))
+    parts = pd.DataFrame({"year": year, "month": month, "day": day})
+    return pd.to_datetime(parts).dt.date
 
 
 _cache: dict[tuple, pd.DataFrame] = {}
