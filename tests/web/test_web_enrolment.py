@@ -96,9 +96,13 @@ def test_another_schools_upn_is_a_warning_a_conflict_and_stays_hidden(
     page = school_b.get(f"/pupils/{ref}")
     assert page.status_code == 200, "resolved: the school now sees the pupil on its roll"
     assert note not in page.text, "but never a note the adviser did not share with the school"
-    assert upload_term(store, pd.concat([latest_rows(pupil_terms, b), theirs]), b).warnings[
-        "message"
-    ].str.contains("already on roll").sum() == 0, "re-uploading the same term does not raise it again"
+    assert (
+        upload_term(store, pd.concat([latest_rows(pupil_terms, b), theirs]), b)
+        .warnings["message"]
+        .str.contains("already on roll")
+        .sum()
+        == 0
+    ), "re-uploading the same term does not raise it again"
 
 
 def test_dual_registration_with_a_pupil_referral_unit_is_marked_and_both_see_the_pupil(
@@ -211,7 +215,12 @@ def test_reviews_and_interventions_reach_the_school_only_when_shared(store, pupi
     for text, shared in (("Shared plan with school", "1"), ("Adviser only remark", "")):
         adviser.post(
             f"/pupils/{ref}/interventions",
-            data={"kind": text, "started_on": "2027-01-11", "shared_with_school": shared, "csrf_token": token},
+            data={
+                "kind": text,
+                "started_on": "2027-01-11",
+                "shared_with_school": shared,
+                "csrf_token": token,
+            },
         )
         adviser.post(
             f"/pupils/{ref}/reviews",
