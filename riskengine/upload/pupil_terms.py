@@ -129,7 +129,7 @@ def upload_bytes(
     result.counts = {"rows": parsed.n_rows, "errors": len(parsed.errors)}
     if len(parsed.errors):
         return result
-    identity = identity_frame(parsed.typed, parsed.typed["upn"])
+    identity = parsed.typed.reindex(columns=["upn", *spec.IDENTITY_COLUMNS])
     parsed.typed = parsed.typed[list(spec.COLUMNS)]
     conflicts = enrolment.find_conflicts(store, parsed.typed, school_urn, academic_year, term)
     parsed.warnings = combine(
