@@ -491,13 +491,22 @@ def schools_load_command(
 
 
 @app.command("retention")
-def retention_command(db: str | None = typer.Option(None, "--db", help=_DB_HELP)) -> None:
+def retention_command(
+    as_of: str | None = typer.Option(None, "--as-of", help="Purge as if today were YYYY-MM-DD."),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
     """Purge names, dates of birth, tutor groups and adviser notes of pupils whose destination window
     ended more than the retention period ago (upload/access.yaml). Run it regularly (e.g. monthly)."""
+    from datetime import date
+
     from riskengine.privacy import retention
     from riskengine.store import Store
 
-    purged = retention(Store.open(db))
+    try:
+        today = date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        raise typer.BadParameter("--as-of should be a date like 2027-04-01") from None
+    purged = retention(Store.open(db), today)
     typer.echo(
         f"{purged.pupils} pupil(s) past retention: {purged.identity_rows} identity row(s) removed, "
         f"{purged.notes} note(s) blanked."
