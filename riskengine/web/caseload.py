@@ -283,8 +283,11 @@ def caseload(store: Store, user: User, filters: CaseloadFilters, today: date | N
     if filters.not_reviewed:
         decided = latest_decisions(store, [row["upn"] for row in chosen], shared_only=shared_only)
         chosen = [row for row in chosen if row["upn"] not in decided.index]
-    start = max(filters.page - 1, 0) * filters.per_page
-    page = chosen if filters.per_page is None else chosen[start : start + filters.per_page]
+    if filters.per_page is None:
+        page = chosen
+    else:
+        start = max(filters.page - 1, 0) * filters.per_page
+        page = chosen[start : start + filters.per_page]
     decisions = latest_decisions(store, [row["upn"] for row in page], shared_only=shared_only).to_dict()
     named = school_names(store)
     rows = [

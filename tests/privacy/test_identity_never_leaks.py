@@ -13,6 +13,7 @@ from riskengine.evaluation import evaluate_store
 from riskengine.flags import score_term
 from riskengine.model import promote, train
 from riskengine.model.tracking import quiet_mlflow
+from riskengine.spec.upload import academic_year, year_start
 from riskengine.store import Store
 from riskengine.synth import generate, write_destinations, write_uploads
 from riskengine.upload import load_destinations, upload_file
@@ -54,9 +55,13 @@ def test_a_run_with_identity_columns_leaks_them_nowhere(tmp_path, caplog):
     with quiet_mlflow():
         trained, logged = train(store, tracking_uri=tracking)
         promote(logged.version, tracking_uri=tracking)
-        _run, scores = score_term(store, *la.as_of, tracking_uri=tracking)
+        _run, current = score_term(store, *la.as_of, tracking_uri=tracking)
+        # the held-out cohort's Year 11 summer: outcomes known, so the evaluation has something to judge
+        eleven = academic_year(year_start(trained.validation_cohort) + 2)
+        _run, scores = score_term(store, eleven, "summer", tracking_uri=tracking)
     _, report = evaluate_store(store, scores=scores, out_dir=tmp_path / "evaluation", tracking_uri=tracking)
-    assert not leaks(" ".join(map(str, scores.columns))) and not leaks(scores.to_csv())
+    for frame in (current, scores):
+        assert not leaks(" ".join(map(str, frame.columns))) and not leaks(frame.to_csv())
 
     add_user(store, "eval@example.org", PASSWORD, "evaluator")
     client = TestClient(create_app(store, reports_dir=tmp_path / "evaluation"), base_url="https://testserver")
