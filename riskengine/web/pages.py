@@ -164,7 +164,6 @@ def caseload_page(
     session = page_session(request, *PUPIL_ROLES)
     filters = _caseload_filters(school, ncyear, band, sort, order, all_pupils, q, not_reviewed, page)
     result = caseload(store_of(request), session.user, filters)
-    audit.record(store_of(request), session.user, "view_caseload")
     query = {
         k: v
         for k, v in {
