@@ -256,6 +256,7 @@ def enrolled(store: Store, today: date | None = None) -> pd.DataFrame:
         if key in _cache:
             return _cache[key]
     frame = _enrolled(store, today)
+    frame.attrs["version"] = key  # what callers key their own caches on (never the frame's id)
     with _cache_lock:
         _cache.clear()
         _cache[key] = frame

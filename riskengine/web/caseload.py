@@ -1,8 +1,10 @@
-"""The adviser's caseload: the current term's flagged pupils in scope, with change since last term.
+"""The adviser's caseload: each school's flagged pupils as scored in that school's latest scored term,
+with change since that school's previous scored term (schools are scored at different times).
 
-The current scoring run is the one for the latest term (newest run wins within a term); "last term" is the
-newest run for an earlier term. Joining those two runs is the expensive part, so it is cached per pair of
-run ids and rebuilt only when a new run is stored; each request then only filters, sorts and pages.
+For each school the current run is the newest run of its latest scored term, and "before" the newest run
+of an earlier term that scored it. Joining those runs is the expensive part, so it is cached per set of
+runs and rebuilt only when a run is stored (or a pupil erased); each request then only keeps the pupils
+the user may see now (riskengine.enrolment), filters, sorts and pages.
 """
 
 from __future__ import annotations
@@ -157,6 +159,7 @@ def scored_pupils(store: Store) -> tuple[pd.DataFrame, dict | None, dict | None]
 
 
 def current_runs_of(chosen: list[dict]) -> tuple[dict | None, dict | None]:
+    """The newest current run and the newest previous run among `school_runs`' choices."""
     latest = [c["run"] for c in chosen]
     previous = [c["previous"] for c in chosen if c["previous"] is not None]
 
@@ -258,7 +261,7 @@ def caseload(store: Store, user: User, filters: CaseloadFilters, today: date | N
     f = filters  # the page does not change which rows match, so pages share one cached view
     key = (
         id(frame),
-        id(seen),
+        seen.attrs.get("version"),
         user.schools,
         user.role in IDENTITY_ROLES,
         f.school,
