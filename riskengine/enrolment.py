@@ -91,10 +91,23 @@ def school_list(store: Store) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows, columns=list(SCHOOL_LIST_COLUMNS))
 
 
+_names: dict[tuple, dict[str, str]] = {}
+
+
 def school_names(store: Store) -> dict[str, str]:
-    """URN -> name for every listed school (pages fall back to the URN for any other)."""
-    listed = school_list(store)
-    return dict(zip(listed["urn"], listed["name"], strict=True))
+    """URN -> name for every listed school (pages fall back to the URN for any other); cached until the
+    list is loaded again."""
+    sl = t.school_list
+    with store.engine.connect() as connection:
+        loaded = connection.execute(sa.select(sa.func.max(sl.c.loaded_at), sa.func.count())).one()
+    key = (str(store.engine.url), id(store.engine), *loaded)
+    names = _names.get(key)
+    if names is None:
+        listed = school_list(store)
+        names = dict(zip(listed["urn"], listed["name"], strict=True))
+        _names.clear()
+        _names[key] = names
+    return names
 
 
 def _dual_urns(store: Store, settings: AccessSettings) -> set[str]:
@@ -233,15 +246,27 @@ def window_end(year11_start: pd.Series, definition: OutcomeDefinition) -> pd.Ser
 
 _cache: dict[tuple, pd.DataFrame] = {}
 _cache_lock = threading.Lock()
+_build_lock = threading.Lock()
 
 
 def _version(connection: sa.Connection) -> tuple:
+    """What the enrolment depends on, in one round trip: uploads, pupils (erasures), conflicts and their
+    resolution, and the schools list."""
     c = t.enrolment_conflicts
-    return (
-        connection.execute(sa.select(sa.func.max(t.uploads.c.id))).scalar(),
-        connection.execute(sa.select(sa.func.count()).select_from(t.pupils)).scalar(),
-        connection.execute(sa.select(sa.func.count(c.c.id), sa.func.count(c.c.resolved_at))).one()[:],
-        connection.execute(sa.select(sa.func.max(t.school_list.c.loaded_at))).scalar(),
+
+    def scalar(query: sa.Select) -> sa.ScalarSelect:
+        return query.scalar_subquery()
+
+    return tuple(
+        connection.execute(
+            sa.select(
+                scalar(sa.select(sa.func.max(t.uploads.c.id))),
+                scalar(sa.select(sa.func.count()).select_from(t.pupils)),
+                scalar(sa.select(sa.func.count(c.c.id))),
+                scalar(sa.select(sa.func.count(c.c.resolved_at))),
+                scalar(sa.select(sa.func.max(t.school_list.c.loaded_at))),
+            )
+        ).one()
     )
 
 
@@ -252,14 +277,15 @@ def enrolled(store: Store, today: date | None = None) -> pd.DataFrame:
     today = today or date.today()
     with store.engine.connect() as connection:
         key = (str(store.engine.url), id(store.engine), today, _version(connection))
-    with _cache_lock:
-        if key in _cache:
-            return _cache[key]
-    frame = _enrolled(store, today)
-    frame.attrs["version"] = key  # what callers key their own caches on (never the frame's id)
-    with _cache_lock:
-        _cache.clear()
-        _cache[key] = frame
+    with _build_lock:  # one build at a time per process; the others then read the cache
+        with _cache_lock:
+            if key in _cache:
+                return _cache[key]
+        frame = _enrolled(store, today)
+        frame.attrs["version"] = key  # what callers key their own caches on (never the frame's id)
+        with _cache_lock:
+            _cache.clear()
+            _cache[key] = frame
     return frame
 
 

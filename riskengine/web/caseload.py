@@ -130,6 +130,7 @@ def current_runs(store: Store) -> tuple[dict | None, dict | None]:
 _cache: dict[tuple, tuple] = {}
 _views: OrderedDict[tuple, tuple[list[dict], tuple]] = OrderedDict()  # filtered, sorted rows per query
 _cache_lock = threading.Lock()
+_build_lock = threading.Lock()
 MAX_VIEWS = 256
 
 
@@ -145,16 +146,17 @@ def scored_pupils(store: Store) -> tuple[pd.DataFrame, dict | None, dict | None]
     if not run_ids:
         return pd.DataFrame(), None, None
     key = (str(store.engine.url), id(store.engine), run_ids, pupils)
-    with _cache_lock:
-        cached = _cache.get(key)
-    if cached is None:
-        chosen = school_runs(store)
-        frame = _build(store, chosen)
-        cached = (frame, *current_runs_of(chosen))
+    with _build_lock:  # one build at a time per process: the others wait for it, then read the cache
         with _cache_lock:
-            _cache.clear()
-            _views.clear()
-            _cache[key] = cached
+            cached = _cache.get(key)
+        if cached is None:
+            chosen = school_runs(store)
+            frame = _build(store, chosen)
+            cached = (frame, *current_runs_of(chosen))
+            with _cache_lock:
+                _cache.clear()
+                _views.clear()
+                _cache[key] = cached
     return cached
 
 
