@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from riskengine.spec import upload as spec
@@ -16,8 +15,7 @@ SURNAMES = ("Vantaxo", "Kremwold", "Olberish", "Thundrae")
 
 def identity_for(rows: pd.DataFrame) -> pd.DataFrame:
     """Names, a tutor group and a date of birth that fits each row's NC year (DD/MM/YYYY)."""
-    n = len(rows)
-    codes = rows["upn"].str.slice(-4).astype(int).to_numpy()
+    codes = rows["upn"].str.slice(-5, -1).astype(int).to_numpy()  # digits even in a temporary UPN
     born_year = (
         rows["academic_year"].map(spec.year_start).to_numpy() - rows["ncyear"].astype(int).to_numpy() - 5
     )
@@ -32,7 +30,7 @@ def identity_for(rows: pd.DataFrame) -> pd.DataFrame:
             "tutor_group": [f"TG-Qx{c % 7}" for c in codes],
         },
         index=rows.index,
-    ).iloc[:n]
+    )
 
 
 def add_identity(paths: list[Path]) -> None:
@@ -45,6 +43,3 @@ def add_identity(paths: list[Path]) -> None:
 
 def markers() -> list[str]:
     return [*FORENAMES, *SURNAMES, "TG-Qx"]
-
-
-__all__ = ["add_identity", "identity_for", "markers", "np"]
