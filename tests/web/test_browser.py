@@ -211,6 +211,10 @@ def test_the_caseload_fits_a_390_pixel_phone(browser, base_url, users):
             page.goto(f"{base_url}{path}")
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= 390, f"{path} is {width} px wide at 390 px"
+            if role == "adviser":
+                page.click("table.caseload tbody tr:first-child a")
+                width = page.evaluate("document.documentElement.scrollWidth")
+                assert width <= 390, f"the pupil page is {width} px wide at 390 px"
             page.context.clear_cookies()
     finally:
         context.close()
