@@ -14,6 +14,7 @@ import pandas as pd
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from pydantic import BaseModel, Field
 
+from riskengine.enrolment import list_conflicts
 from riskengine.web import audit
 from riskengine.web.accounts import PUPIL_ROLES, LoginThrottled, authenticate
 from riskengine.web.auth import (
@@ -246,6 +247,13 @@ def evaluation_api(request: Request) -> dict[str, Any]:
     api_session(request, "evaluator", "admin")
     store = store_of(request)
     return {"versions": records(versions_in_use(store)), "flags_by_band": records(flag_summary(store))}
+
+
+@router.get("/conflicts", summary="UPNs on two schools' rolls in one term: conflicts and dual registrations")
+def conflicts_api(request: Request, include_resolved: bool = False) -> list[dict[str, Any]]:
+    user = api_session(request, "admin").user
+    audit.record(store_of(request), user, "read_conflicts", detail="api")
+    return records(list_conflicts(store_of(request), include_resolved=include_resolved))
 
 
 @router.get("/audit", summary="The audit log, newest first (admins only)")

@@ -84,6 +84,9 @@ def test_another_schools_upn_is_a_warning_a_conflict_and_stays_hidden(
     admin_page = clients["admin"].get("/admin/conflicts")
     assert admin_page.status_code == 200 and upn in admin_page.text
     assert clients["school_b"].get("/admin/conflicts").status_code == 403
+    listed = clients["admin"].get("/api/v1/conflicts").json()
+    assert [(c["upn"], c["school_urn"], c["other_school_urn"]) for c in listed] == [(upn, b, a)]
+    assert clients["adviser"].get("/api/v1/conflicts").status_code == 403
 
     admin = clients["admin"]
     conflict_id = int(conflicts.loc[conflicts["upn"] == upn, "id"].iloc[0])
