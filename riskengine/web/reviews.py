@@ -17,6 +17,7 @@ from riskengine.web.accounts import User
 from riskengine.web.tables import DECISIONS, interventions, reviews, users
 
 REVIEWER_ROLES = ("adviser", "admin")
+CHUNK = 5000
 
 
 def _check_reviewer(user: User) -> None:
@@ -153,11 +154,14 @@ def latest_decisions(store: Store, upns: Sequence[str], shared_only: bool = Fals
     pupils (absent when never reviewed)."""
     if not upns:
         return pd.Series(dtype="string")
-    newest = sa.select(sa.func.max(reviews.c.id)).where(reviews.c.upn.in_(list(upns)))
-    if shared_only:
-        newest = newest.where(reviews.c.shared_with_school.is_(True))
-    newest = newest.group_by(reviews.c.upn)
-    query = sa.select(reviews.c.upn, reviews.c.decision).where(reviews.c.id.in_(newest))
+    upns, rows = list(upns), []
     with store.engine.connect() as connection:
-        rows = connection.execute(query).all()
+        for start in range(0, len(upns), CHUNK):  # a whole caseload ("not reviewed") stays under the
+            chunk = upns[start : start + CHUNK]  # database's limit on bound parameters
+            newest = sa.select(sa.func.max(reviews.c.id)).where(reviews.c.upn.in_(chunk))
+            if shared_only:
+                newest = newest.where(reviews.c.shared_with_school.is_(True))
+            newest = newest.group_by(reviews.c.upn)
+            query = sa.select(reviews.c.upn, reviews.c.decision).where(reviews.c.id.in_(newest))
+            rows += connection.execute(query).all()
     return pd.Series(dict(rows), dtype="string")
