@@ -472,6 +472,72 @@ def users_add_command(
     typer.echo(f"Created {role} {email.strip().lower()} (user {user_id}).")
 
 
+# --- access by enrolment and personal data (issue 12) ----------------------------------------------------
+
+schools_app = typer.Typer(help="The schools list: names and types of schools by URN.", no_args_is_help=True)
+app.add_typer(schools_app, name="schools")
+
+
+@schools_app.command("load")
+def schools_load_command(
+    path: str = typer.Argument(..., help="CSV with columns urn, name and (optional) type."),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Load (replace) the schools list: pages show names instead of URNs, and a school's type (for
+    example "pupil referral unit") decides whether a pupil on two rolls is a dual registration."""
+    from riskengine.enrolment import load_school_list
+    from riskengine.store import Store
+
+    try:
+        count = load_school_list(Store.open(db), path)
+    except ValueError as error:
+        typer.echo(f"Not loaded: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Loaded {count} school(s).")
+
+
+@app.command("retention")
+def retention_command(
+    as_of: str | None = typer.Option(None, "--as-of", help="Purge as if today were YYYY-MM-DD."),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Purge names, dates of birth, tutor groups and adviser notes of pupils whose destination window
+    ended more than the retention period ago (upload/access.yaml). Run it regularly (e.g. monthly)."""
+    from datetime import date
+
+    from riskengine.privacy import retention
+    from riskengine.store import Store
+
+    try:
+        today = date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        raise typer.BadParameter("--as-of should be a date like 2027-04-01") from None
+    purged = retention(Store.open(db), today)
+    typer.echo(
+        f"{purged.pupils} pupil(s) past retention: {purged.identity_rows} identity row(s) removed, "
+        f"{purged.notes} note(s) blanked."
+    )
+
+
+@app.command("forget")
+def forget_command(
+    upn: str = typer.Argument(..., help="The pupil's UPN."),
+    by: str = typer.Option(..., "--by", help="Email of the admin making the erasure (for the audit log)."),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Erase one pupil on request (right to erasure): every stored row about them. The audit log records
+    that a pupil was erased, by whom and when, but not who the pupil was."""
+    from riskengine.privacy import forget
+    from riskengine.store import Store
+
+    try:
+        rows = forget(Store.open(db), upn, by)
+    except (LookupError, PermissionError) as error:
+        typer.echo(f"Not erased: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Erased the pupil ({rows} row(s)).")
+
+
 @app.command("serve")
 def serve_command(
     host: str = typer.Option(

@@ -5,7 +5,7 @@ API every other stage uses. Every write is a single transaction, so a failure st
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -167,12 +167,14 @@ class Store:
         academic_year: str,
         term: str,
         upload: dict[str, Any],
+        also: Callable[[sa.Connection, int], None] | None = None,
     ) -> StoredUpload:
         """Store a validated term for one school in one transaction, replacing that school's earlier upload
         of the same term (which stays recorded, marked inactive).
 
         `upload` holds the uploads-table fields describing the file (filename, sha256, mapping,
-        mapping_sha256, n_rows, n_warnings, uploaded_by).
+        mapping_sha256, n_rows, n_warnings, uploaded_by). `also(connection, upload_id)` writes what belongs
+        with the upload (identity, enrolment conflicts) in the same transaction.
         """
         now = datetime.now(UTC)
         u, pt = t.uploads, t.pupil_terms
@@ -209,6 +211,8 @@ class Store:
             connection.execute(
                 _insert_ignoring(connection, t.pupils).from_select(["upn", "first_upload_id"], new_pupils)
             )
+            if also is not None:
+                also(connection, upload_id)
         return StoredUpload(upload_id, previous, len(frame), n_replaced)
 
     def list_uploads(self, school_urn: str | None = None) -> pd.DataFrame:

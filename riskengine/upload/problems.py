@@ -15,6 +15,18 @@ from pathlib import Path
 import pandas as pd
 
 PROBLEM_COLUMNS = ("row", "column", "file_column", "message")
+#: A text cell starting with one of these is run as a formula by spreadsheets (CSV/formula injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: object) -> object:
+    """A text cell made safe to open in a spreadsheet: one starting like a formula gets a leading
+    apostrophe (OWASP's advice), so it shows as the text it is. Numbers and blanks pass unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 PROBLEM_DTYPES = {"row": "Int64", "column": "string", "file_column": "string", "message": "string"}
 
 
@@ -108,7 +120,10 @@ class UploadResult:
     def errors_csv(self, path: str | Path | None = None) -> str:
         """The problems as CSV text (UTF-8 with BOM, so Excel opens it cleanly); also written to `path`."""
         buffer = io.StringIO()
-        self.problems_frame().to_csv(buffer, index=False)
+        frame = self.problems_frame()
+        text_columns = ["column", "file_column", "message"]
+        frame[text_columns] = frame[text_columns].astype(object).map(neutralise, na_action="ignore")
+        frame.to_csv(buffer, index=False)
         text = buffer.getvalue()
         if path is not None:
             Path(path).write_text(text, encoding="utf-8-sig")

@@ -11,15 +11,19 @@ from pathlib import Path
 
 import pandas as pd
 
+from riskengine import enrolment
 from riskengine.spec import upload as spec
 from riskengine.store import Store
 from riskengine.store.store import PUPIL_TERMS_KIND
 from riskengine.upload import schema
 from riskengine.upload.history import history_warnings
+from riskengine.upload.identity import identity_frame, identity_problems, identity_recorder
 from riskengine.upload.mapping import ColumnMapping, apply_mapping, load_mapping
 from riskengine.upload.parsing import parse, read_checked, upload_record
 from riskengine.upload.problems import UploadResult, combine
 
+#: The columns a file may carry: the canonical ones and the identity ones (stored apart).
+CANONICAL = (*spec.COLUMNS, *spec.IDENTITY_COLUMNS)
 _UPPER = ("sen_provision", "sen_primary_need", "sex", "ethnicity")
 _LOWER = ("term", *spec.BOOL_COLUMNS)
 
@@ -59,8 +63,10 @@ def validate_pupil_cells(
     academic_year, term) are what the upload claims; rows that disagree are errors."""
     upload_values = upload_values or {}
     frame, file_columns, map_errors, map_warnings = apply_mapping(
-        cells, mapping, spec.COLUMNS, spec.REQUIRED_COLUMNS, upload_values
+        cells, mapping, CANONICAL, spec.REQUIRED_COLUMNS, upload_values
     )
+    identity_cells = frame[[c for c in frame.columns if c in spec.IDENTITY_COLUMNS]]
+    frame = frame.drop(columns=identity_cells.columns)
     as_written, frame = frame, normalise(frame)
     column_errors = schema.run_column_checks(
         frame,
@@ -76,6 +82,15 @@ def validate_pupil_cells(
         schema.column_schema(schema.pupil_warning_checks(), present.columns, refuse_formulas=False),
         file_columns,
     )
+    if not identity_cells.columns.empty:  # checked here, split off again before anything is stored
+        identity_errors = combine(
+            schema.run_column_checks(
+                identity_cells, schema.column_schema({}, identity_cells.columns), file_columns
+            ),
+            identity_problems(identity_cells, typed, file_columns),
+        )
+        row_errors = combine(row_errors, identity_errors)
+        typed = typed.join(identity_frame(identity_cells, typed["upn"]).drop(columns="upn"))
     return typed, combine(map_errors, column_errors, row_errors), combine(map_warnings, warnings)
 
 
@@ -83,8 +98,8 @@ def read_pupil_file(
     source: str | Path | bytes, mapping: str | Path | ColumnMapping | None = None, filename: str | None = None
 ) -> pd.DataFrame:
     """Parse, map and validate a termly file without storing it (e.g. in a notebook): the canonical
-    pupil-terms frame, or `InvalidFile` listing every error."""
-    return read_checked(source, mapping, filename, validate_pupil_cells, spec.COLUMNS)
+    pupil-terms frame (never the identity columns), or `InvalidFile` listing every error."""
+    return read_checked(source, mapping, filename, validate_pupil_cells, CANONICAL)[list(spec.COLUMNS)]
 
 
 def upload_bytes(
@@ -100,7 +115,7 @@ def upload_bytes(
     """Validate a termly file and, only if it has no errors, store it as the school's term in one
     transaction (replacing an earlier upload of that term). Identical bytes already stored: no-op."""
     check_upload_request(school_urn, academic_year, term)
-    mapping = load_mapping(mapping, spec.COLUMNS)
+    mapping = load_mapping(mapping, CANONICAL)
     sha256 = hashlib.sha256(data).hexdigest()
     result = UploadResult(status="rejected", filename=filename, sha256=sha256)
     current = store.active_upload(PUPIL_TERMS_KIND, school_urn, academic_year, term)
@@ -114,16 +129,29 @@ def upload_bytes(
     result.counts = {"rows": parsed.n_rows, "errors": len(parsed.errors)}
     if len(parsed.errors):
         return result
+    identity = parsed.typed.reindex(columns=["upn", *spec.IDENTITY_COLUMNS])
+    parsed.typed = parsed.typed[list(spec.COLUMNS)]
+    conflicts = enrolment.find_conflicts(store, parsed.typed, school_urn, academic_year, term)
     parsed.warnings = combine(
-        parsed.warnings, history_warnings(store, parsed.typed, school_urn, academic_year, term)
+        parsed.warnings,
+        history_warnings(store, parsed.typed, school_urn, academic_year, term),
+        enrolment.conflict_warnings(conflicts),
     )
     result.warnings = parsed.warnings
+    write_conflicts = enrolment.conflict_recorder(conflicts, school_urn, academic_year, term)
+    write_identity = identity_recorder(identity, school_urn)
+
+    def also(connection, upload_id: int) -> None:
+        write_identity(connection, upload_id)
+        write_conflicts(connection, upload_id)
+
     stored = store.write_pupil_terms(
         parsed.typed,
         school_urn=school_urn,
         academic_year=academic_year,
         term=term,
         upload=upload_record(filename, sha256, mapping, parsed, uploaded_by),
+        also=also,
     )
     result.status = "replaced" if stored.replaced_upload_id is not None else "stored"
     result.upload_id = stored.upload_id

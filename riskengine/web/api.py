@@ -14,6 +14,7 @@ import pandas as pd
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from pydantic import BaseModel, Field
 
+from riskengine.enrolment import list_conflicts
 from riskengine.web import audit
 from riskengine.web.accounts import PUPIL_ROLES, LoginThrottled, authenticate
 from riskengine.web.auth import (
@@ -55,6 +56,7 @@ class ReviewIn(BaseModel):
     decision: Literal["confirm", "dismiss", "refer"]
     reason: str = Field("", max_length=2000, description="required when dismissing")
     run_id: int | None = None
+    shared_with_school: bool = Field(False, description="the pupil's school sees it only when true")
 
 
 class InterventionIn(BaseModel):
@@ -62,6 +64,7 @@ class InterventionIn(BaseModel):
     started_on: date
     ended_on: date | None = None
     note: str = Field("", max_length=5000)
+    shared_with_school: bool = Field(False, description="the pupil's school sees it only when true")
 
 
 class Created(BaseModel):
@@ -103,6 +106,8 @@ def caseload_api(
     descending: bool = True,
     page: int = 1,
     per_page: int = 50,
+    q: str | None = None,
+    not_reviewed: bool = False,
 ) -> dict[str, Any]:
     user = api_session(request, *PUPIL_ROLES).user
     filters = CaseloadFilters(
@@ -114,6 +119,8 @@ def caseload_api(
         descending,
         max(int(page), 1),
         min(max(per_page, 1), 500),
+        search=(q or "").strip()[:100] or None,
+        not_reviewed=not_reviewed,
     )
     result = caseload(store_of(request), user, filters)
     return {
@@ -141,6 +148,9 @@ def pupil_api(request: Request, ref: str) -> dict[str, Any]:
     return {
         "ref": record.ref,
         "upn": record.upn,
+        "schools": record.schools,
+        "dual_registration": record.dual,
+        "identity": json.loads(json.dumps(record.identity, default=str)),
         "history": records(record.history),
         "score": json.loads(json.dumps(record.score, default=str)) if record.score else None,
         "run": json.loads(json.dumps(record.run, default=str)) if record.run else None,
@@ -154,7 +164,15 @@ def review_api(request: Request, ref: str, review: ReviewIn) -> Created:
     user = api_session(request, *REVIEWER_ROLES).user
     upn = _upn(request, user, ref)
     try:
-        review_id = record_review(store_of(request), user, upn, review.decision, review.reason, review.run_id)
+        review_id = record_review(
+            store_of(request),
+            user,
+            upn,
+            review.decision,
+            review.reason,
+            review.run_id,
+            shared_with_school=review.shared_with_school,
+        )
     except ValueError as error:
         raise HTTPException(status_code=422, detail=str(error)) from None
     audit.record(store_of(request), user, "review", ref, review.decision)
@@ -176,6 +194,7 @@ def intervention_api(request: Request, ref: str, intervention: InterventionIn) -
             intervention.started_on,
             intervention.ended_on,
             intervention.note,
+            shared_with_school=intervention.shared_with_school,
         )
     except ValueError as error:
         raise HTTPException(status_code=422, detail=str(error)) from None
@@ -228,6 +247,13 @@ def evaluation_api(request: Request) -> dict[str, Any]:
     api_session(request, "evaluator", "admin")
     store = store_of(request)
     return {"versions": records(versions_in_use(store)), "flags_by_band": records(flag_summary(store))}
+
+
+@router.get("/conflicts", summary="UPNs on two schools' rolls in one term: conflicts and dual registrations")
+def conflicts_api(request: Request, include_resolved: bool = False) -> list[dict[str, Any]]:
+    user = api_session(request, "admin").user
+    audit.record(store_of(request), user, "read_conflicts", detail="api")
+    return records(list_conflicts(store_of(request), include_resolved=include_resolved))
 
 
 @router.get("/audit", summary="The audit log, newest first (admins only)")

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
+from riskengine.enrolment import list_conflicts, resolve_conflict, school_names
 from riskengine.spec import upload as spec
 from riskengine.upload import shipped_mappings
 from riskengine.web import audit
@@ -28,7 +29,7 @@ from riskengine.web.auth import (
     session_of,
     store_of,
 )
-from riskengine.web.caseload import BLANK, SORTS, CaseloadFilters, caseload
+from riskengine.web.caseload import BLANK, IDENTITY_ROLES, SORTS, CaseloadFilters, caseload
 from riskengine.web.charts import pupil_chart
 from riskengine.web.evaluator import (
     fairness_tables,
@@ -38,7 +39,8 @@ from riskengine.web.evaluator import (
     safe_report_html,
     versions_in_use,
 )
-from riskengine.web.pupils import resolve_pupil
+from riskengine.web.export import caseload_xlsx
+from riskengine.web.pupils import ensure_refs, resolve_pupil
 from riskengine.web.record import describe_threshold, pupil_record
 from riskengine.web.reviews import REVIEWER_ROLES, record_intervention, record_review
 from riskengine.web.sessions import Session, end_session, start_session
@@ -68,6 +70,7 @@ router = APIRouter(include_in_schema=False)
 
 def render(request: Request, name: str, status_code: int = 200, **context) -> HTMLResponse:
     session = session_of(request)
+    names = school_names(store_of(request)) if session is not None else {}
     return templates.TemplateResponse(
         request,
         name,
@@ -75,6 +78,7 @@ def render(request: Request, name: str, status_code: int = 200, **context) -> HT
             "session": session,
             "user": session.user if session else None,
             "status_code": status_code,
+            "school_name": lambda urn: names.get(urn, urn) if urn else BLANK,
             **context,
         },
         status_code=status_code,
@@ -153,22 +157,23 @@ def caseload_page(
     sort: str = "risk",
     order: str = "desc",
     all_pupils: str | None = None,
+    q: str | None = None,
+    not_reviewed: str | None = None,
     page: int = 1,
 ) -> Response:
     session = page_session(request, *PUPIL_ROLES)
-    filters = CaseloadFilters(
-        school=school or None,
-        ncyear=_int_or_none(ncyear),
-        band=band or None,
-        flagged_only=not all_pupils,
-        sort=sort if sort in SORTS else "risk",
-        descending=order != "asc",
-        page=max(page, 1),
-    )
+    filters = _caseload_filters(school, ncyear, band, sort, order, all_pupils, q, not_reviewed, page)
     result = caseload(store_of(request), session.user, filters)
     query = {
         k: v
-        for k, v in {"school": school, "ncyear": ncyear, "band": band, "all_pupils": all_pupils}.items()
+        for k, v in {
+            "school": school,
+            "ncyear": ncyear,
+            "band": band,
+            "all_pupils": all_pupils,
+            "q": q,
+            "not_reviewed": not_reviewed,
+        }.items()
         if v
     }
 
@@ -183,12 +188,65 @@ def caseload_page(
         link=link,
         order=order,
         pages=max(1, -(-result.total // filters.per_page)),
+        export_link="/caseload.xlsx?" + urlencode({**query, "sort": filters.sort, "order": order}),
+    )
+
+
+def _caseload_filters(
+    school, ncyear, band, sort, order, all_pupils, q, not_reviewed, page=1, per_page: int | None = 50
+) -> CaseloadFilters:
+    return CaseloadFilters(
+        school=school or None,
+        ncyear=_int_or_none(ncyear),
+        band=band or None,
+        flagged_only=not all_pupils,
+        sort=sort if sort in SORTS else "risk",
+        descending=order != "asc",
+        page=max(page, 1),
+        per_page=per_page,
+        search=(q or "").strip()[:100] or None,
+        not_reviewed=bool(not_reviewed),
+    )
+
+
+@router.get("/caseload.xlsx")
+def caseload_export(
+    request: Request,
+    school: str | None = None,
+    ncyear: str | None = None,
+    band: str | None = None,
+    sort: str = "risk",
+    order: str = "desc",
+    all_pupils: str | None = None,
+    q: str | None = None,
+    not_reviewed: str | None = None,
+) -> Response:
+    """The caseload as filtered on the page, every page, as an XLSX workbook."""
+    session = page_session(request, *PUPIL_ROLES)
+    filters = _caseload_filters(school, ncyear, band, sort, order, all_pupils, q, not_reviewed, per_page=None)
+    result = caseload(store_of(request), session.user, filters)
+    audit.record(store_of(request), session.user, "export_caseload", detail=f"{result.total} pupils")
+    return Response(
+        caseload_xlsx(result.rows, with_identity=session.user.role in IDENTITY_ROLES),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": 'attachment; filename="caseload.xlsx"'},
     )
 
 
 @router.get("/pupils/{ref}")
 def pupil_page(request: Request, ref: str) -> Response:
-    session = page_session(request, *PUPIL_ROLES)
+    return _pupil_page(request, page_session(request, *PUPIL_ROLES), ref)
+
+
+def _pupil_page(
+    request: Request,
+    session: Session,
+    ref: str,
+    status_code: int = 200,
+    errors: list[dict] | None = None,
+    typed: dict | None = None,
+) -> Response:
+    """The pupil page; after a failed form, with the error summary and what was typed kept in the form."""
     store = store_of(request)
     with refused_as_404(request, session.user, ref):
         record = pupil_record(store, session.user, ref)
@@ -197,10 +255,13 @@ def pupil_page(request: Request, ref: str) -> Response:
     return render(
         request,
         "pupil.html",
+        status_code=status_code,
         record=record,
         chart=chart,
         can_review=session.user.role in REVIEWER_ROLES,
         today=date.today().isoformat(),
+        errors=errors or [],
+        typed=typed or {},
     )
 
 
@@ -213,17 +274,21 @@ def _pupil_for_write(request: Request, session: Session, ref: str) -> str:
 async def review_form(request: Request, ref: str) -> Response:
     session, form = await checked_form(request, *REVIEWER_ROLES)
     upn = _pupil_for_write(request, session, ref)
+    typed = {k: str(form.get(k, "")) for k in ("decision", "reason", "shared_with_school")}
     try:
         record_review(
             store_of(request),
             session.user,
             upn,
-            str(form.get("decision", "")),
-            str(form.get("reason", "")),
+            typed["decision"],
+            typed["reason"],
             _int_or_none(str(form.get("run_id", ""))),
+            shared_with_school=bool(typed["shared_with_school"]),
         )
     except ValueError as error:
-        raise HTTPException(status_code=422, detail=str(error)) from None
+        field = "decision" if "decision" in str(error) else "reason"
+        errors = [{"text": str(error), "href": f"#review-{field}"}]
+        return _pupil_page(request, session, ref, 422, errors, {"review": typed})
     audit.record(store_of(request), session.user, "review", ref, str(form.get("decision", "")))
     return RedirectResponse(f"/pupils/{ref}#reviews", status_code=303)
 
@@ -232,20 +297,27 @@ async def review_form(request: Request, ref: str) -> Response:
 async def intervention_form(request: Request, ref: str) -> Response:
     session, form = await checked_form(request, *REVIEWER_ROLES)
     upn = _pupil_for_write(request, session, ref)
+    fields = ("kind", "started_on", "ended_on", "note", "shared_with_school")
+    typed = {k: str(form.get(k, "")) for k in fields}
     try:
-        started = date.fromisoformat(str(form.get("started_on", "")))
-        ended = date.fromisoformat(str(form["ended_on"])) if form.get("ended_on") else None
+        try:
+            started = date.fromisoformat(typed["started_on"])
+            ended = date.fromisoformat(typed["ended_on"]) if typed["ended_on"] else None
+        except ValueError:
+            raise ValueError("give the dates as real dates, like 2025-01-31") from None
         record_intervention(
             store_of(request),
             session.user,
             upn,
-            str(form.get("kind", "")),
+            typed["kind"],
             started,
             ended,
-            str(form.get("note", "")),
+            typed["note"],
+            shared_with_school=bool(typed["shared_with_school"]),
         )
     except ValueError as error:
-        raise HTTPException(status_code=422, detail=str(error)) from None
+        errors = [{"text": str(error), "href": "#intervention-kind"}]
+        return _pupil_page(request, session, ref, 422, errors, {"intervention": typed})
     audit.record(store_of(request), session.user, "intervention", ref)
     return RedirectResponse(f"/pupils/{ref}#interventions", status_code=303)
 
@@ -370,3 +442,26 @@ def audit_page(request: Request, pupil: str | None = None) -> Response:
     return render(
         request, "audit.html", entries=audit.read_audit(store_of(request), pupil_ref=pupil), pupil=pupil
     )
+
+
+@router.get("/admin/conflicts")
+def conflicts_page(request: Request) -> Response:
+    """Pupils found on two schools' rolls in one term: conflicts to resolve, and dual registrations."""
+    session = page_session(request, "admin")
+    audit.record(store_of(request), session.user, "read_conflicts")
+    frame = list_conflicts(store_of(request))
+    refs = ensure_refs(store_of(request), frame["upn"]) if len(frame) else pd.Series(dtype="string")
+    rows = frame.assign(ref=frame["upn"].map(refs)).to_dict("records") if len(frame) else []
+    return render(request, "conflicts.html", conflicts=rows)
+
+
+@router.post("/admin/conflicts/{conflict_id}/resolve")
+async def conflict_resolve(request: Request, conflict_id: int) -> Response:
+    """The admin has checked the rolls: the uploading school now sees the pupil."""
+    session, _ = await checked_form(request, "admin")
+    try:
+        resolve_conflict(store_of(request), conflict_id, session.user.email)
+    except LookupError as error:
+        raise HTTPException(status_code=404, detail=str(error)) from None
+    audit.record(store_of(request), session.user, "resolve_conflict", detail=f"conflict {conflict_id}")
+    return RedirectResponse("/admin/conflicts", status_code=303)

@@ -68,12 +68,14 @@ reviews = sa.Table(
     "reviews",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("upn", sa.String(13), nullable=False),
-    sa.Column("run_id", sa.Integer, nullable=True),
+    sa.Column("upn", sa.String(13), sa.ForeignKey("pupils.upn"), nullable=False),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("score_runs.id"), nullable=True),
     sa.Column("decision", sa.String(10), nullable=False),
     sa.Column("reason", sa.Text, nullable=True),
     sa.Column("reviewer_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # Seen by the pupil's school only when the adviser says so (0003_i12b).
+    sa.Column("shared_with_school", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_reviews_upn", "upn"),
 )
 
@@ -81,13 +83,14 @@ interventions = sa.Table(
     "interventions",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("upn", sa.String(13), nullable=False),
+    sa.Column("upn", sa.String(13), sa.ForeignKey("pupils.upn"), nullable=False),
     sa.Column("kind", sa.String(100), nullable=False),
     sa.Column("started_on", sa.Date, nullable=False),
     sa.Column("ended_on", sa.Date, nullable=True),
     sa.Column("note", sa.Text, nullable=True),
     sa.Column("recorded_by", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("shared_with_school", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_interventions_upn", "upn"),
 )
 

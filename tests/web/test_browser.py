@@ -162,3 +162,59 @@ def test_adviser_reviews_a_flag_and_sees_it_in_the_history(page, base_url, users
     assert "Attendance plan" in page.inner_text("#interventions table")
     page.goto(f"{base_url}/caseload")
     assert "dismiss" in page.inner_text("table.caseload tbody tr:first-child")
+
+
+# --- issue 12: pages to work from ----------------------------------------------------------------------
+
+
+def test_adviser_searches_by_upn_and_exports_the_caseload(page, base_url, users, pupil_terms, schools):
+    sign_in(page, base_url, users["adviser"])
+    page.check("input[name=all_pupils]")
+    page.click("form.filters button[type=submit]")
+    upn = page.inner_text("table.caseload tbody tr:nth-child(2) td:first-child a").strip()
+    page.fill("input[name=q]", upn[-6:].lower())
+    page.click("form.filters button[type=submit]")
+    rows = page.locator("table.caseload tbody tr")
+    assert rows.count() >= 1 and all(upn[-6:] in rows.nth(i).inner_text() for i in range(rows.count()))
+    assert page.input_value("input[name=q]") == upn[-6:].lower(), "the search box keeps what was typed"
+    with page.expect_download() as download:
+        page.click("text=Download these pupils as a spreadsheet (XLSX)")
+    import io
+
+    from openpyxl import load_workbook
+
+    assert download.value.suggested_filename == "caseload.xlsx"
+    sheet = load_workbook(io.BytesIO(Path(download.value.path()).read_bytes())).active
+    assert sheet.max_row == rows.count() + 1 and sheet.cell(2, 1).value in page.inner_text("table.caseload")
+
+
+def test_a_failed_form_keeps_its_text_in_the_browser(page, base_url, users):
+    sign_in(page, base_url, users["adviser"])
+    page.click("table.caseload tbody tr:first-child a")
+    page.fill("input[name=kind]", "Attendance panel referral")
+    page.fill("input[name=started_on]", "2027-03-01")
+    page.fill("input[name=ended_on]", "2027-02-01")
+    page.fill("textarea[name=note]", "Discussed with the head of year")
+    page.click("form[action$='/interventions'] button[type=submit]")
+    assert "There is a problem" in page.inner_text(".govuk-error-summary")
+    assert page.input_value("input[name=kind]") == "Attendance panel referral"
+    assert page.input_value("textarea[name=note]") == "Discussed with the head of year"
+    assert page.input_value("input[name=ended_on]") == "2027-02-01"
+
+
+def test_the_caseload_fits_a_390_pixel_phone(browser, base_url, users):
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        for role, path in (("adviser", "/caseload?all_pupils=1"), ("school_a", "/school")):
+            sign_in(page, base_url, users[role])
+            page.goto(f"{base_url}{path}")
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"{path} is {width} px wide at 390 px"
+            if role == "adviser":
+                page.click("table.caseload tbody tr:first-child a")
+                width = page.evaluate("document.documentElement.scrollWidth")
+                assert width <= 390, f"the pupil page is {width} px wide at 390 px"
+            page.context.clear_cookies()
+    finally:
+        context.close()
