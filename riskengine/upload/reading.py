@@ -85,7 +85,8 @@ def check_xlsx(data: bytes, limits: FileLimits | None = None) -> None:
     if unzipped > limits.xlsx_max_uncompressed_bytes:
         raise FileProblem(
             f"the workbook unzips to {unzipped / 2**20:,.0f} MB, more than the "
-            f"{limits.xlsx_max_uncompressed_bytes / 2**20:,.0f} MB allowed; save only the termly sheet, or as CSV"
+            f"{limits.xlsx_max_uncompressed_bytes / 2**20:,.0f} MB allowed; "
+            "save only the termly sheet, or save it as CSV"
         )
     workbook = _open_workbook(data)
     try:

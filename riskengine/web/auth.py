@@ -21,7 +21,6 @@ from riskengine.web.sessions import Session, csrf_ok, resolve_session
 
 SESSION_COOKIE = "riskengine_session"
 CSRF_HEADER = "X-CSRF-Token"
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
 class LoginRequired(Exception):

@@ -4,6 +4,7 @@ role, and in-process clients (FastAPI's TestClient) signed in as each of them.""
 from __future__ import annotations
 
 import re
+import time
 import warnings
 from collections.abc import Iterator
 
@@ -85,3 +86,30 @@ def csrf_of(client: TestClient, path: str = "/") -> str:
 @pytest.fixture(scope="module")
 def clients(app, users: dict[str, str]) -> dict[str, TestClient]:
     return {name: sign_in(app, email) for name, email in users.items()}
+
+
+def finished_upload(client: TestClient, response, timeout: float = 120):
+    """Follow an upload's 303 to its status page and reload it until it stops refreshing itself (the
+    file is checked in a worker process); returns the final page."""
+    assert response.status_code == 303, response.text
+    url = response.headers["location"]
+    deadline = time.monotonic() + timeout
+    while True:
+        page = client.get(url)
+        if 'http-equiv="refresh"' not in page.text:
+            return page
+        assert time.monotonic() < deadline, "the upload was still being checked"
+        time.sleep(0.2)
+
+
+def finished_job(client: TestClient, accepted, headers=None, timeout: float = 120) -> dict:
+    """Poll an API upload's status_url until its job is no longer queued or running."""
+    assert accepted.status_code == 202, accepted.text
+    url = accepted.json()["status_url"]
+    deadline = time.monotonic() + timeout
+    while True:
+        body = client.get(url, headers=headers).json()
+        if body["state"] not in ("queued", "running"):
+            return body
+        assert time.monotonic() < deadline, "the upload was still being checked"
+        time.sleep(0.2)

@@ -122,7 +122,8 @@ def test_school_uploads_a_file_and_sees_it_in_the_history(
         "input[name=file]", term_file(pupil_terms, schools[0], tmp_path, "summer-upload.csv")
     )
     page.click("form[action='/school/upload'] button[type=submit]")
-    assert "stored" in page.inner_text("#upload-status")
+    # The file is checked in a worker process; the status page refreshes itself until it is done.
+    page.wait_for_selector("#upload-status:has-text('stored')", timeout=60_000)
     page.goto(f"{base_url}/school")
     assert "summer-upload.csv" in page.inner_text("#history")
 
@@ -140,7 +141,7 @@ def test_bad_upload_through_the_page_stores_nothing(
     page.select_option("select[name=term]", "autumn")
     page.set_input_files("input[name=file]", path)
     page.click("form[action='/school/upload'] button[type=submit]")
-    assert "rejected" in page.inner_text("#upload-status")
+    page.wait_for_selector("#upload-status:has-text('rejected')", timeout=60_000)
     assert "upn" in page.inner_text("table.problems")
     with page.expect_download() as download:
         page.click("text=Download the problems as CSV")
