@@ -87,7 +87,7 @@ async def _refuse(scope: Scope, send: Send, status: int, message: str) -> None:
         body = (
             '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Too large</title>'
             '<link rel="stylesheet" href="/static/style.css"></head><body><main><h1>Too large</h1>'
-            f'<p>{message.capitalize()}.</p><p><a href="/">Back</a></p></main></body></html>'
+            f'<p>{message[:1].upper() + message[1:]}.</p><p><a href="/">Back</a></p></main></body></html>'
         ).encode()
         kind = b"text/html; charset=utf-8"
     await send(

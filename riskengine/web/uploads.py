@@ -7,7 +7,7 @@ import pandas as pd
 from riskengine.store import Store
 from riskengine.upload import shipped_mappings
 from riskengine.upload.pupil_terms import check_upload_request
-from riskengine.upload.reading import check_xlsx
+from riskengine.upload.reading import check_csv, check_xlsx
 from riskengine.web.accounts import User
 from riskengine.web.jobs import JobRequest
 from riskengine.web.limits import load_limits
@@ -45,8 +45,8 @@ def check_upload(
     mapping: str = "",
 ) -> JobRequest:
     """Everything about an upload that can be refused cheaply, in the request: who may upload for which
-    school, the year/term/mapping named, the file's size, and an XLSX's declared size (read from its zip
-    directory and sheet header, never its cells). Returns the job to queue.
+    school, the year/term/mapping named, the file's size, an XLSX's declared size (read from its zip
+    directory and sheet header, never its cells) and a plain CSV's line count. Returns the job to queue.
 
     A school data manager always uploads for their own school, whatever the form says; an admin names one.
     """
@@ -66,6 +66,8 @@ def check_upload(
         check_upload_request(school_urn, academic_year, term)
         if data.startswith(b"PK\x03\x04"):
             check_xlsx(data)
+        else:
+            check_csv(data)
     except ValueError as error:  # FileProblem is a ValueError whose words are meant for the school
         raise UploadRequestError(str(error)) from None
     return JobRequest(
