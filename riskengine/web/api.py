@@ -16,7 +16,13 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from riskengine.web import audit
-from riskengine.web.accounts import PUPIL_ROLES, LoginThrottled, authenticate
+from riskengine.web.accounts import (
+    PUPIL_ROLES,
+    LoginNeedsCode,
+    LoginThrottled,
+    authenticate,
+    end_all_sessions,
+)
 from riskengine.web.auth import (
     api_session,
     client_ip,
@@ -44,6 +50,7 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 class Credentials(BaseModel):
     email: str = Field(max_length=255)
     password: str = Field(max_length=1024)
+    code: str | None = Field(None, max_length=8, description="the authentication app's code, if set up")
 
 
 class SessionOut(BaseModel):
@@ -72,9 +79,13 @@ class Created(BaseModel):
 @router.post("/session", response_model=SessionOut, summary="Sign in and get a bearer token")
 def sign_in(request: Request, credentials: Credentials) -> SessionOut:
     try:
-        user = authenticate(store_of(request), credentials.email, credentials.password, client_ip(request))
+        user = authenticate(
+            store_of(request), credentials.email, credentials.password, client_ip(request), credentials.code
+        )
     except LoginThrottled as error:
         raise HTTPException(status_code=429, detail=str(error)) from None
+    except LoginNeedsCode as error:
+        raise HTTPException(status_code=401, detail=str(error)) from None
     if user is None:
         raise HTTPException(status_code=401, detail="wrong email or password")
     token = start_session(store_of(request), user)
@@ -85,6 +96,13 @@ def sign_in(request: Request, credentials: Credentials) -> SessionOut:
 def sign_out(request: Request) -> None:
     api_session(request)
     end_session(store_of(request), session_token(request))
+
+
+@router.delete("/sessions", status_code=204, summary="Sign out everywhere (every token and browser session)")
+def sign_out_everywhere(request: Request) -> None:
+    user = api_session(request).user
+    end_all_sessions(store_of(request), user.id)
+    audit.record(store_of(request), user, "sign_out_everywhere", detail="api")
 
 
 @router.get("/me", summary="Who the token belongs to and their schools")

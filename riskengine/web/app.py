@@ -15,8 +15,8 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from riskengine.store import Store
-from riskengine.web import api, audit, pages
-from riskengine.web.auth import LoginRequired
+from riskengine.web import account_pages, api, audit, pages
+from riskengine.web.auth import EnrolmentRequired, LoginRequired
 from riskengine.web.bodylimit import BodyLimit
 from riskengine.web.jobs import UploadJobs
 from riskengine.web.limits import load_limits
@@ -97,6 +97,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(account_pages.router)
 
     app.add_middleware(BodyLimit, limits=load_limits().body)  # inside SecurityHeaders: a 413 gets them too
     app.add_middleware(SecurityHeaders)
@@ -104,6 +105,10 @@ def create_app(
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, _: LoginRequired) -> Response:
         return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(EnrolmentRequired)
+    async def to_enrolment(request: Request, _: EnrolmentRequired) -> Response:
+        return RedirectResponse("/account/totp", status_code=303)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> Response:

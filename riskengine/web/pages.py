@@ -16,7 +16,13 @@ from starlette.concurrency import run_in_threadpool
 from riskengine.spec import upload as spec
 from riskengine.upload import shipped_mappings
 from riskengine.web import audit
-from riskengine.web.accounts import PUPIL_ROLES, ROLE_LABELS, LoginThrottled, authenticate
+from riskengine.web.accounts import (
+    PUPIL_ROLES,
+    ROLE_LABELS,
+    LoginNeedsCode,
+    LoginThrottled,
+    authenticate,
+)
 from riskengine.web.auth import (
     SESSION_COOKIE,
     checked_form,
@@ -40,7 +46,7 @@ from riskengine.web.jobs import PENDING, create_job, job_problems, problems_csv,
 from riskengine.web.pupils import resolve_pupil
 from riskengine.web.record import describe_threshold, pupil_record
 from riskengine.web.reviews import REVIEWER_ROLES, record_intervention, record_review
-from riskengine.web.sessions import Session, end_session, start_session
+from riskengine.web.sessions import Session, end_session, needs_totp_enrolment, start_session
 from riskengine.web.tables import DECISIONS
 from riskengine.web.uploads import UPLOAD_ROLES, UploadRequestError, check_upload, history_for
 
@@ -118,12 +124,17 @@ async def login(request: Request) -> Response:
             str(form.get("email", "")),
             str(form.get("password", "")),
             client_ip(request),
+            str(form.get("code", "")),
         )
     except LoginThrottled as error:
         return _login_form(request, error=str(error), status_code=429)
+    except LoginNeedsCode:
+        error = "Enter the 6-digit code from your authentication app (or check it and try again)."
+        return _login_form(request, error=error, status_code=401)
     if user is None:
         return _login_form(request, error="Wrong email or password.", status_code=401)
-    response = RedirectResponse(HOME_BY_ROLE[user.role], status_code=303)
+    home = "/account/totp" if needs_totp_enrolment(user) else HOME_BY_ROLE[user.role]
+    response = RedirectResponse(home, status_code=303)
     _set_cookie(request, response, SESSION_COOKIE, start_session(store_of(request), user), max_age=8 * 3600)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return response
@@ -131,7 +142,7 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    await checked_form(request)
+    await checked_form(request, enrolling=True)
     end_session(store_of(request), request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")

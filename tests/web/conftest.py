@@ -21,6 +21,32 @@ with warnings.catch_warnings():  # Starlette prefers httpx2 for its test client;
     from fastapi.testclient import TestClient
 
 PASSWORD = "correct horse battery"
+#: email -> TOTP secret, for the accounts that have an authentication app (every admin must).
+TOTP_SECRETS: dict[str, str] = {}
+
+
+def with_totp(store: Store, email: str) -> str:
+    """Set up an authentication app for an account, as /account/totp does; returns its secret."""
+    import pyotp
+    import sqlalchemy as sa
+
+    from riskengine.web.accounts import enrol_totp
+    from riskengine.web.tables import users as users_table
+
+    secret = pyotp.random_base32()
+    with store.engine.connect() as connection:
+        user_id = connection.execute(
+            sa.select(users_table.c.id).where(users_table.c.email == email)
+        ).scalar_one()
+    enrol_totp(store, user_id, secret, pyotp.TOTP(secret).now())
+    TOTP_SECRETS[email] = secret
+    return secret
+
+
+def totp_code(email: str) -> str:
+    import pyotp
+
+    return pyotp.TOTP(TOTP_SECRETS[email]).now() if email in TOTP_SECRETS else ""
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +79,8 @@ def users(store: Store, schools: list[str]) -> dict[str, str]:
     }
     for email, role, urns in accounts.values():
         add_user(store, email, PASSWORD, role, urns)
+        if role == "admin":
+            with_totp(store, email)
     return {name: email for name, (email, _, _) in accounts.items()}
 
 
@@ -70,7 +98,12 @@ def sign_in(app, email: str, password: str = PASSWORD) -> TestClient:
     client = TestClient(app, base_url="https://testserver")
     response = client.post(
         "/login",
-        data={"email": email, "password": password, "csrf_token": login_csrf(client)},
+        data={
+            "email": email,
+            "password": password,
+            "csrf_token": login_csrf(client),
+            "code": totp_code(email),
+        },
         follow_redirects=False,
     )
     assert response.status_code == 303, response.text
