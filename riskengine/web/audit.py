@@ -69,13 +69,17 @@ class _Writer:
                 raise
 
     def _run(self) -> None:
+        failures = 0
         while True:
-            self.wake.wait(FLUSH_SECONDS)
+            self.wake.wait(FLUSH_SECONDS * min(2**failures, 120))  # back off while the database refuses
             self.wake.clear()
             try:
                 self.flush()
+                failures = 0
             except Exception:
-                log.exception("audit log: writing a batch failed; retrying")
+                if failures == 0:
+                    log.exception("audit log: writing a batch failed; keeping it and retrying")
+                failures = min(failures + 1, 8)
 
 
 _writers: dict[int, _Writer] = {}

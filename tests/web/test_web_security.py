@@ -40,9 +40,12 @@ def test_session_cookie_is_httponly_samesite_and_secure_over_https(app, users):
         follow_redirects=False,
     )
     assert response.status_code == 303
-    cookie = response.cookies.jar and next(
-        h for h in response.headers.get_list("set-cookie") if h.startswith("riskengine_session=")
-    ).lower()
+    cookie = (
+        response.cookies.jar
+        and next(
+            h for h in response.headers.get_list("set-cookie") if h.startswith("riskengine_session=")
+        ).lower()
+    )
     assert "httponly" in cookie and "samesite=lax" in cookie and "secure" in cookie
 
 
