@@ -3,6 +3,8 @@ role, and in-process clients (FastAPI's TestClient) signed in as each of them.""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 import time
 import warnings
@@ -21,8 +23,12 @@ with warnings.catch_warnings():  # Starlette prefers httpx2 for its test client;
     from fastapi.testclient import TestClient
 
 PASSWORD = "correct horse battery"
-#: email -> TOTP secret, for the accounts that have an authentication app (every admin must).
-TOTP_SECRETS: dict[str, str] = {}
+
+
+def totp_secret(email: str) -> str:
+    """The authentication-app secret the tests give an account: derived from the email, so every test
+    module (pytest may import this conftest twice) computes the same one."""
+    return base64.b32encode(hashlib.sha256(email.encode()).digest()[:20]).decode()
 
 
 def with_totp(store: Store, email: str) -> str:
@@ -33,20 +39,20 @@ def with_totp(store: Store, email: str) -> str:
     from riskengine.web.accounts import enrol_totp
     from riskengine.web.tables import users as users_table
 
-    secret = pyotp.random_base32()
+    secret = totp_secret(email)
     with store.engine.connect() as connection:
         user_id = connection.execute(
             sa.select(users_table.c.id).where(users_table.c.email == email)
         ).scalar_one()
     enrol_totp(store, user_id, secret, pyotp.TOTP(secret).now())
-    TOTP_SECRETS[email] = secret
     return secret
 
 
 def totp_code(email: str) -> str:
+    """The current code of the account's test authentication app (ignored for accounts without one)."""
     import pyotp
 
-    return pyotp.TOTP(TOTP_SECRETS[email]).now() if email in TOTP_SECRETS else ""
+    return pyotp.TOTP(totp_secret(email)).now()
 
 
 @pytest.fixture(scope="module")
