@@ -103,6 +103,18 @@ def _store(url: str) -> Store:
     return _stores[url]
 
 
+#: Validation is background work: its processes yield the CPU to the web worker's requests.
+WORKER_NICENESS = 10
+
+
+def _worker_start() -> None:
+    """Runs once in each new pool process: lower its scheduling priority (POSIX; elsewhere a no-op)."""
+    import os
+
+    if hasattr(os, "nice"):
+        os.nice(WORKER_NICENESS)
+
+
 def warm() -> int:
     """Import the upload stack in a fresh worker, so the first real upload does not pay for it."""
     import riskengine.upload  # noqa: F401
@@ -188,7 +200,9 @@ class UploadJobs:
     def pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
             context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=context, initializer=_worker_start
+            )
         return self._pool
 
     def warm(self) -> None:
