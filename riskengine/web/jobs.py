@@ -15,6 +15,7 @@ import logging
 import multiprocessing
 import secrets
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -220,6 +221,8 @@ class UploadJobs:
             self._running.discard(fut)
             if fut.cancelled() or fut.exception() is not None:
                 log.error("upload job %s did not complete in its worker process", job_id)
+                if isinstance(fut.exception(), BrokenProcessPool):  # a worker died (out of memory, say):
+                    self._pool = None  # the next upload starts a fresh pool
                 with self.store.engine.begin() as connection:
                     connection.execute(
                         sa.update(upload_jobs)

@@ -49,6 +49,8 @@ web_sessions = sa.Table(
     sa.Column("mfa_pending", sa.Boolean, nullable=True),
 )
 
+#: No longer written since revision 0003_i12a (throttling counts in `login_throttle`, every sign-in goes to
+#: `audit_log`); kept so rows written before stay readable.
 login_attempts = sa.Table(
     "login_attempts",
     metadata,
