@@ -185,3 +185,17 @@ def test_upload_api_reports_problems_as_json(users, schools, app):
     assert body["state"] == "done" and body["status"] == "rejected" and body["errors"]
     history = client.get("/api/v1/uploads", headers=headers).json()
     assert history and {u["school_urn"] for u in history} == {schools[0]}
+
+
+def test_sqlite_runs_in_wal_mode_so_pages_read_while_an_upload_writes(clients, store):
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 10_000
+    adviser = clients["adviser"]
+    adviser.get("/caseload")  # pupils get their refs when a run is first shown (a write); then only reads
+    with store.engine.connect() as writer:  # an upload's write transaction, still open
+        transaction = writer.begin()
+        writer.execute(sa.delete(st.pupil_terms).where(st.pupil_terms.c.term == "spring"))
+        assert adviser.get("/caseload").status_code == 200
+        assert adviser.get("/school").status_code == 200
+        transaction.rollback()
