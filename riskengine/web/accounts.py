@@ -222,6 +222,8 @@ def authenticate(store: Store, email: str, password: str, ip: str, code: str | N
         return None
     with store.engine.begin() as connection:
         t = login_throttle
+        longest = max(window for _, _, window in _windows(load_limits().throttle))
+        connection.execute(t.delete().where(t.c.window_start < now - longest))  # expired windows
         connection.execute(t.delete().where(t.c.key == _throttle_key("pair", email, ip)))
         for kind in ("address", "account"):
             connection.execute(
