@@ -32,7 +32,7 @@ from riskengine.web.auth import (
 )
 from riskengine.web.caseload import SORTS, CaseloadFilters, caseload
 from riskengine.web.evaluator import flag_summary, versions_in_use
-from riskengine.web.jobs import create_job, job_problems, read_job
+from riskengine.web.jobs import PENDING, create_job, job_problems, read_job
 from riskengine.web.pupils import resolve_pupil
 from riskengine.web.record import pupil_record
 from riskengine.web.reviews import REVIEWER_ROLES, record_intervention, record_review
@@ -275,7 +275,8 @@ def upload_job_api(request: Request, job_id: str) -> dict[str, Any]:
     if job is None or (job["user_id"] != user.id and user.role != "admin"):
         raise HTTPException(status_code=404, detail="no such upload")
     problems = job_problems(job)
-    audit.record(store_of(request), user, "read_upload_report", detail=job["filename"][:200])
+    if job["state"] not in PENDING:  # a read of the report; polling while it is checked is not
+        audit.record(store_of(request), user, "read_upload_report", detail=job["filename"][:200])
     return {
         "job_id": job_id,
         "state": job["state"],
