@@ -202,7 +202,9 @@ def _xlsx_rows(data: bytes, limits: FileLimits) -> list[list[str | None]]:
                 raise FileProblem(f"the sheet holds more than the {limits.xlsx_max_cells:,} cells allowed")
             rows.extend([[]] * blank_run)
             blank_run = 0
-            rows.append(list(map(_cell_text, row)))
+            # A sheet row ends at its last filled cell: trailing blanks are missing values, not a short row.
+            width = len(rows[0]) if rows else len(row)
+            rows.append(list(map(_cell_text, row)) + [None] * (width - len(row)))
         return rows
     finally:
         workbook.close()
