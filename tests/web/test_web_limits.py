@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import openpyxl
+import pandas as pd
 import pytest
 
 from riskengine.store import Store
@@ -300,3 +301,17 @@ def test_a_quoted_csv_over_the_row_cap_is_refused_by_its_worker(server, warm_cli
     growth = memory.growth_mb()
     print(f"quoted CSV over the row cap: rejected by its worker, server memory grew {growth:.1f} MB")
     assert growth < 100
+
+
+def test_sheet_rows_ending_before_the_last_column_read_as_blanks():
+    """Ignoring the declared dimension must not turn a blank last cell into a 'short row' problem."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["upn", "school_urn", "ethnicity"])
+    sheet.append(["A123456789012", SCHOOL])  # ethnicity blank: the row's XML ends at column B
+    sheet.append(["B123456789012", SCHOOL, "WBRI"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    cells, row_problems = read_table(buffer.getvalue(), "term.xlsx")
+    assert row_problems.empty and list(cells.index) == [2, 3]
+    assert cells.loc[2, "ethnicity"] is pd.NA and cells.loc[3, "ethnicity"] == "WBRI"
