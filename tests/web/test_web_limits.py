@@ -257,6 +257,12 @@ def test_authentication_comes_before_any_upload_body_is_read(server):
         f"Content-Length: {10 * MB}\r\n\r\n",
     )
     assert status.endswith("401 Unauthorized") and elapsed < 2
+    page, elapsed = raw_request(
+        server[0],
+        "POST /school/upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+        f"Content-Length: {10 * MB}\r\n\r\n",
+    )
+    assert page.endswith("303 See Other") and elapsed < 2, "the page sends the visitor to sign in"
 
 
 def test_a_streamed_body_is_stopped_at_the_limit(server):
