@@ -537,6 +537,110 @@ def forget_command(
         raise typer.Exit(1) from None
     typer.echo(f"Erased the pupil ({rows} row(s)).")
 
+def _account_change(action, *args) -> None:
+    """Run one accounts function, turning its ValueError into a plain message and exit code 1."""
+    try:
+        action(*args)
+    except ValueError as error:
+        typer.echo(f"Not changed: {error}", err=True)
+        raise typer.Exit(1) from None
+
+
+@users_app.command("list")
+def users_list_command(db: str | None = typer.Option(None, "--db", help=_DB_HELP)) -> None:
+    """Every account: email, role, schools, active or not, authentication app, live sessions."""
+    from riskengine.store import Store
+    from riskengine.web.accounts import list_users
+
+    frame = list_users(Store.open(db))
+    if frame.empty:
+        typer.echo("No users yet (riskengine users add ...).")
+        return
+    for row in frame.itertuples():  # one line per account: a handful of rows, not pupil data
+        status = "active" if row.active else "deactivated"
+        app_ = "app" if row.totp else "no app"
+        typer.echo(
+            f"{row.email}\t{row.role}\t{row.schools or '-'}\t{status}\t{app_}\t{row.sessions} session(s)"
+        )
+
+
+@users_app.command("deactivate")
+def users_deactivate_command(
+    email: str = typer.Argument(..., help="The account to deactivate (a leaver)."),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Stop an account signing in and end all its sessions now (its history stays in the audit log)."""
+    from riskengine.store import Store
+    from riskengine.web.accounts import deactivate_user
+
+    _account_change(deactivate_user, Store.open(db), email)
+    typer.echo(f"Deactivated {email.strip().lower()}; all its sessions have ended.")
+
+
+@users_app.command("reactivate")
+def users_reactivate_command(
+    email: str = typer.Argument(..., help="A deactivated account to let sign in again."),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Let a deactivated account sign in again."""
+    from riskengine.store import Store
+    from riskengine.web.accounts import reactivate_user
+
+    _account_change(reactivate_user, Store.open(db), email)
+    typer.echo(f"Reactivated {email.strip().lower()}.")
+
+
+@users_app.command("reset-password")
+def users_reset_password_command(
+    email: str = typer.Argument(..., help="The account whose password to replace."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Set a new password (asked for twice unless piped); all the account's sessions end."""
+    import sys
+
+    from riskengine.store import Store
+    from riskengine.web.accounts import reset_password
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt(
+            "New password (12 characters or more)", hide_input=True, confirmation_prompt=True
+        )
+    _account_change(reset_password, Store.open(db), email, password)
+    typer.echo(f"New password set for {email.strip().lower()}; all its sessions have ended.")
+
+
+@users_app.command("set-schools")
+def users_set_schools_command(
+    email: str = typer.Argument(..., help="A school data manager or adviser."),
+    school: list[str] = typer.Option(
+        ..., "--school", help="A school URN (one for school, repeat for adviser)."
+    ),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Replace the schools an account covers (takes effect on its next request)."""
+    from riskengine.store import Store
+    from riskengine.web.accounts import set_schools
+
+    _account_change(set_schools, Store.open(db), email, school)
+    typer.echo(f"{email.strip().lower()} now covers {', '.join(sorted(set(school)))}.")
+
+
+@users_app.command("reset-totp")
+def users_reset_totp_command(
+    email: str = typer.Argument(..., help="The account whose authentication app is lost."),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Forget an account's authentication app (a lost phone); its sessions end, and an admin sets up a
+    new app at the next sign-in."""
+    from riskengine.store import Store
+    from riskengine.web.accounts import reset_totp
+
+    _account_change(reset_totp, Store.open(db), email)
+    typer.echo(f"Forgot the authentication app of {email.strip().lower()}; all its sessions have ended.")
+
 
 @app.command("serve")
 def serve_command(

@@ -97,15 +97,17 @@ class Store:
         self.engine = engine
 
     @classmethod
-    def open(cls, url: str | None = None) -> Store:
-        """Connect (default: `default_url()`) and upgrade the schema to the latest Alembic revision."""
+    def open(cls, url: str | None = None, *, migrate: bool = True) -> Store:
+        """Connect (default: `default_url()`) and upgrade the schema to the latest Alembic revision
+        (`migrate=False`: a worker process opening a database its parent has already migrated)."""
         url = url or default_url()
         # A failed statement's parameters are pupil rows: keep them out of exception text (and so of logs).
         engine = sa.create_engine(url, hide_parameters=True)
         if engine.dialect.name == "sqlite":
             sa.event.listen(engine, "connect", _sqlite_pragmas)
         store = cls(engine)
-        store.upgrade()
+        if migrate:
+            store.upgrade()
         return store
 
     def upgrade(self, revision: str = "head") -> None:
@@ -329,6 +331,11 @@ class Store:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
+    # WAL: readers never wait for a writer (an upload's transaction), and a writer waits up to 30 s for
+    # another writer instead of failing at once with "database is locked".
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA cache_size=-65536")  # 64 MB: a 100,000-row term's index updates stay in memory
     cursor.close()
 

@@ -68,6 +68,18 @@ def describe(frame: pd.DataFrame, limit: int | None = 50) -> str:
     return "\n".join(lines)
 
 
+def bounded(frame: pd.DataFrame, limit: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the first `limit` problems in file order, counts by kind): what a stored report keeps, so its
+    size never depends on the file's. A kind is the severity (when present) and the column."""
+    keys = [c for c in ("severity", "column") if c in frame.columns]
+    counts = (
+        frame[keys].fillna("(whole file)").value_counts(sort=False).rename("count").reset_index()
+        if len(frame)
+        else pd.DataFrame(columns=[*keys, "count"])
+    )
+    return frame.head(limit).reset_index(drop=True), counts
+
+
 @dataclass
 class UploadResult:
     """What happened to one uploaded file.

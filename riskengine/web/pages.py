@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from collections import OrderedDict
 from datetime import date
 from pathlib import Path
 from urllib.parse import urlencode
@@ -18,9 +17,14 @@ from riskengine.enrolment import list_conflicts, resolve_conflict, school_names
 from riskengine.spec import upload as spec
 from riskengine.upload import shipped_mappings
 from riskengine.web import audit
-from riskengine.web.accounts import PUPIL_ROLES, ROLE_LABELS, LoginThrottled, authenticate
+from riskengine.web.accounts import (
+    PUPIL_ROLES,
+    ROLE_LABELS,
+    LoginNeedsCode,
+    LoginThrottled,
+    authenticate,
+)
 from riskengine.web.auth import (
-    MAX_UPLOAD_BYTES,
     SESSION_COOKIE,
     checked_form,
     client_ip,
@@ -40,16 +44,16 @@ from riskengine.web.evaluator import (
     versions_in_use,
 )
 from riskengine.web.export import caseload_xlsx
+from riskengine.web.jobs import PENDING, create_job, job_problems, problems_csv, read_job
 from riskengine.web.pupils import ensure_refs, resolve_pupil
 from riskengine.web.record import describe_threshold, pupil_record
 from riskengine.web.reviews import REVIEWER_ROLES, record_intervention, record_review
-from riskengine.web.sessions import Session, end_session, start_session
+from riskengine.web.sessions import Session, end_session, needs_totp_enrolment, start_session
 from riskengine.web.tables import DECISIONS
-from riskengine.web.uploads import UPLOAD_ROLES, UploadRequestError, history_for, upload_for
+from riskengine.web.uploads import UPLOAD_ROLES, UploadRequestError, check_upload, history_for
 
 LOGIN_CSRF_COOKIE = "riskengine_login_csrf"
 HOME_BY_ROLE = {"school": "/school", "adviser": "/caseload", "evaluator": "/evaluator", "admin": "/caseload"}
-MAX_ERROR_REPORTS = 200
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.globals.update(role_labels=ROLE_LABELS, terms=spec.TERMS, decisions=DECISIONS)
@@ -124,12 +128,17 @@ async def login(request: Request) -> Response:
             str(form.get("email", "")),
             str(form.get("password", "")),
             client_ip(request),
+            str(form.get("code", "")),
         )
     except LoginThrottled as error:
         return _login_form(request, error=str(error), status_code=429)
+    except LoginNeedsCode:
+        error = "Enter the 6-digit code from your authentication app (or check it and try again)."
+        return _login_form(request, error=error, status_code=401)
     if user is None:
         return _login_form(request, error="Wrong email or password.", status_code=401)
-    response = RedirectResponse(HOME_BY_ROLE[user.role], status_code=303)
+    home = "/account/totp" if needs_totp_enrolment(user) else HOME_BY_ROLE[user.role]
+    response = RedirectResponse(home, status_code=303)
     _set_cookie(request, response, SESSION_COOKIE, start_session(store_of(request), user), max_age=8 * 3600)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return response
@@ -137,7 +146,7 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    await checked_form(request)
+    await checked_form(request, enrolling=True)
     end_session(store_of(request), request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -164,6 +173,12 @@ def caseload_page(
     session = page_session(request, *PUPIL_ROLES)
     filters = _caseload_filters(school, ncyear, band, sort, order, all_pupils, q, not_reviewed, page)
     result = caseload(store_of(request), session.user, filters)
+    audit.record(
+        store_of(request),
+        session.user,
+        "view_caseload",
+        detail=f"page {filters.page}: {len(result.rows)} pupils",
+    )
     query = {
         k: v
         for k, v in {
@@ -342,15 +357,17 @@ def school_page(request: Request) -> Response:
 
 @router.post("/school/upload")
 async def upload_form(request: Request) -> Response:
+    """Check the request (session first, before the body is read), queue the file for a worker process
+    and answer at once with the job's status page."""
     session, form = await checked_form(request, *UPLOAD_ROLES)
     file = form.get("file")
     if file is None or isinstance(file, str):
         raise HTTPException(status_code=422, detail="choose a file to upload")
-    data = await file.read(MAX_UPLOAD_BYTES + 1)
+    data = await file.read()
     store = store_of(request)
     try:
-        result = upload_for(
-            store,
+        job = await run_in_threadpool(
+            check_upload,
             session.user,
             data,
             file.filename or "upload.csv",
@@ -360,32 +377,45 @@ async def upload_form(request: Request) -> Response:
             str(form.get("mapping", "")),
         )
     except UploadRequestError as error:
+        audit.record(store, session.user, "upload_refused", detail=str(error)[:200])
         return _school_page(request, session, status_code=422, error=str(error))
-    token = None
-    if len(result.errors) or len(result.warnings):
-        token = secrets.token_urlsafe(16)
-        reports: OrderedDict = request.app.state.error_reports
-        reports[token] = (session.user.id, result.errors_csv())
-        while len(reports) > MAX_ERROR_REPORTS:
-            reports.popitem(last=False)
+    job_id = await run_in_threadpool(create_job, store, job)
+    await request.app.state.upload_jobs.submit(job_id, data, job)
+    return RedirectResponse(f"/school/uploads/{job_id}", status_code=303)
+
+
+def _own_job(request: Request, session: Session, job_id: str) -> dict:
+    """The job if this user started it (or is an admin); otherwise the same 404 as an unknown id."""
+    job = read_job(store_of(request), job_id) if job_id.isalnum() and len(job_id) <= 32 else None
+    if job is None or (job["user_id"] != session.user.id and session.user.role != "admin"):
+        raise HTTPException(status_code=404, detail="no such upload; upload the file again")
+    return job
+
+
+@router.get("/school/uploads/{job_id}")
+def upload_status_page(request: Request, job_id: str) -> Response:
+    """The upload's status: refreshes itself (a meta refresh; the CSP allows no script) until done."""
+    session = page_session(request, *UPLOAD_ROLES)
+    job = _own_job(request, session, job_id)
+    problems = job_problems(job)
     return render(
         request,
         "upload_result.html",
-        status_code=422 if result.status == "rejected" else 200,
-        result=result,
-        token=token,
-        uploads=history_for(store, session.user),
+        job=job,
+        pending=job["state"] in PENDING,
+        errors=problems[problems["severity"] == "error"],
+        warnings=problems[problems["severity"] == "warning"],
+        uploads=history_for(store_of(request), session.user),
     )
 
 
-@router.get("/school/problems/{token}.csv")
-def problems_csv(request: Request, token: str) -> Response:
+@router.get("/school/uploads/{job_id}/problems.csv")
+def problems_csv_download(request: Request, job_id: str) -> Response:
     session = page_session(request, *UPLOAD_ROLES)
-    owner, text = request.app.state.error_reports.get(token, (None, None))
-    if owner != session.user.id:
-        raise HTTPException(status_code=404, detail="that report has expired; upload the file again")
+    job = _own_job(request, session, job_id)
+    audit.record(store_of(request), session.user, "download_problems", detail=job["filename"][:200])
     return Response(
-        "\ufeff" + text,
+        "\ufeff" + problems_csv(job),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="upload-problems.csv"'},
     )
@@ -435,12 +465,55 @@ def evaluator_report(request: Request) -> Response:
     return HTMLResponse(html, headers={"Content-Security-Policy": request.app.state.report_csp})
 
 
+AUDIT_PER_PAGE = 100
+
+
+def _date_or_none(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
 @router.get("/admin/audit")
-def audit_page(request: Request, pupil: str | None = None) -> Response:
+def audit_page(
+    request: Request,
+    pupil: str | None = None,
+    user: str | None = None,
+    action: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    page: int = 1,
+) -> Response:
     session = page_session(request, "admin")
-    audit.record(store_of(request), session.user, "read_audit")
+    store = store_of(request)
+    audit.record(store, session.user, "read_audit")
+    filters = audit.AuditFilters(
+        email=user or None,
+        action=action or None,
+        since=_date_or_none(since),
+        until=_date_or_none(until),
+        pupil_ref=pupil or None,
+    )
+    page = max(page, 1)
+    entries = audit.read_audit(store, AUDIT_PER_PAGE, offset=(page - 1) * AUDIT_PER_PAGE, filters=filters)
+    total = audit.count_audit(store, filters)
+    query = {
+        k: v
+        for k, v in {"pupil": pupil, "user": user, "action": action, "since": since, "until": until}.items()
+        if v
+    }
     return render(
-        request, "audit.html", entries=audit.read_audit(store_of(request), pupil_ref=pupil), pupil=pupil
+        request,
+        "audit.html",
+        entries=entries,
+        filters=filters,
+        query=query,
+        actions=audit.audit_actions(store),
+        page=page,
+        pages=max(1, -(-total // AUDIT_PER_PAGE)),
+        total=total,
+        link=lambda n: "?" + urlencode({**query, "page": n}),
     )
 
 
