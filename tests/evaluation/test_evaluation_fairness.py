@@ -64,8 +64,10 @@ def test_small_groups_are_listed_as_too_small_without_rates() -> None:
     assert "Chinese" in set(small["group"])
     assert (small["status"] == TOO_SMALL).all()
     assert (small["pupils_scored"] > 0).all()  # counted, never hidden
-    rates = ["positives", "base_rate", "selection_rate", "precision", "false_negative_rate"]
+    rates = ["base_rate", "selection_rate", "precision", "false_negative_rate", "true_positive_rate"]
     assert small[rates].isna().all().all()
+    # Counts stay (the one disclosure module hides the small ones in anything published).
+    assert (small["positives"] <= small["pupils"]).all()
     ratios = result.tables["disparities"].merge(small[["attribute", "group"]], on=["attribute", "group"])
     assert len(ratios) > 0 and (ratios["status"] == TOO_SMALL).all() and ratios["ratio"].isna().all()
     large = groups[groups["pupils"] >= settings.min_group_size]
