@@ -184,7 +184,7 @@ def protect(
         blank = hidden[:, [cols.index(s) for s in sources]].any(axis=1)
         out[rate] = out[rate].astype(float).mask(blank)
 
-    shown = values
+    shown = np.round(values)  # an expected count (e.g. positives found at capacity) reads as a whole number
     if settings.round_to:
         shown = np.round(values / settings.round_to) * settings.round_to
     for i, column in enumerate(cols):

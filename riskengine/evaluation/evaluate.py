@@ -197,6 +197,8 @@ def _describe_run(
             + (f" (+{definition.window_year_offset} year(s))" if definition.window_year_offset else "")
             + f", for Year 11 in {cohort_span}"
         ),
+        "risk_factors": list(settings.risk_factors),
+        "attribute_titles": dict(settings.titles),
         "audit_settings_version": settings.version,
         "audit_settings_fingerprint": settings.fingerprint,
         "band": list(settings.band),

@@ -262,7 +262,7 @@ GROUP_COLUMNS = [
     "status",
     "reason",
     "pupils_scored",
-    "no_outcome",
+    "no_outcome_count",
     *COUNT_COLUMNS,
     *RATE_COLUMNS,
     "observed_over_predicted_low",
@@ -312,7 +312,7 @@ def audit_groups(
     for g in groupings:
         all_labels = g.labels(labels)
         scored = all_labels.value_counts().rename("pupils_scored")
-        no_outcome = all_labels[~has_outcome].value_counts().rename("no_outcome")
+        no_outcome = all_labels[~has_outcome].value_counts().rename("no_outcome_count")
         uniques = list(codes[g.name][1])
         labelled_labels = g.labels(labelled)
         for name, flag in audited.items():
@@ -332,7 +332,7 @@ def audit_groups(
                 .sort_values("group", kind="stable")
                 .reset_index(drop=True)
             )
-            counts = ["pupils_scored", "no_outcome", *COUNT_COLUMNS]
+            counts = ["pupils_scored", "no_outcome_count", *COUNT_COLUMNS]
             by_group[counts] = by_group[counts].fillna(0).astype(int)
             small = (by_group["pupils"] < settings.min_group_size).to_numpy()
             is_reference = (by_group["group"] == g.reference).to_numpy()

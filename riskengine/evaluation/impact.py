@@ -62,20 +62,20 @@ def impact_table(pupils: pd.DataFrame, min_group_size: int) -> pd.DataFrame:
     """
     base = pupils.assign(
         school_urn=pupils["school_urn"].astype(str),
-        flagged=np.where(pupils["ever_flagged"], "flagged", "not flagged"),
+        flag_group=np.where(pupils["ever_flagged"], "flagged", "not flagged"),
         no_outcome=pupils["outcome"].isna(),
         any_neet=pupils["any_neet"].astype(bool),
         any_not_known=pupils["any_not_known"].astype(bool),
     )
     variants = [
         base,
-        base.assign(flagged=ALL),
+        base.assign(flag_group=ALL),
         base.assign(school_urn="all schools"),
-        base.assign(school_urn="all schools", flagged=ALL),
+        base.assign(school_urn="all schools", flag_group=ALL),
     ]
     table = (
         pd.concat(variants, ignore_index=True)
-        .groupby(["school_urn", "cohort", "flagged"], sort=True)
+        .groupby(["school_urn", "cohort", "flag_group"], sort=True)
         .agg(
             pupils=("upn", "size"),
             neet_count=("any_neet", "sum"),
