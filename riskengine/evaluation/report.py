@@ -48,14 +48,14 @@ def report_figures(result: EvaluationResult, band: tuple[float, float] | None = 
     """The report's plots as PNG bytes, by name."""
     tables = {name: as_numbers(table) for name, table in result.tables.items()}
     band = band or tuple(result.run_info.get("band", (0.8, 1.25)))
-    capacities = tuple(tables["capacity"]["capacity"].unique())
-    drawn = {
-        "roc": figures.roc_figure(tables["roc_curve"], tables["accuracy"]),
-        "precision_at_k": figures.precision_at_k_figure(
+    drawn = {"roc": figures.roc_figure(tables["roc_curve"], tables["accuracy"])}
+    if "precision_curve" in tables and "capacity" in tables:
+        capacities = tuple(tables["capacity"]["capacity"].unique())
+        drawn["precision_at_k"] = figures.precision_at_k_figure(
             tables["precision_curve"], capacities, result.headline.get("positive_rate")
-        ),
-        "lead_time": figures.lead_time_figure(tables["lead_time"]),
-    }
+        )
+    if "lead_time" in tables:
+        drawn["lead_time"] = figures.lead_time_figure(tables["lead_time"])
     if "calibration" in tables:
         drawn["calibration"] = figures.calibration_figure(tables["calibration"])
     if len(tables.get("disparities", ())):
