@@ -292,3 +292,44 @@ def as_numbers(table: pd.DataFrame) -> pd.DataFrame:
     """A published table with its count columns as numbers again, hidden counts as NaN (for plotting)."""
     counts = [c for c in table.columns if is_count(str(c))]
     return table.assign(**{c: pd.to_numeric(table[c], errors="coerce") for c in counts})
+
+
+def protect_training_outputs(
+    coefficients: pd.DataFrame,
+    fairness: pd.DataFrame,
+    fingerprint: dict[str, Any],
+    train_cohorts: list[str],
+    settings: DisclosureSettings | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """A training run's MLflow tables made safe: no training mean that implies 1-9 pupils with (or
+    without) a trait, the validation fairness table's group counts protected, small counts in the
+    fingerprint shown as "fewer than 10"."""
+    settings = settings or DisclosureSettings.load()
+    per_cohort = fingerprint.get("pupils_per_cohort") or {}
+    n_train = sum(int(per_cohort[c]) for c in train_cohorts if c in per_cohort) or int(
+        fingerprint.get("n_pupils", 0)
+    )
+    coefficients = coefficients.copy()
+    if "training_mean" in coefficients and n_train:
+        with_trait = coefficients["training_mean"].astype(float) * n_train
+        implied = np.minimum(with_trait, n_train - with_trait).round()
+        coefficients["training_mean"] = coefficients["training_mean"].where(
+            ~((implied > 0) & (implied < settings.threshold))
+        )
+    if len(fairness) and "n" in fairness:
+        fairness = protect(
+            fairness.rename(columns={"n": "pupils"}),
+            counts=["pupils"],
+            rates=[
+                c for c in ("outcome_rate", "mean_probability", "auc", "flag_rate", "recall") if c in fairness
+            ],
+            margins=[{"column": "pupils", "by": ["attribute"]}],
+            settings=settings,
+        )
+    shown = dict(fingerprint)
+    for key, value in fingerprint.items():
+        if isinstance(value, int) and key.startswith("n_"):
+            shown[key] = value if not 0 < value < settings.threshold else settings.fewer_than
+    if per_cohort:
+        shown["pupils_per_cohort"] = {k: format_count(v, settings) for k, v in per_cohort.items()}
+    return coefficients, fairness, shown

@@ -116,3 +116,23 @@ def test_settings_come_from_the_audit_file(tmp_path) -> None:
     path.write_text("disclosure:\n  treshold: 5\n")
     with pytest.raises(ValueError, match="treshold"):
         DisclosureSettings.load(path)
+
+
+def test_training_outputs_carry_no_mean_or_count_that_singles_out_pupils() -> None:
+    from riskengine.evaluation.publish import protect_training_outputs
+
+    coefficients = pd.DataFrame(
+        {
+            "column": ["(intercept)", "sen_E", "sen_K", "attendance"],
+            "training_mean": [np.nan, 0.003, 0.2, 0.998],
+        }
+    )
+    fairness = pd.DataFrame(
+        {"attribute": "sex", "group": ["F", "M", "U"], "n": [480, 515, 5], "outcome_rate": [0.1, 0.1, np.nan]}
+    )
+    fingerprint = {"n_pupils": 1500, "n_window_open": 4, "pupils_per_cohort": {"2022": 1000, "2023": 500}}
+    coef, fair, fp = protect_training_outputs(coefficients, fairness, fingerprint, ["2022"], SETTINGS)
+    # 0.3% of 1,000 training pupils is 3 with need E; 99.8% attendance leaves 2 pupils without it.
+    assert coef["training_mean"].isna().tolist() == [True, True, False, True]
+    assert fair["pupils"].tolist() == ["withheld", 515, "fewer than 10"]  # the smallest other group
+    assert fp["n_window_open"] == "fewer than 10" and fp["n_pupils"] == 1500
