@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from riskengine.evaluation.attributes import with_stored_attributes
 from riskengine.evaluation.evaluate import EvaluationResult, evaluate
 from riskengine.evaluation.inputs import cohort_of, member_of, with_term_order
 from riskengine.evaluation.report import write_report
@@ -54,6 +55,15 @@ def read_scores_file(path: str | Path) -> pd.DataFrame:
     return frame.astype({c: "string" for c in ("upn", "school_urn", "academic_year", "term")})
 
 
+def _stored_attributes(store: Any, upns: pd.Index) -> pd.DataFrame:
+    """Declared audit-only attributes stored at upload for these pupils (none for an older store)."""
+    reader = getattr(store, "read_audit_attributes", None)
+    if reader is None:
+        return pd.DataFrame()
+    stored = reader()
+    return stored[member_of(stored["upn"], upns)] if len(stored) else stored
+
+
 def is_engine_scores(frame: pd.DataFrame) -> bool:
     """A file in this engine's scores contract (today's `--scores` files), rather than another tool's."""
     from riskengine.evaluation.evaluate import REQUIRED_SCORE_COLUMNS
@@ -71,6 +81,7 @@ def store_outcomes_and_attributes(
     pupil_terms = store.read_pupil_terms(upns=list(upns))
     if pupil_terms.empty:
         return None, None
+    pupil_terms = with_stored_attributes(pupil_terms, _stored_attributes(store, upns))
     year11 = year11_start(pupil_terms).rename_axis("upn")
     destinations = store.read_destinations()
     destinations = destinations[member_of(destinations["upn"], year11.index)]
@@ -187,7 +198,9 @@ def evaluate_store(
     destinations = store.read_destinations()
     destinations = destinations[member_of(destinations["upn"], year11.index)]
     outcomes = derive_outcomes(destinations, year11, definition)
-    attributes = pupil_terms[["upn", "academic_year", "term", *ATTRIBUTE_COLUMNS]]
+    pupil_terms = with_stored_attributes(pupil_terms, _stored_attributes(store, year11.index))
+    extra = [a for a in settings.references if a in pupil_terms.columns and a not in ATTRIBUTE_COLUMNS]
+    attributes = pupil_terms[["upn", "academic_year", "term", *ATTRIBUTE_COLUMNS, *extra]]
 
     done("read the store")
     run_info: dict[str, Any] = {"scoring_runs": [int(i) for i in chosen["id"]] if len(chosen) else []}
