@@ -25,7 +25,7 @@ from riskengine.web.auth import (
     store_of,
 )
 from riskengine.web.caseload import SORTS, CaseloadFilters, caseload
-from riskengine.web.evaluator import flag_summary, versions_in_use
+from riskengine.web.evaluator import protected_flag_summary, run_sizes, versions_in_use
 from riskengine.web.pupils import resolve_pupil
 from riskengine.web.record import pupil_record
 from riskengine.web.reviews import REVIEWER_ROLES, record_intervention, record_review
@@ -227,7 +227,10 @@ async def upload_api(
 def evaluation_api(request: Request) -> dict[str, Any]:
     api_session(request, "evaluator", "admin")
     store = store_of(request)
-    return {"versions": records(versions_in_use(store)), "flags_by_band": records(flag_summary(store))}
+    return {
+        "versions": records(run_sizes(versions_in_use(store))),
+        "flags_by_band": records(protected_flag_summary(store)),
+    }
 
 
 @router.get("/audit", summary="The audit log, newest first (admins only)")

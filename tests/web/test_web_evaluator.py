@@ -96,8 +96,17 @@ def test_no_page_an_evaluator_opens_shows_a_small_count(clients, report) -> None
                 assert small_counts_shown(rows.assign(value=rows["value"].map(_number)), ["value"], 10) == []
 
 
-def _number(cell: str):
+def _number(cell):
     try:
-        return float(cell.replace(",", ""))
+        return float(str(cell).replace(",", ""))
     except ValueError:
         return cell
+
+
+def test_the_evaluation_api_shows_no_small_count(clients, report) -> None:
+    payload = clients["evaluator"].get("/api/v1/evaluation").json()
+    flags = pd.DataFrame(payload["flags_by_band"])
+    counts = ["pupils", "flagged", "by_rule", "by_model", "by_both"]
+    assert small_counts_shown(flags[counts].map(_number), counts, 10) == []
+    runs = pd.DataFrame(payload["versions"])
+    assert small_counts_shown(runs[["n_pupils"]].map(_number), ["n_pupils"], 10) == []
