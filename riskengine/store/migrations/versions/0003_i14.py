@@ -30,7 +30,9 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(["upload_id"], ["uploads.id"], name="fk_audit_attributes_upload_id_uploads"),
     )
-    op.create_index("ix_audit_attributes_school_term", "audit_attributes", ["school_urn", "academic_year", "term"])
+    op.create_index(
+        "ix_audit_attributes_school_term", "audit_attributes", ["school_urn", "academic_year", "term"]
+    )
 
 
 def downgrade() -> None:
