@@ -16,7 +16,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from riskengine.evaluation import figures
-from riskengine.evaluation.disclosure import DisclosureSettings
+from riskengine.evaluation.disclosure import DisclosureSettings, format_count
 from riskengine.evaluation.evaluate import EvaluationResult
 from riskengine.evaluation.fairness import OUTSIDE, UNCERTAIN
 from riskengine.evaluation.publish import as_numbers, protect_headline, protect_tables
@@ -107,6 +107,10 @@ def published(result: EvaluationResult, disclosure: DisclosureSettings | None = 
     """The result as it may leave the engine: every table and headline through disclosure control."""
     settings = disclosure or DisclosureSettings.load()
     info = dict(result.run_info, disclosure={"threshold": settings.threshold, "round_to": settings.round_to})
+    if "pupils_per_file" in info:  # other tools' files: how many pupils each scored
+        info["pupils_per_file"] = {k: format_count(v, settings) for k, v in info["pupils_per_file"].items()}
+    if "pupils_in_every_file" in info:
+        info["pupils_in_every_file"] = format_count(info["pupils_in_every_file"], settings)
     return EvaluationResult(
         run_info=info,
         headline=protect_headline(result.headline, settings),
