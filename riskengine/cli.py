@@ -382,11 +382,30 @@ def evaluate_command(
     ),
     year: str | None = typer.Option(None, "--year", help="Only runs of this academic year, e.g. 2023/24."),
     term: str | None = typer.Option(None, "--term", help="Only runs of this term: autumn, spring or summer."),
-    scores: str | None = typer.Option(
+    scores: list[str] | None = typer.Option(
         None,
         "--scores",
-        help="Evaluate a scores file (CSV or Parquet) instead of stored runs; destinations "
-        "and audit attributes still come from the store.",
+        help="Evaluate scores file(s) (CSV or Parquet) instead of stored runs: this engine's scores, or "
+        "another tool's (only a UPN and a score and/or flag column needed; repeat to compare several on "
+        "the same pupils). Destinations and audit attributes come from the store unless an outcome column "
+        "is named.",
+    ),
+    upn_column: str | None = typer.Option(None, "--upn-column", help="Another tool's file: its UPN column."),
+    score_column: str | None = typer.Option(
+        None, "--score-column", help="Another tool's file: its score column."
+    ),
+    flag_column: str | None = typer.Option(
+        None, "--flag-column", help="Another tool's file: its yes/no flag column."
+    ),
+    outcome_column: str | None = typer.Option(
+        None,
+        "--outcome-column",
+        help="Another tool's file: a yes/no outcome column (destinations not in the store).",
+    ),
+    columns_yaml: str | None = typer.Option(
+        None,
+        "--columns",
+        help="YAML naming the columns (name, upn, score, flag, outcome; per file under files:).",
     ),
     outcome: str | None = typer.Option(
         None, "--outcome", help="Outcome definition YAML (default: evaluation/outcome.yaml)."
@@ -405,11 +424,39 @@ def evaluate_command(
 ) -> None:
     """Judge past flags against actual destinations: accuracy, fairness audit, lead time and impact, as a
     self-contained HTML report (plus JSON and CSV), logged to MLflow."""
-    from riskengine.evaluation import evaluate_store
-    from riskengine.evaluation.workflow import read_scores_file
+    from riskengine.evaluation import evaluate_store, format_count
+    from riskengine.evaluation.workflow import evaluate_scores_files, read_scores_file
     from riskengine.store import Store
 
-    frame = read_scores_file(scores) if scores is not None else None
+    frame = None
+    mapped = {"upn": upn_column, "score": score_column, "flag": flag_column, "outcome": outcome_column}
+    if scores and (len(scores) > 1 or any(mapped.values()) or columns_yaml or not _engine_file(scores[0])):
+        try:
+            result, report = evaluate_scores_files(
+                Store.open(db) if outcome_column is None or db else None,
+                scores,
+                mapped,
+                columns_yaml,
+                outcome_definition=outcome,
+                settings=audit,
+                out_dir=out_dir,
+                mlflow=mlflow,
+                tracking_uri=tracking_uri,
+            )
+        except ValueError as error:
+            typer.echo(str(error), err=True)
+            raise typer.Exit(1) from None
+        headline = result.headline
+        typer.echo(
+            f"{format_count(headline['pupils_with_outcome'])} of {format_count(headline['pupils_scored'])} "
+            "pupils have an outcome; ROC AUC "
+            + ", ".join(
+                f"{k.removesuffix('_roc_auc')} {v:.3f}" for k, v in headline.items() if k.endswith("_roc_auc")
+            )
+        )
+        typer.echo(f"Report: {report}")
+        return
+    frame = read_scores_file(scores[0]) if scores else None
     with _stage_bar("evaluation", stages=4) as progress:
         result, report = evaluate_store(
             Store.open(db),
@@ -426,7 +473,8 @@ def evaluate_command(
         )
     headline = result.headline
     typer.echo(
-        f"{headline['pupils_with_outcome']:.0f} of {headline['pupils_scored']:.0f} pupils have an outcome; "
+        f"{format_count(headline['pupils_with_outcome'])} of {format_count(headline['pupils_scored'])} "
+        "pupils have an outcome; "
         f"ROC AUC rules {headline['rules_roc_auc']:.3f}, combined {headline['combined_roc_auc']:.3f}"
         + (f", model {headline['model_roc_auc']:.3f}" if "model_roc_auc" in headline else "")
     )
@@ -434,6 +482,16 @@ def evaluate_command(
     typer.echo(f"Report: {report}")
     if "mlflow_run_id" in result.run_info:
         typer.echo(f"MLflow run {result.run_info['mlflow_run_id']}")
+
+
+def _engine_file(path: str) -> bool:
+    """Whether a scores file is in this engine's own scores contract (read by its header only)."""
+    import pandas as pd
+
+    from riskengine.evaluation.workflow import is_engine_scores
+
+    parquet = path.lower().endswith((".parquet", ".pq"))
+    return is_engine_scores(pd.read_parquet(path).head(0) if parquet else pd.read_csv(path, nrows=0))
 
 
 # --- web service (issue 7) --------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from riskengine.evaluation.attributes import with_stored_attributes
 from riskengine.evaluation.evaluate import EvaluationResult, evaluate
 from riskengine.evaluation.inputs import cohort_of, member_of, with_term_order
 from riskengine.evaluation.report import write_report
@@ -52,6 +53,93 @@ def read_scores_file(path: str | Path) -> pd.DataFrame:
     if missing:
         raise ValueError(f"{path.name}: not a scores file (no column {', '.join(missing)})")
     return frame.astype({c: "string" for c in ("upn", "school_urn", "academic_year", "term")})
+
+
+def _stored_attributes(store: Any, upns: pd.Index) -> pd.DataFrame:
+    """Declared audit-only attributes stored at upload for these pupils (none for an older store)."""
+    reader = getattr(store, "read_audit_attributes", None)
+    if reader is None:
+        return pd.DataFrame()
+    stored = reader()
+    return stored[member_of(stored["upn"], upns)] if len(stored) else stored
+
+
+def is_engine_scores(frame: pd.DataFrame) -> bool:
+    """A file in this engine's scores contract (today's `--scores` files), rather than another tool's."""
+    from riskengine.evaluation.evaluate import REQUIRED_SCORE_COLUMNS
+
+    return all(c in frame.columns for c in REQUIRED_SCORE_COLUMNS)
+
+
+def store_outcomes_and_attributes(
+    store: Any, upns: pd.Index, definition: OutcomeDefinition, settings: AuditSettings
+) -> tuple[pd.Series | None, pd.DataFrame | None]:
+    """For pupils scored by another tool: their outcome from stored destinations (Year 11 from their
+    stored terms) and their audit attributes at their latest stored term; None where the store has none."""
+    from riskengine.evaluation.inputs import audit_labels
+
+    pupil_terms = store.read_pupil_terms(upns=list(upns))
+    if pupil_terms.empty:
+        return None, None
+    pupil_terms = with_stored_attributes(pupil_terms, _stored_attributes(store, upns))
+    year11 = year11_start(pupil_terms).rename_axis("upn")
+    destinations = store.read_destinations()
+    destinations = destinations[member_of(destinations["upn"], year11.index)]
+    derived = derive_outcomes(destinations, year11, definition)
+    derived = derived if "upn" in derived.columns else derived.reset_index()
+    outcomes = derived.set_index("upn")["outcome"].astype("boolean")
+    latest = pupil_terms.drop_duplicates("upn", keep="last").reset_index(drop=True)
+    labels = audit_labels(latest, tuple(settings.references))
+    return outcomes, pd.concat([latest[["upn"]], labels], axis=1)
+
+
+def evaluate_scores_files(
+    store: Any | None,
+    files: Sequence[str | Path],
+    columns: dict[str, Any] | None = None,
+    mapping: str | Path | None = None,
+    *,
+    outcome_definition: OutcomeDefinition | str | Path | None = None,
+    settings: AuditSettings | str | Path | None = None,
+    out_dir: str | Path = "evaluation-report",
+    mlflow: bool = True,
+    tracking_uri: str | None = None,
+) -> tuple[EvaluationResult, Path]:
+    """Evaluate other tools' scores files (each one scorer, compared on the pupils all of them scored)
+    against an outcome column or the store's destinations; write the report and log it unless told not."""
+    from riskengine.evaluation.external import evaluate_external, load_mapping, read_external
+
+    definition = (
+        outcome_definition
+        if isinstance(outcome_definition, OutcomeDefinition)
+        else load_outcome_definition(outcome_definition)
+    )
+    settings = settings if isinstance(settings, AuditSettings) else load_audit_settings(settings)
+    frames = {}
+    for file in files:
+        spec = load_mapping(mapping, Path(file), **(columns or {}))
+        if spec.name in frames:
+            raise ValueError(f"two scores files are both called {spec.name!r}: name them in the mapping YAML")
+        frames[spec.name] = read_external(file, spec)
+    outcomes, attributes = None, None
+    info: dict[str, Any] = {}
+    if store is not None:
+        upns = pd.Index(pd.concat([f["upn"] for f in frames.values()]).unique())
+        outcomes, attributes = store_outcomes_and_attributes(store, upns, definition, settings)
+        if outcomes is not None:
+            info = {
+                "outcome_definition": definition.describe(),
+                "outcome_definition_fingerprint": definition.fingerprint,
+                "outcome_definition_version": definition.version,
+                "destinations_window": f"{definition.window_start} to {definition.window_end} after Year 11",
+            }
+    result = evaluate_external(frames, outcomes, attributes, settings, info)
+    path = write_report(result, out_dir)
+    if mlflow:
+        from riskengine.evaluation.tracking import log_evaluation
+
+        result.run_info["mlflow_run_id"] = log_evaluation(result, out_dir, tracking_uri)
+    return result, path
 
 
 def evaluate_store(
@@ -110,7 +198,9 @@ def evaluate_store(
     destinations = store.read_destinations()
     destinations = destinations[member_of(destinations["upn"], year11.index)]
     outcomes = derive_outcomes(destinations, year11, definition)
-    attributes = pupil_terms[["upn", "academic_year", "term", *ATTRIBUTE_COLUMNS]]
+    pupil_terms = with_stored_attributes(pupil_terms, _stored_attributes(store, year11.index))
+    extra = [a for a in settings.references if a in pupil_terms.columns and a not in ATTRIBUTE_COLUMNS]
+    attributes = pupil_terms[["upn", "academic_year", "term", *ATTRIBUTE_COLUMNS, *extra]]
 
     done("read the store")
     run_info: dict[str, Any] = {"scoring_runs": [int(i) for i in chosen["id"]] if len(chosen) else []}

@@ -8,6 +8,7 @@ and registers the model. Nothing is used for scoring until someone promotes a ve
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import logging
 import os
@@ -181,12 +182,20 @@ def log_training(
                     if np.isfinite(value)
                 }
             )
-            mlflow.log_dict(result.fingerprint, "fingerprint.json")
+            from riskengine.evaluation.publish import protect_training_outputs
+
+            coefficients, fairness, fingerprint = protect_training_outputs(
+                result.coefficients, result.fairness, result.fingerprint, result.train_cohorts
+            )
+            mlflow.log_dict(fingerprint, "fingerprint.json")
             if model.C_search_ is not None:
                 mlflow.log_dict(model.C_search_, "C_search.json")
-            mlflow.log_text(result.coefficients.to_csv(index=False), "coefficients.csv")
-            mlflow.log_text(result.fairness.to_csv(index=False), "fairness.csv")
-            mlflow.log_text(model_card(result), "model_card.md")
+            mlflow.log_text(coefficients.to_csv(index=False), "coefficients.csv")
+            mlflow.log_text(fairness.to_csv(index=False), "fairness.csv")
+            published = dataclasses.replace(
+                result, coefficients=coefficients, fairness=fairness, fingerprint=fingerprint
+            )
+            mlflow.log_text(model_card(published), "model_card.md")
             y, p = result.validation_outcome, result.validation_probability
             for file, figure in (
                 ("calibration.png", calibration_figure(y, p)),

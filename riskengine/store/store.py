@@ -40,6 +40,26 @@ def _records(frame: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]
     return [dict(zip(columns, row, strict=True)) for row in zip(*arrays, strict=True)]
 
 
+def _replace_audit_attributes(
+    connection: sa.Connection,
+    attributes: pd.DataFrame | None,
+    school_urn: str,
+    academic_year: str,
+    term: str,
+    upload_id: int,
+) -> None:
+    """A school's term of audit-only attributes, replaced with the upload that carries them."""
+    a = t.audit_attributes
+    connection.execute(
+        sa.delete(a).where(a.c.school_urn == school_urn, a.c.academic_year == academic_year, a.c.term == term)
+    )
+    if attributes is not None and len(attributes):
+        rows = attributes.assign(
+            school_urn=school_urn, academic_year=academic_year, term=term, upload_id=upload_id
+        )
+        _bulk_insert(connection, a, rows, [c.name for c in a.columns])
+
+
 def _bulk_insert(
     connection: sa.Connection, table: sa.Table, frame: pd.DataFrame, columns: Sequence[str]
 ) -> None:
@@ -170,13 +190,16 @@ class Store:
         term: str,
         upload: dict[str, Any],
         also: Callable[[sa.Connection, int], None] | None = None,
+        audit_attributes: pd.DataFrame | None = None,
     ) -> StoredUpload:
         """Store a validated term for one school in one transaction, replacing that school's earlier upload
         of the same term (which stays recorded, marked inactive).
 
         `upload` holds the uploads-table fields describing the file (filename, sha256, mapping,
         mapping_sha256, n_rows, n_warnings, uploaded_by). `also(connection, upload_id)` writes what belongs
-        with the upload (identity, enrolment conflicts) in the same transaction.
+        with the upload (identity, enrolment conflicts) in the same transaction. `audit_attributes` (upn,
+        attribute, value): declared audit-only columns, stored in the same transaction
+        (riskengine.evaluation.attributes).
         """
         now = datetime.now(UTC)
         u, pt = t.uploads, t.pupil_terms
@@ -209,6 +232,9 @@ class Store:
             ).inserted_primary_key[0]
             extra = {"term_index": spec.term_index(academic_year, term), "upload_id": upload_id}
             _bulk_insert(connection, pt, frame.assign(**extra), (*spec.COLUMNS, *extra))
+            _replace_audit_attributes(
+                connection, audit_attributes, school_urn, academic_year, term, upload_id
+            )
             new_pupils = sa.select(pt.c.upn, sa.literal(upload_id)).where(pt.c.upload_id == upload_id)
             connection.execute(
                 _insert_ignoring(connection, t.pupils).from_select(["upn", "first_upload_id"], new_pupils)
@@ -216,6 +242,17 @@ class Store:
             if also is not None:
                 also(connection, upload_id)
         return StoredUpload(upload_id, previous, len(frame), n_replaced)
+
+    def read_audit_attributes(self, upns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Stored audit-only attributes, one row per pupil, term and attribute (text values)."""
+        a = t.audit_attributes
+        columns = ("upn", "school_urn", "academic_year", "term", "attribute", "value")
+        query = sa.select(*(a.c[c] for c in columns))
+        if upns is not None:
+            query = query.where(a.c.upn.in_(list(upns)))
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return pd.DataFrame.from_records(rows, columns=list(columns)).astype("string")
 
     def list_uploads(self, school_urn: str | None = None) -> pd.DataFrame:
         """Every accepted upload (newest last), with its file's SHA-256, row counts, who and when."""

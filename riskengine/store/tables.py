@@ -87,6 +87,22 @@ pupil_terms = sa.Table(
     sa.Index("ix_pupil_terms_school_urn", "school_urn", "academic_year", "term"),
 )
 
+#: Audit attributes declared in evaluation/audit.yaml beyond the pupil-terms contract (disability, young
+#: carer, ...), one row per pupil, term and attribute: stored for the fairness audit, never a model input.
+audit_attributes = sa.Table(
+    "audit_attributes",
+    metadata,
+    sa.Column("upn", sa.String(13), nullable=False),
+    sa.Column("school_urn", sa.String(6), nullable=False),
+    sa.Column("academic_year", sa.String(7), nullable=False),
+    sa.Column("term", sa.String(6), nullable=False),
+    sa.Column("attribute", sa.String(64), nullable=False),
+    sa.Column("value", sa.String(255), nullable=False),
+    sa.Column("upload_id", sa.Integer, sa.ForeignKey("uploads.id"), nullable=False),
+    sa.PrimaryKeyConstraint("upn", "school_urn", "academic_year", "term", "attribute"),
+    sa.Index("ix_audit_attributes_school_term", "school_urn", "academic_year", "term"),
+)
+
 destinations = sa.Table(
     "destinations",
     metadata,

@@ -124,7 +124,12 @@ def upload_bytes(
         result.counts = {"rows": current["n_rows"], "stored": 0}
         return result
     request = {"school_urn": school_urn, "academic_year": academic_year, "term": term}
-    parsed = parse(data, filename, mapping, lambda cells, m: validate_pupil_cells(cells, m, request))
+    from riskengine.evaluation.attributes import AuditColumns, declared_extra_attributes
+
+    audit = AuditColumns(declared_extra_attributes())  # declared audit-only columns: stored, never features
+    parsed = parse(
+        data, filename, mapping, lambda cells, m: validate_pupil_cells(audit.take(cells), m, request)
+    )
     result.errors = parsed.errors
     result.counts = {"rows": parsed.n_rows, "errors": len(parsed.errors)}
     if len(parsed.errors):
@@ -152,10 +157,12 @@ def upload_bytes(
         term=term,
         upload=upload_record(filename, sha256, mapping, parsed, uploaded_by),
         also=also,
+        audit_attributes=audit.rows,
     )
     result.status = "replaced" if stored.replaced_upload_id is not None else "stored"
     result.upload_id = stored.upload_id
     result.counts.update(stored=stored.n_stored, replaced=stored.n_replaced, warnings=len(result.warnings))
+    result.counts["audit_attributes"] = len(audit.stored_names)
     return result
 
 

@@ -32,7 +32,7 @@ from riskengine.web.auth import (
     store_of,
 )
 from riskengine.web.caseload import SORTS, CaseloadFilters, caseload
-from riskengine.web.evaluator import flag_summary, versions_in_use
+from riskengine.web.evaluator import protected_flag_summary, run_sizes, versions_in_use
 from riskengine.web.jobs import PENDING, create_job, job_problems, read_job
 from riskengine.web.pupils import resolve_pupil
 from riskengine.web.record import pupil_record
@@ -316,7 +316,10 @@ def evaluation_api(request: Request) -> dict[str, Any]:
     user = api_session(request, "evaluator", "admin").user
     store = store_of(request)
     audit.record(store, user, "read_evaluation", detail="api")
-    return {"versions": records(versions_in_use(store)), "flags_by_band": records(flag_summary(store))}
+    return {
+        "versions": records(run_sizes(versions_in_use(store))),
+        "flags_by_band": records(protected_flag_summary(store)),
+    }
 
 
 @router.get("/conflicts", summary="UPNs on two schools' rolls in one term: conflicts and dual registrations")

@@ -36,10 +36,12 @@ from riskengine.web.auth import (
 from riskengine.web.caseload import BLANK, IDENTITY_ROLES, SORTS, CaseloadFilters, caseload
 from riskengine.web.charts import pupil_chart
 from riskengine.web.evaluator import (
-    fairness_tables,
-    flag_summary,
+    fairness_summary,
+    headline_rows,
     latest_report,
+    protected_flag_summary,
     report_headline,
+    run_sizes,
     safe_report_html,
     versions_in_use,
 )
@@ -433,10 +435,10 @@ def evaluator_page(request: Request) -> Response:
     return render(
         request,
         "evaluator.html",
-        versions=versions_in_use(store),
-        summary=flag_summary(store),
+        versions=run_sizes(versions_in_use(store)),
+        summary=protected_flag_summary(store),
         report=report,
-        headline=headline,
+        headline=headline_rows(headline),
     )
 
 
@@ -445,10 +447,17 @@ def fairness_page(request: Request) -> Response:
     page_session(request, "evaluator", "admin")
     report = latest_report(request.app.state.reports_dir)
     try:
-        tables = fairness_tables(report) if report else {}
+        attributes = fairness_summary(report) if report else []
     except ValueError as error:
         raise HTTPException(status_code=409, detail=str(error)) from None
-    return render(request, "fairness.html", report=report, tables=tables)
+    return render(request, "fairness.html", report=report, attributes=attributes)
+
+
+@router.get("/evaluator/full")
+def evaluator_full_report(request: Request) -> Response:
+    """The full report inside the site's own page, with the way back to the overview."""
+    page_session(request, "evaluator", "admin")
+    return render(request, "evaluator_full.html", report=latest_report(request.app.state.reports_dir))
 
 
 @router.get("/evaluator/report")
