@@ -150,7 +150,7 @@ scores = sa.Table(
     sa.Column("reasons_up", sa.JSON, nullable=True),
     sa.Column("reasons_down", sa.JSON, nullable=True),
     sa.Column("contributions", sa.JSON, nullable=True),
-    # issue 11 (migration 0003_i11): per feature the risk in percentage points and the pupil's value, the
+    # issue 11 (migration 0003): per feature the risk in percentage points and the pupil's value, the
     # model point used; and "what would change it" (the smallest single change below the flag lines)
     sa.Column("details", sa.JSON, nullable=True),
     sa.Column("what_would_change", sa.JSON, nullable=True),
@@ -160,7 +160,7 @@ scores = sa.Table(
 SCORE_COLUMNS = tuple(c.name for c in scores.columns if c.name != "run_id")
 SCORE_RUN_COLUMNS = tuple(c.name for c in score_runs.columns if c.name not in ("id", "created_at"))
 
-# --- issue 12 (access follows enrolment, identity columns); created by migration 0003_i12b -----------------
+# --- issue 12 (access follows enrolment, identity columns); created by migration 0003 -----------------
 
 #: The optional schools list an admin loads (`riskengine schools load`): names shown instead of URNs, and
 #: types, which decide whether two rolls in one term are a dual registration or a conflict.

@@ -49,7 +49,7 @@ web_sessions = sa.Table(
     sa.Column("mfa_pending", sa.Boolean, nullable=True),
 )
 
-#: No longer written since revision 0003_i12a (throttling counts in `login_throttle`, every sign-in goes to
+#: No longer written since revision 0003 (throttling counts in `login_throttle`, every sign-in goes to
 #: `audit_log`); kept so rows written before stay readable.
 login_attempts = sa.Table(
     "login_attempts",
@@ -80,7 +80,7 @@ reviews = sa.Table(
     sa.Column("reason", sa.Text, nullable=True),
     sa.Column("reviewer_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    # Seen by the pupil's school only when the adviser says so (0003_i12b).
+    # Seen by the pupil's school only when the adviser says so (migration 0003).
     sa.Column("shared_with_school", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_reviews_upn", "upn"),
 )
