@@ -61,7 +61,8 @@ class UploadResult:
     """What happened to one uploaded file.
 
     status: "stored" (new term), "replaced" (the school's earlier upload of this term was replaced),
-    "unchanged" (this exact file was already stored; nothing done) or "rejected" (nothing stored).
+    "unchanged" (this exact file was already stored; nothing done), "rejected" (nothing stored),
+    "checked" (valid, but only checked: nothing stored) or "skipped" (not this kind of file).
     """
 
     status: str
@@ -83,6 +84,12 @@ class UploadResult:
         if self.status == "rejected":
             fix = "Fix them and upload again."
             return f"{self.filename}: rejected with {n_err} error(s); nothing was stored. {fix}"
+        if self.status == "checked":
+            checked = f"{rows} row(s) are valid, with {n_warn} warning(s)"
+            return f"{self.filename}: {checked}; nothing was stored (checked only)."
+        if self.status == "skipped":
+            why = self.warnings["message"].iloc[0] if n_warn else "not this kind of file"
+            return f"{self.filename}: skipped, {why}."
         if self.status == "unchanged":
             earlier = f"upload {self.upload_id}"
             return f"{self.filename}: this exact file was already uploaded ({earlier}); nothing changed."

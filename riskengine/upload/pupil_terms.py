@@ -17,7 +17,7 @@ from riskengine.store.store import PUPIL_TERMS_KIND
 from riskengine.upload import schema
 from riskengine.upload.history import history_warnings
 from riskengine.upload.mapping import ColumnMapping, apply_mapping, load_mapping
-from riskengine.upload.parsing import parse, read_checked, upload_record
+from riskengine.upload.parsing import Parsed, parse, read_checked, upload_record
 from riskengine.upload.problems import UploadResult, combine
 
 _UPPER = ("sen_provision", "sen_primary_need", "sex", "ethnicity")
@@ -110,24 +110,42 @@ def upload_bytes(
         return result
     request = {"school_urn": school_urn, "academic_year": academic_year, "term": term}
     parsed = parse(data, filename, mapping, lambda cells, m: validate_pupil_cells(cells, m, request))
+    return store_parsed(store, parsed, result, mapping, request, uploaded_by)
+
+
+def store_parsed(
+    store: Store,
+    parsed: Parsed,
+    result: UploadResult,
+    mapping: ColumnMapping,
+    request: dict[str, str],
+    uploaded_by: str,
+    check: bool = False,
+) -> UploadResult:
+    """Store one validated term of one school (or, with `check`, only add the history warnings)."""
     result.errors = parsed.errors
     result.counts = {"rows": parsed.n_rows, "errors": len(parsed.errors)}
     if len(parsed.errors):
         return result
+    school_urn, academic_year, term = request["school_urn"], request["academic_year"], request["term"]
     parsed.warnings = combine(
         parsed.warnings, history_warnings(store, parsed.typed, school_urn, academic_year, term)
     )
     result.warnings = parsed.warnings
+    result.counts["warnings"] = len(result.warnings)
+    if check:
+        result.status = "checked"
+        return result
     stored = store.write_pupil_terms(
         parsed.typed,
         school_urn=school_urn,
         academic_year=academic_year,
         term=term,
-        upload=upload_record(filename, sha256, mapping, parsed, uploaded_by),
+        upload=upload_record(result.filename, result.sha256, mapping, parsed, uploaded_by),
     )
     result.status = "replaced" if stored.replaced_upload_id is not None else "stored"
     result.upload_id = stored.upload_id
-    result.counts.update(stored=stored.n_stored, replaced=stored.n_replaced, warnings=len(result.warnings))
+    result.counts.update(stored=stored.n_stored, replaced=stored.n_replaced)
     return result
 
 
