@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
@@ -122,26 +123,34 @@ def split_parts(
     keys, errors = {}, []
     for column in KEYS:
         option = given.get(column)
-        if option is not None:  # rows that say otherwise are refused by the row checks, row by row
-            keys[column] = pd.Series(option, index=cells.index, dtype="string")
-        elif column in headers:
+        if column in headers:
             values = cells[headers[column]].astype("string").str.strip()
             table = {k.casefold(): v for k, v in mapping.values.get(column, {}).items()}
             if table:
                 values = values.str.casefold().map(table).astype("string").fillna(values)
             keys[column] = values.str.casefold() if column == "term" else values
-        else:
+        if option is not None:
+            if column in headers:  # invalid values are left to the row checks, which say why row by row
+                said = sorted({v for v in keys[column].dropna().unique() if _VALID[column](v)} - {option})
+                if said:
+                    errors.append(
+                        (None, column, f"the file's {column} column says {', '.join(said[:4])}, but the "
+                         f"--{_OPTION[column]} option says {option}; leave the option out to load every "
+                         f"{_OPTION[column]} in the file")
+                    )  # fmt: skip
+            keys[column] = pd.Series(option, index=cells.index, dtype="string")
+        elif column not in headers:
             errors.append(
                 (None, column, f"the file has no {column} column; give it with --{_OPTION[column]}")
             )
     if errors:
         return {}, problems(*zip(*errors, strict=True))
     frame = pd.DataFrame(keys)
-    valid = (
-        frame["school_urn"].str.fullmatch(r"\d{6}").fillna(False)
-        & frame["academic_year"].map(lambda v: isinstance(v, str) and spec.is_valid_academic_year(v))
-        & frame["term"].isin(spec.TERMS)
-    )
+    valid = pd.Series(True, index=frame.index)
+    for column in KEYS:
+        codes, uniques = pd.factorize(frame[column])
+        ok = np.array([_VALID[column](v) for v in uniques] + [False], dtype=bool)
+        valid &= ok[codes]  # code -1 (blank) picks the final False
     if not valid.all():
         bad = frame.index[~valid.to_numpy()]
         messages = ["this row's school URN, academic year or term is blank or not valid, so the file cannot "
@@ -152,6 +161,11 @@ def split_parts(
 
 
 _OPTION = {"school_urn": "school", "academic_year": "year", "term": "term"}
+_VALID = {
+    "school_urn": lambda v: len(v) == 6 and v.isdigit(),
+    "academic_year": spec.is_valid_academic_year,
+    "term": lambda v: v in spec.TERMS,
+}
 
 
 def _part_sha256(file_sha256: str, part: pd.DataFrame, whole: bool) -> str:

@@ -9,6 +9,7 @@ replaced by the offending cell.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -92,8 +93,12 @@ def _on_unique(cells: pd.Series, fn: Callable[[str], object]) -> dict[str, objec
     return {value: fn(value) for value in cells.dropna().unique()}
 
 
+#: A pupil's UPN recurs in every term's file, so a batch of a few years' files checks each one once.
+_cached_upn_problem = functools.lru_cache(maxsize=1 << 20)(upn_problem)
+
+
 def upn_checks() -> list[pa.Check]:
-    return [_check(lambda s: s.map(upn_problem).isna(), UPN_MESSAGE)]
+    return [_check(lambda s: s.map(_cached_upn_problem).isna(), UPN_MESSAGE)]
 
 
 BOOL_CHECK = one_of(
