@@ -298,6 +298,12 @@ def train_command(
     spec: str | None = typer.Option(None, "--spec", help="Model spec YAML (default: models/logistic.yaml)."),
     outcome: str | None = typer.Option(None, "--outcome", help="Outcome definition YAML (default: shipped)."),
     no_register: bool = typer.Option(False, "--no-register", help="Log the run but do not register it."),
+    as_of: str | None = typer.Option(
+        None,
+        "--as-of",
+        help="Count cohorts whose outcome window ended by this date (default: the "
+        "as-of date of the newest destinations extract loaded).",
+    ),
     tracking_uri: str | None = typer.Option(None, "--tracking-uri", help=_TRACKING_HELP),
     db: str | None = typer.Option(None, "--db", help=_DB_HELP),
 ) -> None:
@@ -305,6 +311,8 @@ def train_command(
 
     The new version is not used for scoring until you run `riskengine promote VERSION`.
     """
+    from tqdm import tqdm
+
     from riskengine.model import train
     from riskengine.store import Store
 
@@ -316,6 +324,8 @@ def train_command(
             register=not no_register,
             outcome_path=outcome,
             progress=progress,
+            as_of=as_of,
+            notify=tqdm.write,  # cohorts left out, said at once (before any error that follows from it)
         )
     valid = result.metrics["validation"]
     typer.echo(
@@ -454,6 +464,12 @@ def evaluate_command(
     mlflow: bool = typer.Option(
         True, "--mlflow/--no-mlflow", help="Log the report and headline metrics to MLflow."
     ),
+    as_of: str | None = typer.Option(
+        None,
+        "--as-of",
+        help="Count cohorts whose outcome window ended by this date (default: the as-of date of the "
+        "newest destinations extract loaded).",
+    ),
     tracking_uri: str | None = typer.Option(None, "--tracking-uri", help=_TRACKING_HELP),
     db: str | None = typer.Option(None, "--db", help=_DB_HELP),
 ) -> None:
@@ -464,7 +480,7 @@ def evaluate_command(
     from riskengine.store import Store
 
     frame = read_scores_file(scores) if scores is not None else None
-    with _stage_bar("evaluation", stages=4) as progress:
+    with _clear_errors(), _stage_bar("evaluation", stages=4) as progress:
         result, report = evaluate_store(
             Store.open(db),
             runs,
@@ -477,7 +493,10 @@ def evaluate_command(
             mlflow=mlflow,
             tracking_uri=tracking_uri,
             progress=progress,
+            as_of=as_of,
         )
+    for line in result.run_info.get("cohort_notices", []):
+        typer.echo(line)
     headline = result.headline
     typer.echo(
         f"{headline['pupils_with_outcome']:.0f} of {headline['pupils_scored']:.0f} pupils have an outcome; "

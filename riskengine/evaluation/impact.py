@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from riskengine.cohorts import cohort_name
 from riskengine.evaluation.inputs import member_of
 from riskengine.spec.destinations import ACTIVITY_CODES, RE_ENGAGEMENT_CODE
 
@@ -85,6 +86,7 @@ def impact_table(pupils: pd.DataFrame, min_group_size: int) -> pd.DataFrame:
         )
         .reset_index()
     )
+    table["cohort"] = [cohort_name(c) for c in table["cohort"]]  # the one name of each cohort
     small = table["pupils"] < min_group_size
     table["status"] = np.where(small, "too small", "reported")
     table.loc[small, list(IMPACT_RATES)] = np.nan

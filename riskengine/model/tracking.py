@@ -152,7 +152,7 @@ def log_training(
         signature = infer_signature(example, model.predict_proba(example)[:, 1])
         name = spec.registered_model_name
         with mlflow.start_run(
-            experiment_id=experiment_id, run_name=f"{spec.name} {result.validation_cohort}"
+            experiment_id=experiment_id, run_name=f"{spec.name}, validated on {result.validation_cohort}"
         ) as run:
             mlflow.log_params(
                 {
