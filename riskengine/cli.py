@@ -15,6 +15,52 @@ app = typer.Typer(
     add_completion=False,
 )
 
+# --- project folder (issue 10) ---------------------------------------------------------------------------
+
+
+@app.callback()
+def main(
+    project: str | None = typer.Option(
+        None,
+        "--project",
+        envvar="RISKENGINE_PROJECT",
+        help="Project folder (made by riskengine init); default: the nearest one at or above the "
+        "current folder. Its declarative files and its database and MLflow locations are used, unless "
+        "a command's option or RISKENGINE_DB_URL / MLFLOW_TRACKING_URI / RISKENGINE_HOME says otherwise.",
+    ),
+) -> None:
+    """Early-warning engine for pupils at risk of becoming NEET."""
+    from riskengine.project import Project, use
+
+    if project is not None:
+        try:
+            Project.load(project)
+        except (FileNotFoundError, ValueError) as error:
+            typer.echo(f"Error: {error}", err=True)
+            raise typer.Exit(1) from None
+    use(project)
+
+
+@app.command("init")
+def init_command(
+    folder: str = typer.Argument(..., help="Folder for the new project (created if need be)."),
+) -> None:
+    """Start a project: editable copies of the upload mappings, features, rules, models and evaluation
+    settings, and a riskengine_project.yaml naming the database and MLflow locations."""
+    from riskengine.project import FOLDERS, PROJECT_FILE, init_project
+
+    try:
+        project = init_project(folder)
+    except FileExistsError as error:
+        typer.echo(f"Error: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"Project {project.name} in {project.root}: {', '.join(f'{f}/' for f in FOLDERS)}, {PROJECT_FILE}"
+    )
+    typer.echo(f"Database: {project.database}\nMLflow:   {project.tracking_uri}")
+    typer.echo(f"Edit the files there; run riskengine commands inside {folder} (or with --project {folder}).")
+
+
 # --- demo (issue 2) ---------------------------------------------------------------------------------------
 
 

@@ -4,7 +4,6 @@ API every other stage uses. Every write is a single transaction, so a failure st
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -26,12 +25,11 @@ DESTINATIONS_KIND = "destinations"
 
 
 def default_url() -> str:
-    """RISKENGINE_DB_URL, else a SQLite file under RISKENGINE_HOME (default ./.riskengine)."""
-    if url := os.environ.get("RISKENGINE_DB_URL"):
-        return url
-    home = Path(os.environ.get("RISKENGINE_HOME", ".riskengine"))
-    home.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{(home / 'riskengine.db').resolve()}"
+    """RISKENGINE_DB_URL, else a SQLite file under RISKENGINE_HOME, else the project's database, else
+    ./.riskengine (`riskengine.project.database_url`)."""
+    from riskengine.project import database_url
+
+    return database_url()
 
 
 def _records(frame: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]]:
