@@ -28,8 +28,9 @@ HOME = ".riskengine"
 
 _TEMPLATE = """\
 # A riskengine project. The folders beside this file ({folders})
-# are this local authority's own copies of the declarative files: edit them, and every riskengine command
-# run in this folder or below it (or with `riskengine --project FOLDER`) uses them instead of the shipped ones.
+# are this local authority's own copies of the declarative files: edit them, and every riskengine
+# command run in this folder or below it (or with `riskengine --project FOLDER`) uses them instead of
+# the shipped ones.
 name: {name}
 # The database: a path relative to this folder (a SQLite file), or a URL such as
 # postgresql+psycopg://user@host/riskengine. RISKENGINE_DB_URL, RISKENGINE_HOME or --db override it.
