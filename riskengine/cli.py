@@ -142,7 +142,7 @@ def _finish_batch(batch, errors_csv, check: bool) -> None:
         summary = batch.summary
         typer.echo(summary.to_string(index=False) if len(summary) else "No files found.")
         for part, result in zip(batch.parts, batch.results, strict=True):
-            if result.status == "refused":
+            if not result.ok:
                 where = " ".join(v for v in (part["school"], part["term"]) if v)
                 typer.echo(f"\n{part['file']}{f' ({where})' if where else ''}: refused")
                 typer.echo(result.report(limit=10).split("\n", 1)[-1])
