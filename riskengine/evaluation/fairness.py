@@ -277,7 +277,8 @@ def audit(
             by_group = by_group.merge(no_outcome, left_on="group", right_index=True, how="left")
             by_group[["pupils", "no_outcome"]] = by_group[["pupils", "no_outcome"]].fillna(0).astype(int)
             by_group[["positives", "flagged"]] = by_group[["positives", "flagged"]].astype("Int64")
-            small = by_group["pupils"] < settings.min_group_size
+            # positional: a group scored but with no outcome leaves NaN in the index after the merges
+            small = (by_group["pupils"] < settings.min_group_size).to_numpy()
             is_reference = by_group["group"] == g.reference
             by_group["status"] = np.where(small, TOO_SMALL, np.where(is_reference, REFERENCE, "audited"))
             by_group.loc[small, ["positives", "flagged", *RATE_COLUMNS]] = np.nan
