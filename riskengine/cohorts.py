@@ -28,6 +28,14 @@ def cohort_name(year11_start: int) -> str:
     return f"left Year 11 in summer {int(year11_start) + 1}"
 
 
+def cohort_year11_start(name: str) -> int:
+    """The start year of Year 11 of a cohort named by `cohort_name` (its inverse)."""
+    prefix = cohort_name(0).removesuffix("1")
+    if not (name.startswith(prefix) and name[len(prefix) :].isdigit()):
+        raise ValueError(f"not a cohort name: {name!r}")
+    return int(name[len(prefix) :]) - 1
+
+
 def cohort_names(year11: pd.Series) -> pd.Series:
     """`cohort_name` of a whole column of Year 11 start years (one call per distinct year)."""
     codes, uniques = pd.factorize(year11.astype(int))

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
+from riskengine.cohorts import cohort_year11_start
 from riskengine.evaluation import evaluate_store
 from riskengine.flags import score_term
 from riskengine.model import promote, train
@@ -59,7 +60,7 @@ def _upload_all(store: Store, files: list[Path]) -> None:
 
 def _backtest_terms(validation_cohort: str) -> list[tuple[str, str]]:
     """Every term from the held-out cohort's Year 9 autumn to its Year 11 summer."""
-    first = year_start(validation_cohort)
+    first = cohort_year11_start(validation_cohort) - 2
     return [(academic_year(first + k), term) for k in range(3) for term in TERMS]
 
 
@@ -123,7 +124,7 @@ def run_demo(out_dir: str | Path = "riskengine-demo", seed: int = 0) -> DemoResu
     # Only the held-out cohort: the model never saw its outcomes, so its flags are judged honestly.
     backtest = pd.concat([store.read_scores(run_id=i) for i in run_ids], ignore_index=True)
     cohort_of = backtest["academic_year"].map(year_start) - backtest["ncyear"].astype(int)
-    held_out = backtest[cohort_of == year_start(trained.validation_cohort) - 9]
+    held_out = backtest[cohort_of == cohort_year11_start(trained.validation_cohort) - 11]
     _, report = evaluate_store(store, scores=held_out, out_dir=out / "evaluation", tracking_uri=tracking_uri)
     return DemoResult(
         out_dir=out,
