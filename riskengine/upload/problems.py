@@ -26,9 +26,14 @@ def problems(
 ) -> pd.DataFrame:
     """A problems frame; `rows` may hold None for a problem with the whole file or a whole column."""
     rows, columns, messages = list(rows), list(columns), list(messages)
+    if not (rows or columns or messages or file_columns):
+        return _NONE.copy()  # the usual answer, built once: every check of every file asks for it
     file_columns = [None] * len(rows) if file_columns is None else list(file_columns)
     frame = pd.DataFrame({"row": rows, "column": columns, "file_column": file_columns, "message": messages})
     return frame.astype(PROBLEM_DTYPES)
+
+
+_NONE = pd.DataFrame({c: pd.Series(dtype=d) for c, d in PROBLEM_DTYPES.items()})
 
 
 def combine(*frames: pd.DataFrame) -> pd.DataFrame:
