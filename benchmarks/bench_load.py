@@ -1,9 +1,10 @@
 """Benchmark: a local authority's folder of termly files loaded with one `riskengine upload FOLDER`.
 
-4 schools x 3 cohorts x 10,000 pupils followed from Year 7 to Year 11 (84 files, about 450,000 rows, plus
-the referral unit's few), generated (no real pupils). Target (issue 10): under 60 s on 2 cores. Prints the
-CLI's wall time and rows per second beside the library call's (`riskengine.upload.load_paths`) alone, each
-into a fresh SQLite store, and the load average, since the machine may be shared.
+4 schools x 3 cohorts x 10,000 pupils followed from Year 7 to Year 11, generated (no real pupils): 84 files
+of the mainstream schools plus the referral unit's 20 small ones, about 427,000 rows. Target (issue 10):
+under 60 s on 2 cores. Prints the CLI's wall time and rows per second beside the library call's
+(`riskengine.upload.load_paths`) alone, each into a fresh SQLite store, with CPU seconds and the load
+average, since the machine may be shared.
     python benchmarks/bench_load.py [--pupils 10000] [--skip-cli]
 """
 
