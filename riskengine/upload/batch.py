@@ -192,7 +192,8 @@ def load_paths(
 ) -> BatchResult:
     """Load termly pupil files and folders (see the module docstring); returns what happened to each part.
 
-    `progress` shows tqdm bars on stderr (reading files, then storing parts).
+    `progress` shows tqdm bars on stderr (reading files, then storing parts). With `check`, each part is
+    compared with the previous term as already stored (the batch's own earlier parts are not stored).
     """
     given = {"school_urn": school_urn, "academic_year": academic_year, "term": term}
     if any(v is not None for v in given.values()):
