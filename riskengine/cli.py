@@ -15,6 +15,52 @@ app = typer.Typer(
     add_completion=False,
 )
 
+# --- project folder (issue 10) ---------------------------------------------------------------------------
+
+
+@app.callback()
+def main(
+    project: str | None = typer.Option(
+        None,
+        "--project",
+        envvar="RISKENGINE_PROJECT",
+        help="Project folder (made by riskengine init); default: the nearest one at or above the "
+        "current folder. Its declarative files and its database and MLflow locations are used, unless "
+        "a command's option or RISKENGINE_DB_URL / MLFLOW_TRACKING_URI / RISKENGINE_HOME says otherwise.",
+    ),
+) -> None:
+    """Early-warning engine for pupils at risk of becoming NEET."""
+    from riskengine.project import Project, use
+
+    if project is not None:
+        try:
+            Project.load(project)
+        except (FileNotFoundError, ValueError) as error:
+            typer.echo(f"Error: {error}", err=True)
+            raise typer.Exit(1) from None
+    use(project)
+
+
+@app.command("init")
+def init_command(
+    folder: str = typer.Argument(..., help="Folder for the new project (created if need be)."),
+) -> None:
+    """Start a project: editable copies of the upload mappings, features, rules, models and evaluation
+    settings, and a riskengine_project.yaml naming the database and MLflow locations."""
+    from riskengine.project import FOLDERS, PROJECT_FILE, init_project
+
+    try:
+        project = init_project(folder)
+    except FileExistsError as error:
+        typer.echo(f"Error: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"Project {project.name} in {project.root}: {', '.join(f'{f}/' for f in FOLDERS)}, {PROJECT_FILE}"
+    )
+    typer.echo(f"Database: {project.database}\nMLflow:   {project.tracking_uri}")
+    typer.echo(f"Edit the files there; run riskengine commands inside {folder} (or with --project {folder}).")
+
+
 # --- demo (issue 2) ---------------------------------------------------------------------------------------
 
 
@@ -88,47 +134,107 @@ _DB_HELP = "Database URL (default: $RISKENGINE_DB_URL, else SQLite in $RISKENGIN
 _MAPPING_HELP = "Column mapping: a YAML file, or the name of a shipped one in upload/mappings (e.g. sims)."
 
 
-def _finish_upload(result, errors_csv) -> None:
-    typer.echo(result.report())
-    if errors_csv is not None and (len(result.errors) or len(result.warnings)):
-        result.errors_csv(errors_csv)
+def _finish_batch(batch, errors_csv, check: bool) -> None:
+    """One file: its full report, as ever. More: the summary table, then each refused part's problems."""
+    if len(batch.results) == 1:
+        typer.echo(batch.results[0].report())
+    else:
+        summary = batch.summary
+        typer.echo(summary.to_string(index=False) if len(summary) else "No files found.")
+        for part, result in zip(batch.parts, batch.results, strict=True):
+            if not result.ok:
+                where = " ".join(v for v in (part["school"], part["term"]) if v)
+                typer.echo(f"\n{part['file']}{f' ({where})' if where else ''}: refused")
+                typer.echo(result.report(limit=10).split("\n", 1)[-1])
+        counts = summary["status"].value_counts()
+        totals = ", ".join(f"{n} {status}" for status, n in counts.items())
+        typer.echo(f"\n{len(summary)} part(s): {totals}; {int(summary['rows'].sum()):,} rows.")
+    if check:
+        typer.echo("Checked only (--check): nothing was stored.")
+    if errors_csv is not None and len(problems := batch.problems_frame()):
+        problems.to_csv(errors_csv, index=False, encoding="utf-8-sig")
         typer.echo(f"Problems written to {errors_csv}")
-    if not result.ok:
+    if not batch.ok:
         raise typer.Exit(1)
 
 
 @app.command("upload")
 def upload_command(
-    file: str = typer.Argument(..., help="The termly file: CSV (UTF-8 or Windows-1252) or XLSX."),
-    school: str = typer.Option(..., "--school", help="The school's 6-digit URN."),
-    year: str = typer.Option(..., "--year", help="Academic year, e.g. 2024/25."),
-    term: str = typer.Option(..., "--term", help="autumn, spring or summer."),
+    paths: list[str] = typer.Argument(
+        ..., help="Termly files (CSV or XLSX) and folders of them; one file may hold many schools and terms."
+    ),
+    school: str | None = typer.Option(
+        None, "--school", help="School URN, for files without a school_urn column."
+    ),
+    year: str | None = typer.Option(
+        None, "--year", help="Academic year (e.g. 2024/25), for files without one."
+    ),
+    term: str | None = typer.Option(
+        None, "--term", help="autumn, spring or summer, for files without a term."
+    ),
     mapping: str | None = typer.Option(None, "--mapping", help=_MAPPING_HELP),
     errors_csv: str | None = typer.Option(None, "--errors-csv", help="Also write every problem to this CSV."),
+    check: bool = typer.Option(False, "--check", help="Validate everything and store nothing."),
+    stop_on_error: bool = typer.Option(False, "--stop-on-error", help="Stop at the first refused file."),
     db: str | None = typer.Option(None, "--db", help=_DB_HELP),
     by: str = typer.Option("cli", "--by", help="Who is uploading (recorded with the upload)."),
 ) -> None:
-    """Validate a school's termly pupil file and store it; nothing is stored if it has any error."""
-    from riskengine.store import Store
-    from riskengine.upload import upload_file
+    """Validate termly pupil files and store each school's term; a term with any error stores nothing.
 
-    result = upload_file(Store.open(db), file, school, year, term, mapping=mapping, uploaded_by=by)
-    _finish_upload(result, errors_csv)
+    Files are split by their school, year and term columns and stored in term order; exit 1 if any
+    file was refused.
+    """
+    from riskengine.store import Store
+    from riskengine.upload.batch import load_paths
+
+    try:
+        batch = load_paths(
+            Store.open(db), paths, school_urn=school, academic_year=year, term=term, mapping=mapping,
+            check=check, stop_on_error=stop_on_error, uploaded_by=by, progress=True,
+        )  # fmt: skip
+    except (ValueError, FileNotFoundError) as error:
+        typer.echo(f"Error: {error}", err=True)
+        raise typer.Exit(1) from None
+    _finish_batch(batch, errors_csv, check)
 
 
 @app.command("destinations")
 def destinations_command(
-    file: str = typer.Argument(..., help="NCCIS destinations file: CSV or XLSX."),
+    paths: list[str] = typer.Argument(
+        ..., help="NCCIS destinations files (CSV or XLSX) and folders of them."
+    ),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="The day the extract was taken, e.g. 2026-04-30 (default: today)."
+    ),
     mapping: str | None = typer.Option(None, "--mapping", help=_MAPPING_HELP),
     errors_csv: str | None = typer.Option(None, "--errors-csv", help="Also write every problem to this CSV."),
+    check: bool = typer.Option(False, "--check", help="Validate everything and store nothing."),
+    stop_on_error: bool = typer.Option(False, "--stop-on-error", help="Stop at the first refused file."),
     db: str | None = typer.Option(None, "--db", help=_DB_HELP),
     by: str = typer.Option("cli", "--by", help="Who is loading (recorded with the upload)."),
 ) -> None:
-    """Validate an NCCIS destinations file and add its rows; nothing is stored if it has any error."""
-    from riskengine.store import Store
-    from riskengine.upload import load_destinations
+    """Validate NCCIS destinations files and add their rows, recording the extract's as-of date, which
+    decides whose outcome windows have closed; a file with any error stores nothing."""
+    import datetime as dt
 
-    _finish_upload(load_destinations(Store.open(db), file, mapping=mapping, uploaded_by=by), errors_csv)
+    from riskengine.store import Store
+    from riskengine.upload.batch import load_destination_paths
+
+    try:
+        day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+    except ValueError:
+        raise typer.BadParameter(f"--as-of should be a date like 2026-04-30, not {as_of!r}") from None
+    said = "" if as_of else " (today; give --as-of DATE if the extract was taken earlier)"
+    typer.echo(f"Destinations as of {day:%d %B %Y}{said}.")
+    try:
+        batch = load_destination_paths(
+            Store.open(db), paths, as_of=day, mapping=mapping, check=check,
+            stop_on_error=stop_on_error, uploaded_by=by, progress=True,
+        )  # fmt: skip
+    except (ValueError, FileNotFoundError) as error:
+        typer.echo(f"Error: {error}", err=True)
+        raise typer.Exit(1) from None
+    _finish_batch(batch, errors_csv, check)
 
 
 @app.command("uploads")
@@ -238,6 +344,12 @@ def train_command(
     spec: str | None = typer.Option(None, "--spec", help="Model spec YAML (default: models/logistic.yaml)."),
     outcome: str | None = typer.Option(None, "--outcome", help="Outcome definition YAML (default: shipped)."),
     no_register: bool = typer.Option(False, "--no-register", help="Log the run but do not register it."),
+    as_of: str | None = typer.Option(
+        None,
+        "--as-of",
+        help="Count cohorts whose outcome window ended by this date (default: the "
+        "as-of date of the newest destinations extract loaded).",
+    ),
     tracking_uri: str | None = typer.Option(None, "--tracking-uri", help=_TRACKING_HELP),
     db: str | None = typer.Option(None, "--db", help=_DB_HELP),
 ) -> None:
@@ -245,6 +357,8 @@ def train_command(
 
     The new version is not used for scoring until you run `riskengine promote VERSION`.
     """
+    from tqdm import tqdm
+
     from riskengine.model import train
     from riskengine.store import Store
 
@@ -256,6 +370,8 @@ def train_command(
             register=not no_register,
             outcome_path=outcome,
             progress=progress,
+            as_of=as_of,
+            notify=tqdm.write,  # cohorts left out, said at once (before any error that follows from it)
         )
     valid = result.metrics["validation"]
     typer.echo(
@@ -419,6 +535,12 @@ def evaluate_command(
     mlflow: bool = typer.Option(
         True, "--mlflow/--no-mlflow", help="Log the report and headline metrics to MLflow."
     ),
+    as_of: str | None = typer.Option(
+        None,
+        "--as-of",
+        help="Count cohorts whose outcome window ended by this date (default: the as-of date of the "
+        "newest destinations extract loaded).",
+    ),
     tracking_uri: str | None = typer.Option(None, "--tracking-uri", help=_TRACKING_HELP),
     db: str | None = typer.Option(None, "--db", help=_DB_HELP),
 ) -> None:
@@ -457,7 +579,7 @@ def evaluate_command(
         typer.echo(f"Report: {report}")
         return
     frame = read_scores_file(scores[0]) if scores else None
-    with _stage_bar("evaluation", stages=4) as progress:
+    with _clear_errors(), _stage_bar("evaluation", stages=4) as progress:
         result, report = evaluate_store(
             Store.open(db),
             runs,
@@ -470,7 +592,10 @@ def evaluate_command(
             mlflow=mlflow,
             tracking_uri=tracking_uri,
             progress=progress,
+            as_of=as_of,
         )
+    for line in result.run_info.get("cohort_notices", []):
+        typer.echo(line)
     headline = result.headline
     typer.echo(
         f"{format_count(headline['pupils_with_outcome'])} of {format_count(headline['pupils_scored'])} "
@@ -594,6 +719,7 @@ def forget_command(
         typer.echo(f"Not erased: {error}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"Erased the pupil ({rows} row(s)).")
+
 
 def _account_change(action, *args) -> None:
     """Run one accounts function, turning its ValueError into a plain message and exit code 1."""

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 import riskengine
+from riskengine.cohorts import cohort_name
 from riskengine.evaluation.accuracy import (
     accuracy_by_term,
     accuracy_table,
@@ -28,7 +29,6 @@ from riskengine.evaluation.inputs import evaluation_table, member_of, scorers, w
 from riskengine.evaluation.lead_time import first_flags, lead_time_tables
 from riskengine.evaluation.settings import AuditSettings, load_audit_settings
 from riskengine.outcomes import OutcomeDefinition, load_outcome_definition
-from riskengine.spec.upload import academic_year
 
 REQUIRED_SCORE_COLUMNS = (
     "upn",
@@ -177,15 +177,15 @@ def _describe_run(
     """What a reader needs to trust the figures: data window, versions, definition and settings."""
     terms = rows.drop_duplicates(["term_index"]).sort_values("term_index")
     cohorts = sorted(int(c) for c in table["cohort"].unique())
-    cohort_span = " to ".join(dict.fromkeys(academic_year(c) for c in (cohorts[0], cohorts[-1])))
+    cohort_span = " to ".join(dict.fromkeys(cohort_name(c) for c in (cohorts[0], cohorts[-1])))
     info: dict[str, Any] = {
         "scoring_terms": [f"{r.academic_year} {r.term}" for r in terms.itertuples()],
-        "cohorts_year11": [academic_year(c) for c in cohorts],
+        "cohorts_year11": [cohort_name(c) for c in cohorts],  # the one name of each (riskengine.cohorts)
         "cohorts_with_outcomes": [
-            academic_year(int(c)) for c in sorted(table.loc[table["outcome"].notna(), "cohort"].unique())
+            cohort_name(int(c)) for c in sorted(table.loc[table["outcome"].notna(), "cohort"].unique())
         ],
         "cohorts_without_outcomes": [
-            academic_year(int(c))
+            cohort_name(int(c))
             for c in sorted(set(table["cohort"]) - set(table.loc[table["outcome"].notna(), "cohort"]))
         ],
         "evaluation_point": settings.score_at,
@@ -195,7 +195,7 @@ def _describe_run(
         "destinations_window": (
             f"{definition.window_start} to {definition.window_end} after Year 11"
             + (f" (+{definition.window_year_offset} year(s))" if definition.window_year_offset else "")
-            + f", for Year 11 in {cohort_span}"
+            + f", for the pupils who {cohort_span}"
         ),
         "risk_factors": list(settings.risk_factors),
         "attribute_titles": dict(settings.titles),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from riskengine.cohorts import cohort_name
 from riskengine.evaluation.inputs import member_of
 from riskengine.spec.destinations import ACTIVITY_CODES, RE_ENGAGEMENT_CODE
 
@@ -99,4 +100,5 @@ def impact_table(pupils: pd.DataFrame, min_group_size: int) -> pd.DataFrame:
     table["status"] = np.select([no_destinations, small], [NO_DESTINATIONS, "too small"], "reported")
     table.loc[small | no_destinations, list(IMPACT_RATES)] = np.nan
     table.loc[no_destinations, ["neet_count", "not_known_count"]] = pd.NA
+    table["cohort"] = [cohort_name(c) for c in table["cohort"]]  # the one name of each cohort
     return table

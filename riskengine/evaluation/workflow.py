@@ -5,12 +5,14 @@ The store-backed convenience around `evaluate` + `write_report` + `log_evaluatio
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from riskengine.cohorts import outcome_windows
 from riskengine.evaluation.attributes import with_stored_attributes
 from riskengine.evaluation.evaluate import EvaluationResult, evaluate
 from riskengine.evaluation.inputs import cohort_of, member_of, with_term_order
@@ -155,12 +157,15 @@ def evaluate_store(
     mlflow: bool = True,
     tracking_uri: str | None = None,
     progress: Callable[[str], None] | None = None,
+    as_of: dt.date | str | None = None,
 ) -> tuple[EvaluationResult, Path]:
     """Evaluate scoring runs from `store` (or a `scores` frame read from a file) against its destinations.
 
     Writes the report into `out_dir` and, unless `mlflow=False`, logs it to MLflow (the run id is added
     to `result.run_info["mlflow_run_id"]`). Returns the result and the report's HTML path.
     `progress`, if given, is called after each of the four stages with its name (the CLI's bar).
+    Only pupils of cohorts whose outcome window closed by `as_of` (default: the newest destinations
+    extract's as-of date) are evaluated; the others are named in `run_info["cohort_notices"]`.
     """
     done = progress or (lambda stage: None)
     definition = (
@@ -197,6 +202,15 @@ def evaluate_store(
     year11 = year11.reindex(from_scores.index).fillna(from_scores).astype(int).rename_axis("upn")
     destinations = store.read_destinations()
     destinations = destinations[member_of(destinations["upn"], year11.index)]
+    windows = outcome_windows(year11, destinations, as_of or store.destinations_as_of(), definition)
+    notices = windows.notices()
+    left_out = year11.index[~windows.included(year11).to_numpy()]
+    scores = scores[~member_of(scores["upn"], left_out)]
+    if scores.empty:
+        raise ValueError(
+            "no scored pupil is in a cohort whose outcome window has closed. " + " ".join(notices)
+        )
+    year11 = year11.drop(left_out)
     outcomes = derive_outcomes(destinations, year11, definition)
     pupil_terms = with_stored_attributes(pupil_terms, _stored_attributes(store, year11.index))
     extra = [a for a in settings.references if a in pupil_terms.columns and a not in ATTRIBUTE_COLUMNS]
@@ -204,6 +218,7 @@ def evaluate_store(
 
     done("read the store")
     run_info: dict[str, Any] = {"scoring_runs": [int(i) for i in chosen["id"]] if len(chosen) else []}
+    run_info.update(destinations_as_of=windows.as_of.isoformat(), cohort_notices=notices)
     if len(chosen) and "threshold" in chosen:
         described = dict.fromkeys(_describe_threshold(t) for t in chosen["threshold"] if t)
         run_info["threshold"] = "; ".join(described) or "not recorded"

@@ -29,21 +29,17 @@ from riskengine.model.pipeline import RiskModel
 from riskengine.model.spec import load_model_spec
 from riskengine.model.training import TrainingResult
 from riskengine.paths import content_version
+from riskengine.project import riskengine_home
+from riskengine.project import tracking_uri as project_tracking_uri
 
 EXPERIMENT = "riskengine"
 CHAMPION = "champion"
 
 
-def riskengine_home() -> Path:
-    """RISKENGINE_HOME, default ./.riskengine (shared with the store)."""
-    return Path(os.environ.get("RISKENGINE_HOME", ".riskengine"))
-
-
 def default_tracking_uri() -> str:
-    """`sqlite:///<home>/mlflow.db`; MLFLOW_TRACKING_URI wins if set."""
-    if uri := os.environ.get("MLFLOW_TRACKING_URI"):
-        return uri
-    return f"sqlite:///{(riskengine_home() / 'mlflow.db').resolve()}"
+    """MLFLOW_TRACKING_URI, else `sqlite:///<RISKENGINE_HOME>/mlflow.db`, else the project's, else
+    ./.riskengine (`riskengine.project.tracking_uri`)."""
+    return project_tracking_uri()
 
 
 def _artifact_root(tracking_uri: str) -> str:
@@ -153,7 +149,7 @@ def log_training(
         signature = infer_signature(example, model.predict_proba(example)[:, 1])
         name = spec.registered_model_name
         with mlflow.start_run(
-            experiment_id=experiment_id, run_name=f"{spec.name} {result.validation_cohort}"
+            experiment_id=experiment_id, run_name=f"{spec.name}, validated on {result.validation_cohort}"
         ) as run:
             mlflow.log_params(
                 {

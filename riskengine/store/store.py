@@ -4,10 +4,9 @@ API every other stage uses. Every write is a single transaction, so a failure st
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +25,11 @@ DESTINATIONS_KIND = "destinations"
 
 
 def default_url() -> str:
-    """RISKENGINE_DB_URL, else a SQLite file under RISKENGINE_HOME (default ./.riskengine)."""
-    if url := os.environ.get("RISKENGINE_DB_URL"):
-        return url
-    home = Path(os.environ.get("RISKENGINE_HOME", ".riskengine"))
-    home.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{(home / 'riskengine.db').resolve()}"
+    """RISKENGINE_DB_URL, else a SQLite file under RISKENGINE_HOME, else the project's database, else
+    ./.riskengine (`riskengine.project.database_url`)."""
+    from riskengine.project import database_url
+
+    return database_url()
 
 
 def _records(frame: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]]:
@@ -164,6 +162,19 @@ class Store:
             rows = connection.execute(query).all()
         return _typed(rows, spec.COLUMNS, spec.canonical_dtypes())
 
+    def read_school_term(
+        self, school_urn: str, academic_year: str, term: str, columns: Sequence[str] = spec.COLUMNS
+    ) -> pd.DataFrame:
+        """One school's one stored term, only `columns` (canonical dtypes): what comparing an upload with
+        the previous term needs, read by the (school, year, term) index rather than the school's history."""
+        pt = t.pupil_terms
+        query = sa.select(*(pt.c[c] for c in columns)).where(
+            pt.c.school_urn == school_urn, pt.c.academic_year == academic_year, pt.c.term == term
+        )
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return _typed(rows, columns, spec.canonical_dtypes())
+
     def active_upload(self, kind: str, school_urn: str | None, academic_year: str | None, term: str | None):
         """The upload currently holding a school's term (a mapping of its columns), or None."""
         query = sa.select(t.uploads).where(_holds_term(kind, school_urn, academic_year, term))
@@ -287,6 +298,17 @@ class Store:
             n_new = _count(connection, t.destinations) - before
             connection.execute(sa.update(t.uploads).where(t.uploads.c.id == upload_id).values(n_stored=n_new))
         return StoredUpload(upload_id, None, n_new, 0)
+
+    def destinations_as_of(self) -> date | None:
+        """The as-of date of the newest destinations extract loaded (an extract loaded before as-of dates
+        were recorded counts as of the day it was loaded); None when none has been loaded."""
+        u = t.uploads
+        day = sa.func.coalesce(u.c.as_of, sa.func.date(u.c.uploaded_at))
+        with self.engine.connect() as connection:
+            latest = connection.execute(
+                sa.select(sa.func.max(day)).where(u.c.kind == DESTINATIONS_KIND)
+            ).scalar()
+        return None if latest is None else pd.Timestamp(latest).date()
 
     def read_destinations(self) -> pd.DataFrame:
         """Every destination row (spec.destinations columns and dtypes), sorted by upn then date."""

@@ -55,6 +55,8 @@ uploads = sa.Table(
     sa.Column("status", sa.String(10), nullable=False),
     sa.Column("replaces_upload_id", sa.Integer, sa.ForeignKey("uploads.id"), nullable=True),
     sa.Column("active", sa.Boolean, nullable=False),
+    # Destinations extracts: the day the extract was taken, which decides whose outcome windows are closed.
+    sa.Column("as_of", sa.Date, nullable=True),
     sa.Index("ix_uploads_term", "kind", "school_urn", "academic_year", "term"),
     # At most one upload holds a school's term, even when two arrive at once (the second one fails).
     sa.Index(

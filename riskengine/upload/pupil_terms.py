@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -19,8 +20,11 @@ from riskengine.upload import schema
 from riskengine.upload.history import history_warnings
 from riskengine.upload.identity import identity_frame, identity_problems, identity_recorder
 from riskengine.upload.mapping import ColumnMapping, apply_mapping, load_mapping
-from riskengine.upload.parsing import parse, read_checked, upload_record
+from riskengine.upload.parsing import Parsed, parse, read_checked, upload_record
 from riskengine.upload.problems import UploadResult, combine
+
+if TYPE_CHECKING:
+    from riskengine.evaluation.attributes import AuditColumns
 
 #: The columns a file may carry: the canonical ones and the identity ones (stored apart).
 CANONICAL = (*spec.COLUMNS, *spec.IDENTITY_COLUMNS)
@@ -124,16 +128,37 @@ def upload_bytes(
         result.counts = {"rows": current["n_rows"], "stored": 0}
         return result
     request = {"school_urn": school_urn, "academic_year": academic_year, "term": term}
-    from riskengine.evaluation.attributes import AuditColumns, declared_extra_attributes
-
-    audit = AuditColumns(declared_extra_attributes())  # declared audit-only columns: stored, never features
+    audit = audit_columns()
     parsed = parse(
         data, filename, mapping, lambda cells, m: validate_pupil_cells(audit.take(cells), m, request)
     )
+    return store_parsed(store, parsed, result, mapping, request, uploaded_by, audit=audit)
+
+
+def audit_columns() -> AuditColumns:
+    """What takes the declared audit-only columns out of a file's cells: stored, never features."""
+    from riskengine.evaluation.attributes import AuditColumns, declared_extra_attributes
+
+    return AuditColumns(declared_extra_attributes())
+
+
+def store_parsed(
+    store: Store,
+    parsed: Parsed,
+    result: UploadResult,
+    mapping: ColumnMapping,
+    request: dict[str, str],
+    uploaded_by: str,
+    check: bool = False,
+    audit: AuditColumns | None = None,
+) -> UploadResult:
+    """Store one validated term of one school with its identity rows, enrolment conflicts and declared audit
+    attributes, all in one transaction (or, with `check`, only add the history and enrolment warnings)."""
     result.errors = parsed.errors
     result.counts = {"rows": parsed.n_rows, "errors": len(parsed.errors)}
     if len(parsed.errors):
         return result
+    school_urn, academic_year, term = request["school_urn"], request["academic_year"], request["term"]
     identity = parsed.typed.reindex(columns=["upn", *spec.IDENTITY_COLUMNS])
     parsed.typed = parsed.typed[list(spec.COLUMNS)]
     conflicts = enrolment.find_conflicts(store, parsed.typed, school_urn, academic_year, term)
@@ -143,6 +168,10 @@ def upload_bytes(
         enrolment.conflict_warnings(conflicts),
     )
     result.warnings = parsed.warnings
+    result.counts["warnings"] = len(result.warnings)
+    if check:
+        result.status = "checked"
+        return result
     write_conflicts = enrolment.conflict_recorder(conflicts, school_urn, academic_year, term)
     write_identity = identity_recorder(identity, school_urn)
 
@@ -155,14 +184,15 @@ def upload_bytes(
         school_urn=school_urn,
         academic_year=academic_year,
         term=term,
-        upload=upload_record(filename, sha256, mapping, parsed, uploaded_by),
+        upload=upload_record(result.filename, result.sha256, mapping, parsed, uploaded_by),
         also=also,
-        audit_attributes=audit.rows,
+        audit_attributes=audit.rows if audit is not None else None,
     )
     result.status = "replaced" if stored.replaced_upload_id is not None else "stored"
     result.upload_id = stored.upload_id
-    result.counts.update(stored=stored.n_stored, replaced=stored.n_replaced, warnings=len(result.warnings))
-    result.counts["audit_attributes"] = len(audit.stored_names)
+    result.counts.update(stored=stored.n_stored, replaced=stored.n_replaced)
+    if audit is not None:
+        result.counts["audit_attributes"] = len(audit.stored_names)
     return result
 
 

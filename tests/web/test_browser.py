@@ -222,6 +222,7 @@ def test_the_caseload_fits_a_390_pixel_phone(browser, base_url, users):
     finally:
         context.close()
 
+
 def test_admin_deactivates_a_user_on_the_users_page_and_their_session_ends(
     browser, base_url, users, store, schools
 ):

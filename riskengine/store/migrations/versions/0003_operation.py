@@ -1,4 +1,5 @@
 """One migration for this round's schema changes, each area a section:
+- destination extracts as of a date (issue 10)
 - score explanation details and what would change it (issue 11)
 - schools list, identity, enrolment conflicts, sharing and foreign keys (issue 12)
 - web uploads, sign-in throttle, TOTP, audit without a user (issue 12)
@@ -20,6 +21,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    _upgrade_i10a()
     _upgrade_i11()
     _upgrade_i12b()
     _upgrade_i12a()
@@ -31,6 +33,22 @@ def downgrade() -> None:
     _downgrade_i12a()
     _downgrade_i12b()
     _downgrade_i11()
+    _downgrade_i10a()
+
+
+# === section i10a
+def _upgrade_i10a() -> None:
+    """Destinations extracts record their as-of date (the day the extract was taken)."""
+    with op.batch_alter_table("uploads") as batch:
+        batch.add_column(sa.Column("as_of", sa.Date, nullable=True))
+
+
+def _downgrade_i10a() -> None:
+    with op.batch_alter_table("uploads") as batch:
+        batch.drop_column("as_of")
+
+
+# === end i10a
 
 
 # === section i11
