@@ -15,6 +15,52 @@ app = typer.Typer(
     add_completion=False,
 )
 
+# --- project folder (issue 10) ---------------------------------------------------------------------------
+
+
+@app.callback()
+def main(
+    project: str | None = typer.Option(
+        None,
+        "--project",
+        envvar="RISKENGINE_PROJECT",
+        help="Project folder (made by riskengine init); default: the nearest one at or above the "
+        "current folder. Its declarative files and its database and MLflow locations are used, unless "
+        "a command's option or RISKENGINE_DB_URL / MLFLOW_TRACKING_URI / RISKENGINE_HOME says otherwise.",
+    ),
+) -> None:
+    """Early-warning engine for pupils at risk of becoming NEET."""
+    from riskengine.project import Project, use
+
+    if project is not None:
+        try:
+            Project.load(project)
+        except (FileNotFoundError, ValueError) as error:
+            typer.echo(f"Error: {error}", err=True)
+            raise typer.Exit(1) from None
+    use(project)
+
+
+@app.command("init")
+def init_command(
+    folder: str = typer.Argument(..., help="Folder for the new project (created if need be)."),
+) -> None:
+    """Start a project: editable copies of the upload mappings, features, rules, models and evaluation
+    settings, and a riskengine_project.yaml naming the database and MLflow locations."""
+    from riskengine.project import FOLDERS, PROJECT_FILE, init_project
+
+    try:
+        project = init_project(folder)
+    except FileExistsError as error:
+        typer.echo(f"Error: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"Project {project.name} in {project.root}: {', '.join(f'{f}/' for f in FOLDERS)}, {PROJECT_FILE}"
+    )
+    typer.echo(f"Database: {project.database}\nMLflow:   {project.tracking_uri}")
+    typer.echo(f"Edit the files there; run riskengine commands inside {folder} (or with --project {folder}).")
+
+
 # --- demo (issue 2) ---------------------------------------------------------------------------------------
 
 
@@ -88,47 +134,107 @@ _DB_HELP = "Database URL (default: $RISKENGINE_DB_URL, else SQLite in $RISKENGIN
 _MAPPING_HELP = "Column mapping: a YAML file, or the name of a shipped one in upload/mappings (e.g. sims)."
 
 
-def _finish_upload(result, errors_csv) -> None:
-    typer.echo(result.report())
-    if errors_csv is not None and (len(result.errors) or len(result.warnings)):
-        result.errors_csv(errors_csv)
+def _finish_batch(batch, errors_csv, check: bool) -> None:
+    """One file: its full report, as ever. More: the summary table, then each refused part's problems."""
+    if len(batch.results) == 1:
+        typer.echo(batch.results[0].report())
+    else:
+        summary = batch.summary
+        typer.echo(summary.to_string(index=False) if len(summary) else "No files found.")
+        for part, result in zip(batch.parts, batch.results, strict=True):
+            if not result.ok:
+                where = " ".join(v for v in (part["school"], part["term"]) if v)
+                typer.echo(f"\n{part['file']}{f' ({where})' if where else ''}: refused")
+                typer.echo(result.report(limit=10).split("\n", 1)[-1])
+        counts = summary["status"].value_counts()
+        totals = ", ".join(f"{n} {status}" for status, n in counts.items())
+        typer.echo(f"\n{len(summary)} part(s): {totals}; {int(summary['rows'].sum()):,} rows.")
+    if check:
+        typer.echo("Checked only (--check): nothing was stored.")
+    if errors_csv is not None and len(problems := batch.problems_frame()):
+        problems.to_csv(errors_csv, index=False, encoding="utf-8-sig")
         typer.echo(f"Problems written to {errors_csv}")
-    if not result.ok:
+    if not batch.ok:
         raise typer.Exit(1)
 
 
 @app.command("upload")
 def upload_command(
-    file: str = typer.Argument(..., help="The termly file: CSV (UTF-8 or Windows-1252) or XLSX."),
-    school: str = typer.Option(..., "--school", help="The school's 6-digit URN."),
-    year: str = typer.Option(..., "--year", help="Academic year, e.g. 2024/25."),
-    term: str = typer.Option(..., "--term", help="autumn, spring or summer."),
+    paths: list[str] = typer.Argument(
+        ..., help="Termly files (CSV or XLSX) and folders of them; one file may hold many schools and terms."
+    ),
+    school: str | None = typer.Option(
+        None, "--school", help="School URN, for files without a school_urn column."
+    ),
+    year: str | None = typer.Option(
+        None, "--year", help="Academic year (e.g. 2024/25), for files without one."
+    ),
+    term: str | None = typer.Option(
+        None, "--term", help="autumn, spring or summer, for files without a term."
+    ),
     mapping: str | None = typer.Option(None, "--mapping", help=_MAPPING_HELP),
     errors_csv: str | None = typer.Option(None, "--errors-csv", help="Also write every problem to this CSV."),
+    check: bool = typer.Option(False, "--check", help="Validate everything and store nothing."),
+    stop_on_error: bool = typer.Option(False, "--stop-on-error", help="Stop at the first refused file."),
     db: str | None = typer.Option(None, "--db", help=_DB_HELP),
     by: str = typer.Option("cli", "--by", help="Who is uploading (recorded with the upload)."),
 ) -> None:
-    """Validate a school's termly pupil file and store it; nothing is stored if it has any error."""
-    from riskengine.store import Store
-    from riskengine.upload import upload_file
+    """Validate termly pupil files and store each school's term; a term with any error stores nothing.
 
-    result = upload_file(Store.open(db), file, school, year, term, mapping=mapping, uploaded_by=by)
-    _finish_upload(result, errors_csv)
+    Files are split by their school, year and term columns and stored in term order; exit 1 if any
+    file was refused.
+    """
+    from riskengine.store import Store
+    from riskengine.upload.batch import load_paths
+
+    try:
+        batch = load_paths(
+            Store.open(db), paths, school_urn=school, academic_year=year, term=term, mapping=mapping,
+            check=check, stop_on_error=stop_on_error, uploaded_by=by, progress=True,
+        )  # fmt: skip
+    except (ValueError, FileNotFoundError) as error:
+        typer.echo(f"Error: {error}", err=True)
+        raise typer.Exit(1) from None
+    _finish_batch(batch, errors_csv, check)
 
 
 @app.command("destinations")
 def destinations_command(
-    file: str = typer.Argument(..., help="NCCIS destinations file: CSV or XLSX."),
+    paths: list[str] = typer.Argument(
+        ..., help="NCCIS destinations files (CSV or XLSX) and folders of them."
+    ),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="The day the extract was taken, e.g. 2026-04-30 (default: today)."
+    ),
     mapping: str | None = typer.Option(None, "--mapping", help=_MAPPING_HELP),
     errors_csv: str | None = typer.Option(None, "--errors-csv", help="Also write every problem to this CSV."),
+    check: bool = typer.Option(False, "--check", help="Validate everything and store nothing."),
+    stop_on_error: bool = typer.Option(False, "--stop-on-error", help="Stop at the first refused file."),
     db: str | None = typer.Option(None, "--db", help=_DB_HELP),
     by: str = typer.Option("cli", "--by", help="Who is loading (recorded with the upload)."),
 ) -> None:
-    """Validate an NCCIS destinations file and add its rows; nothing is stored if it has any error."""
-    from riskengine.store import Store
-    from riskengine.upload import load_destinations
+    """Validate NCCIS destinations files and add their rows, recording the extract's as-of date, which
+    decides whose outcome windows have closed; a file with any error stores nothing."""
+    import datetime as dt
 
-    _finish_upload(load_destinations(Store.open(db), file, mapping=mapping, uploaded_by=by), errors_csv)
+    from riskengine.store import Store
+    from riskengine.upload.batch import load_destination_paths
+
+    try:
+        day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+    except ValueError:
+        raise typer.BadParameter(f"--as-of should be a date like 2026-04-30, not {as_of!r}") from None
+    said = "" if as_of else " (today; give --as-of DATE if the extract was taken earlier)"
+    typer.echo(f"Destinations as of {day:%d %B %Y}{said}.")
+    try:
+        batch = load_destination_paths(
+            Store.open(db), paths, as_of=day, mapping=mapping, check=check,
+            stop_on_error=stop_on_error, uploaded_by=by, progress=True,
+        )  # fmt: skip
+    except (ValueError, FileNotFoundError) as error:
+        typer.echo(f"Error: {error}", err=True)
+        raise typer.Exit(1) from None
+    _finish_batch(batch, errors_csv, check)
 
 
 @app.command("uploads")
@@ -239,6 +345,12 @@ def train_command(
     spec: str | None = typer.Option(None, "--spec", help="Model spec YAML (default: models/logistic.yaml)."),
     outcome: str | None = typer.Option(None, "--outcome", help="Outcome definition YAML (default: shipped)."),
     no_register: bool = typer.Option(False, "--no-register", help="Log the run but do not register it."),
+    as_of: str | None = typer.Option(
+        None,
+        "--as-of",
+        help="Count cohorts whose outcome window ended by this date (default: the "
+        "as-of date of the newest destinations extract loaded).",
+    ),
     tracking_uri: str | None = typer.Option(None, "--tracking-uri", help=_TRACKING_HELP),
     db: str | None = typer.Option(None, "--db", help=_DB_HELP),
 ) -> None:
@@ -248,6 +360,8 @@ def train_command(
 
     The new version is not used for scoring until you run `riskengine promote VERSION`.
     """
+    from tqdm import tqdm
+
     from riskengine.model import train
     from riskengine.store import Store
 
@@ -259,6 +373,8 @@ def train_command(
             register=not no_register,
             outcome_path=outcome,
             progress=progress,
+            as_of=as_of,
+            notify=tqdm.write,  # cohorts left out, said at once (before any error that follows from it)
         )
     valid = result.metrics["validation"]
     for notice in result.notices:
@@ -426,11 +542,30 @@ def evaluate_command(
     ),
     year: str | None = typer.Option(None, "--year", help="Only runs of this academic year, e.g. 2023/24."),
     term: str | None = typer.Option(None, "--term", help="Only runs of this term: autumn, spring or summer."),
-    scores: str | None = typer.Option(
+    scores: list[str] | None = typer.Option(
         None,
         "--scores",
-        help="Evaluate a scores file (CSV or Parquet) instead of stored runs; destinations "
-        "and audit attributes still come from the store.",
+        help="Evaluate scores file(s) (CSV or Parquet) instead of stored runs: this engine's scores, or "
+        "another tool's (only a UPN and a score and/or flag column needed; repeat to compare several on "
+        "the same pupils). Destinations and audit attributes come from the store unless an outcome column "
+        "is named.",
+    ),
+    upn_column: str | None = typer.Option(None, "--upn-column", help="Another tool's file: its UPN column."),
+    score_column: str | None = typer.Option(
+        None, "--score-column", help="Another tool's file: its score column."
+    ),
+    flag_column: str | None = typer.Option(
+        None, "--flag-column", help="Another tool's file: its yes/no flag column."
+    ),
+    outcome_column: str | None = typer.Option(
+        None,
+        "--outcome-column",
+        help="Another tool's file: a yes/no outcome column (destinations not in the store).",
+    ),
+    columns_yaml: str | None = typer.Option(
+        None,
+        "--columns",
+        help="YAML naming the columns (name, upn, score, flag, outcome; per file under files:).",
     ),
     outcome: str | None = typer.Option(
         None, "--outcome", help="Outcome definition YAML (default: evaluation/outcome.yaml)."
@@ -444,17 +579,51 @@ def evaluate_command(
     mlflow: bool = typer.Option(
         True, "--mlflow/--no-mlflow", help="Log the report and headline metrics to MLflow."
     ),
+    as_of: str | None = typer.Option(
+        None,
+        "--as-of",
+        help="Count cohorts whose outcome window ended by this date (default: the as-of date of the "
+        "newest destinations extract loaded).",
+    ),
     tracking_uri: str | None = typer.Option(None, "--tracking-uri", help=_TRACKING_HELP),
     db: str | None = typer.Option(None, "--db", help=_DB_HELP),
 ) -> None:
     """Judge past flags against actual destinations: accuracy, fairness audit, lead time and impact, as a
     self-contained HTML report (plus JSON and CSV), logged to MLflow."""
-    from riskengine.evaluation import evaluate_store
-    from riskengine.evaluation.workflow import read_scores_file
+    from riskengine.evaluation import evaluate_store, format_count
+    from riskengine.evaluation.workflow import evaluate_scores_files, read_scores_file
     from riskengine.store import Store
 
-    frame = read_scores_file(scores) if scores is not None else None
-    with _stage_bar("evaluation", stages=4) as progress:
+    frame = None
+    mapped = {"upn": upn_column, "score": score_column, "flag": flag_column, "outcome": outcome_column}
+    if scores and (len(scores) > 1 or any(mapped.values()) or columns_yaml or not _engine_file(scores[0])):
+        try:
+            result, report = evaluate_scores_files(
+                Store.open(db) if outcome_column is None or db else None,
+                scores,
+                mapped,
+                columns_yaml,
+                outcome_definition=outcome,
+                settings=audit,
+                out_dir=out_dir,
+                mlflow=mlflow,
+                tracking_uri=tracking_uri,
+            )
+        except ValueError as error:
+            typer.echo(str(error), err=True)
+            raise typer.Exit(1) from None
+        headline = result.headline
+        typer.echo(
+            f"{format_count(headline['pupils_with_outcome'])} of {format_count(headline['pupils_scored'])} "
+            "pupils have an outcome; ROC AUC "
+            + ", ".join(
+                f"{k.removesuffix('_roc_auc')} {v:.3f}" for k, v in headline.items() if k.endswith("_roc_auc")
+            )
+        )
+        typer.echo(f"Report: {report}")
+        return
+    frame = read_scores_file(scores[0]) if scores else None
+    with _clear_errors(), _stage_bar("evaluation", stages=4) as progress:
         result, report = evaluate_store(
             Store.open(db),
             runs,
@@ -467,10 +636,14 @@ def evaluate_command(
             mlflow=mlflow,
             tracking_uri=tracking_uri,
             progress=progress,
+            as_of=as_of,
         )
+    for line in result.run_info.get("cohort_notices", []):
+        typer.echo(line)
     headline = result.headline
     typer.echo(
-        f"{headline['pupils_with_outcome']:.0f} of {headline['pupils_scored']:.0f} pupils have an outcome; "
+        f"{format_count(headline['pupils_with_outcome'])} of {format_count(headline['pupils_scored'])} "
+        "pupils have an outcome; "
         f"ROC AUC rules {headline['rules_roc_auc']:.3f}, combined {headline['combined_roc_auc']:.3f}"
         + (f", model {headline['model_roc_auc']:.3f}" if "model_roc_auc" in headline else "")
     )
@@ -478,6 +651,16 @@ def evaluate_command(
     typer.echo(f"Report: {report}")
     if "mlflow_run_id" in result.run_info:
         typer.echo(f"MLflow run {result.run_info['mlflow_run_id']}")
+
+
+def _engine_file(path: str) -> bool:
+    """Whether a scores file is in this engine's own scores contract (read by its header only)."""
+    import pandas as pd
+
+    from riskengine.evaluation.workflow import is_engine_scores
+
+    parquet = path.lower().endswith((".parquet", ".pq"))
+    return is_engine_scores(pd.read_parquet(path).head(0) if parquet else pd.read_csv(path, nrows=0))
 
 
 # --- web service (issue 7) --------------------------------------------------------------------------------
@@ -514,6 +697,177 @@ def users_add_command(
         typer.echo(f"Not created: {error}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"Created {role} {email.strip().lower()} (user {user_id}).")
+
+
+# --- access by enrolment and personal data (issue 12) ----------------------------------------------------
+
+schools_app = typer.Typer(help="The schools list: names and types of schools by URN.", no_args_is_help=True)
+app.add_typer(schools_app, name="schools")
+
+
+@schools_app.command("load")
+def schools_load_command(
+    path: str = typer.Argument(..., help="CSV with columns urn, name and (optional) type."),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Load (replace) the schools list: pages show names instead of URNs, and a school's type (for
+    example "pupil referral unit") decides whether a pupil on two rolls is a dual registration."""
+    from riskengine.enrolment import load_school_list
+    from riskengine.store import Store
+
+    try:
+        count = load_school_list(Store.open(db), path)
+    except ValueError as error:
+        typer.echo(f"Not loaded: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Loaded {count} school(s).")
+
+
+@app.command("retention")
+def retention_command(
+    as_of: str | None = typer.Option(None, "--as-of", help="Purge as if today were YYYY-MM-DD."),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Purge names, dates of birth, tutor groups and adviser notes of pupils whose destination window
+    ended more than the retention period ago (upload/access.yaml). Run it regularly (e.g. monthly)."""
+    from datetime import date
+
+    from riskengine.privacy import retention
+    from riskengine.store import Store
+
+    try:
+        today = date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        raise typer.BadParameter("--as-of should be a date like 2027-04-01") from None
+    purged = retention(Store.open(db), today)
+    typer.echo(
+        f"{purged.pupils} pupil(s) past retention: {purged.identity_rows} identity row(s) removed, "
+        f"{purged.notes} note(s) blanked."
+    )
+
+
+@app.command("forget")
+def forget_command(
+    upn: str = typer.Argument(..., help="The pupil's UPN."),
+    by: str = typer.Option(..., "--by", help="Email of the admin making the erasure (for the audit log)."),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Erase one pupil on request (right to erasure): every stored row about them. The audit log records
+    that a pupil was erased, by whom and when, but not who the pupil was."""
+    from riskengine.privacy import forget
+    from riskengine.store import Store
+
+    try:
+        rows = forget(Store.open(db), upn, by)
+    except (LookupError, PermissionError) as error:
+        typer.echo(f"Not erased: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Erased the pupil ({rows} row(s)).")
+
+
+def _account_change(action, *args) -> None:
+    """Run one accounts function, turning its ValueError into a plain message and exit code 1."""
+    try:
+        action(*args)
+    except ValueError as error:
+        typer.echo(f"Not changed: {error}", err=True)
+        raise typer.Exit(1) from None
+
+
+@users_app.command("list")
+def users_list_command(db: str | None = typer.Option(None, "--db", help=_DB_HELP)) -> None:
+    """Every account: email, role, schools, active or not, authentication app, live sessions."""
+    from riskengine.store import Store
+    from riskengine.web.accounts import list_users
+
+    frame = list_users(Store.open(db))
+    if frame.empty:
+        typer.echo("No users yet (riskengine users add ...).")
+        return
+    for row in frame.itertuples():  # one line per account: a handful of rows, not pupil data
+        status = "active" if row.active else "deactivated"
+        app_ = "app" if row.totp else "no app"
+        typer.echo(
+            f"{row.email}\t{row.role}\t{row.schools or '-'}\t{status}\t{app_}\t{row.sessions} session(s)"
+        )
+
+
+@users_app.command("deactivate")
+def users_deactivate_command(
+    email: str = typer.Argument(..., help="The account to deactivate (a leaver)."),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Stop an account signing in and end all its sessions now (its history stays in the audit log)."""
+    from riskengine.store import Store
+    from riskengine.web.accounts import deactivate_user
+
+    _account_change(deactivate_user, Store.open(db), email)
+    typer.echo(f"Deactivated {email.strip().lower()}; all its sessions have ended.")
+
+
+@users_app.command("reactivate")
+def users_reactivate_command(
+    email: str = typer.Argument(..., help="A deactivated account to let sign in again."),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Let a deactivated account sign in again."""
+    from riskengine.store import Store
+    from riskengine.web.accounts import reactivate_user
+
+    _account_change(reactivate_user, Store.open(db), email)
+    typer.echo(f"Reactivated {email.strip().lower()}.")
+
+
+@users_app.command("reset-password")
+def users_reset_password_command(
+    email: str = typer.Argument(..., help="The account whose password to replace."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Set a new password (asked for twice unless piped); all the account's sessions end."""
+    import sys
+
+    from riskengine.store import Store
+    from riskengine.web.accounts import reset_password
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt(
+            "New password (12 characters or more)", hide_input=True, confirmation_prompt=True
+        )
+    _account_change(reset_password, Store.open(db), email, password)
+    typer.echo(f"New password set for {email.strip().lower()}; all its sessions have ended.")
+
+
+@users_app.command("set-schools")
+def users_set_schools_command(
+    email: str = typer.Argument(..., help="A school data manager or adviser."),
+    school: list[str] = typer.Option(
+        ..., "--school", help="A school URN (one for school, repeat for adviser)."
+    ),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Replace the schools an account covers (takes effect on its next request)."""
+    from riskengine.store import Store
+    from riskengine.web.accounts import set_schools
+
+    _account_change(set_schools, Store.open(db), email, school)
+    typer.echo(f"{email.strip().lower()} now covers {', '.join(sorted(set(school)))}.")
+
+
+@users_app.command("reset-totp")
+def users_reset_totp_command(
+    email: str = typer.Argument(..., help="The account whose authentication app is lost."),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Forget an account's authentication app (a lost phone); its sessions end, and an admin sets up a
+    new app at the next sign-in."""
+    from riskengine.store import Store
+    from riskengine.web.accounts import reset_totp
+
+    _account_change(reset_totp, Store.open(db), email)
+    typer.echo(f"Forgot the authentication app of {email.strip().lower()}; all its sessions have ended.")
 
 
 @app.command("serve")

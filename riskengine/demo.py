@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
+from riskengine.cohorts import cohort_year11_start
 from riskengine.evaluation import evaluate_store
 from riskengine.flags import export_scores, score_term
 from riskengine.model import promote, train
@@ -21,7 +22,8 @@ from riskengine.model.tracking import quiet_mlflow
 from riskengine.spec.upload import TERMS, academic_year, year_start
 from riskengine.store import Store
 from riskengine.synth import demo_la, write_destinations, write_uploads
-from riskengine.upload import load_destinations, upload_file
+from riskengine.synth.destinations import as_of_date
+from riskengine.upload import load_destinations, load_paths
 
 #: Marks a folder this function made, so a rerun may replace it and nothing else is ever deleted.
 MARKER = ".riskengine-demo"
@@ -48,18 +50,18 @@ def _fresh_folder(out_dir: Path) -> None:
     (out_dir / MARKER).write_text("made by riskengine demo; safe to delete\n")
 
 
-def _upload_all(store: Store, files: list[Path]) -> None:
-    """Upload each generated file as its school would; the file name says whose term it is."""
-    for path in tqdm(files, desc="uploading termly files", unit="file"):
-        urn, year, term = path.stem.split("_")
-        result = upload_file(store, path, urn, year.replace("-", "/"), term, uploaded_by="demo")
-        if not result.ok:
-            raise RuntimeError(f"generated file {path.name} was rejected:\n{result.report()}")
+def _upload_all(store: Store, folder: Path) -> None:
+    """Upload the folder of generated files as an analyst would (`riskengine upload FOLDER`): each file
+    split by its school and term columns, validated and stored in term order."""
+    batch = load_paths(store, [folder], uploaded_by="demo", progress=True)
+    if not batch.ok:
+        refused = batch.summary[batch.summary["status"] == "refused"]
+        raise RuntimeError(f"generated files were rejected:\n{refused.to_string(index=False)}")
 
 
 def _backtest_terms(validation_cohort: str) -> list[tuple[str, str]]:
     """Every term from the held-out cohort's Year 9 autumn to its Year 11 summer."""
-    first = year_start(validation_cohort)
+    first = cohort_year11_start(validation_cohort) - 2
     return [(academic_year(first + k), term) for k in range(3) for term in TERMS]
 
 
@@ -72,12 +74,13 @@ def run_demo(out_dir: str | Path = "riskengine-demo", seed: int = 0) -> DemoResu
     out = Path(out_dir).resolve()
     _fresh_folder(out)
     la = demo_la(seed)
-    files = write_uploads(la, out / "uploads")
+    write_uploads(la, out / "uploads")
     destinations = write_destinations(la, out / "destinations.csv")
     database = out / "riskengine.db"
     store = Store.open(f"sqlite:///{database}")
-    _upload_all(store, files)
-    loaded = load_destinations(store, destinations, uploaded_by="demo")
+    _upload_all(store, out / "uploads")
+    # The generated extract is as of the end of the LA's as-of term, not the day the demo runs.
+    loaded = load_destinations(store, destinations, uploaded_by="demo", as_of=as_of_date(la.as_of).date())
     if not loaded.ok:
         raise RuntimeError(f"generated destinations were rejected:\n{loaded.report()}")
 
@@ -96,7 +99,7 @@ def run_demo(out_dir: str | Path = "riskengine-demo", seed: int = 0) -> DemoResu
     # Only the held-out cohort: the model never saw its outcomes, so its flags are judged honestly.
     backtest = pd.concat([store.read_scores(run_id=i) for i in run_ids], ignore_index=True)
     cohort_of = backtest["academic_year"].map(year_start) - backtest["ncyear"].astype(int)
-    held_out = backtest[cohort_of == year_start(trained.validation_cohort) - 9]
+    held_out = backtest[cohort_of == cohort_year11_start(trained.validation_cohort) - 11]
     _, report = evaluate_store(store, scores=held_out, out_dir=out / "evaluation", tracking_uri=tracking_uri)
     return DemoResult(
         out_dir=out,

@@ -6,6 +6,7 @@ and every model and report records the one it used.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -73,14 +74,17 @@ def year11_start(pupil_terms: pd.DataFrame) -> pd.Series:
     return pd.Series(starts.to_numpy(), index=pd.Index(latest["upn"], name="upn"), name="year11_start")
 
 
-def derive_outcomes(
-    destinations: pd.DataFrame, year11: pd.Series, definition: OutcomeDefinition | None = None
-) -> pd.DataFrame:
-    """One row per pupil in `year11`: `outcome` (True/False, or NA for no outcome) and what lay behind it.
+def window_end(year11_start: int, definition: OutcomeDefinition) -> dt.date:
+    """The last day of the outcome window of pupils whose Year 11 started in `year11_start`."""
+    month, day = (int(part) for part in definition.window_end.split("-"))
+    return dt.date(int(year11_start) + 2 + definition.window_year_offset, month, day)
 
-    `destinations` has the spec's columns; `year11` maps upn -> start year of Year 11 (see year11_start).
-    """
-    definition = definition or load_outcome_definition()
+
+def in_window_records(
+    destinations: pd.DataFrame, year11: pd.Series, definition: OutcomeDefinition
+) -> pd.DataFrame:
+    """Destination records (upn, date, category) inside each pupil's outcome window, for the pupils in
+    `year11`; records below leaving age never count."""
     codes = destinations["activity_code"].astype(int)
     category = codes.map({code: cat for code, (cat, _) in spec.ACTIVITY_CODES.items()})
     if definition.re_engagement_is_eet:
@@ -96,7 +100,19 @@ def derive_outcomes(
     first_year = (records["upn"].map(year11) + 1 + definition.window_year_offset).astype("Int64")
     start = pd.to_datetime(first_year.astype(str) + "-" + definition.window_start, errors="coerce")
     end = pd.to_datetime((first_year + 1).astype(str) + "-" + definition.window_end, errors="coerce")
-    in_window = records[(records["date"] >= start) & (records["date"] <= end)]
+    return records[(records["date"] >= start) & (records["date"] <= end)]
+
+
+def derive_outcomes(
+    destinations: pd.DataFrame, year11: pd.Series, definition: OutcomeDefinition | None = None
+) -> pd.DataFrame:
+    """One row per pupil in `year11`: `outcome` (True/False, or NA for no outcome) and what lay behind it.
+
+    `destinations` has the spec's columns; `year11` maps upn -> start year of Year 11 (see year11_start).
+    Whether a pupil's window has closed is `riskengine.cohorts.outcome_windows`'s question, not this one's.
+    """
+    definition = definition or load_outcome_definition()
+    in_window = in_window_records(destinations, year11, definition)
 
     seen = pd.crosstab(in_window["upn"], in_window["category"]).gt(0)
     seen = seen.reindex(index=year11.index, columns=list(spec.CATEGORIES[1:]), fill_value=False)

@@ -19,6 +19,13 @@ MIN_WIDTH, MAX_WIDTH = 8, 60
 FORMATS = (".csv", ".xlsx")
 
 
+def neutralise_cell(value: object) -> object:
+    """One cell made safe: text starting like a formula gets a leading apostrophe; others pass unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy whose text cells cannot run as formulas: those starting with FORMULA_START get a leading "'"."""
     out = frame.copy()

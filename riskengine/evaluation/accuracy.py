@@ -66,7 +66,13 @@ def at_capacity(y: np.ndarray, score: np.ndarray, shares: np.ndarray) -> pd.Data
     with np.errstate(invalid="ignore", divide="ignore"):
         recall = expected_hits / hits_below[n] if hits_below[n] else np.full(len(seen), np.nan)
     return pd.DataFrame(
-        {"capacity": shares, "pupils_seen": seen, "precision": expected_hits / seen, "recall": recall}
+        {
+            "capacity": shares,
+            "pupils_seen": seen,
+            "positives_found": expected_hits,
+            "precision": expected_hits / seen,
+            "recall": recall,
+        }
     )
 
 
@@ -75,7 +81,7 @@ def capacity_table(y: np.ndarray, found: dict[str, Scorer], shares: tuple[float,
     grid = np.asarray(shares, dtype=float)
     frames = [at_capacity(y, scorer.score, grid).assign(scorer=name) for name, scorer in found.items()]
     table = pd.concat(frames, ignore_index=True)
-    return table[["scorer", "capacity", "pupils_seen", "precision", "recall"]]
+    return table[["scorer", "capacity", "pupils_seen", "positives_found", "precision", "recall"]]
 
 
 def accuracy_table(y: np.ndarray, found: dict[str, Scorer], settings: AuditSettings) -> pd.DataFrame:
@@ -101,6 +107,7 @@ def accuracy_table(y: np.ndarray, found: dict[str, Scorer], settings: AuditSetti
             "pupils": len(y),
             "positives": int(y.sum()),
             "flagged": int(scorer.flag.sum()),
+            "true_positives": int((y & scorer.flag).sum()),
             "roc_auc": roc_auc_score(y, scorer.score),
             "pr_auc": average_precision_score(y, scorer.score),
             "precision": precision_score(y, scorer.flag, zero_division=np.nan),
@@ -112,7 +119,7 @@ def accuracy_table(y: np.ndarray, found: dict[str, Scorer], settings: AuditSetti
                 float(v) for v in interval(values, settings.confidence)
             )
         rows.append(row)
-    columns = ["scorer", "pupils", "positives", "flagged"]
+    columns = ["scorer", "pupils", "positives", "flagged", "true_positives"]
     for metric in ("roc_auc", "pr_auc", "precision", "recall"):
         columns += [metric, f"{metric}_low", f"{metric}_high"]
     return pd.DataFrame(rows)[[*columns, "f1"]]

@@ -28,6 +28,7 @@ def calibration_table(y: np.ndarray, probability: np.ndarray, n_bins: int = 10) 
                 "bin_low": edges[:-1],
                 "bin_high": edges[1:],
                 "pupils": pupils,
+                "positives": positives.astype(int),
                 "mean_predicted": predicted / pupils,
                 "observed_rate": positives / pupils,
             }

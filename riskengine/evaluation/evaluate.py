@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 import riskengine
+from riskengine.cohorts import cohort_name
 from riskengine.evaluation.accuracy import (
     accuracy_by_term,
     accuracy_table,
@@ -21,13 +22,13 @@ from riskengine.evaluation.accuracy import (
     outcome_counts,
     roc_points,
 )
-from riskengine.evaluation.fairness import OUTSIDE, audit
+from riskengine.evaluation.audit_frame import build_groupings
+from riskengine.evaluation.fairness import OUTSIDE, audit_groups
 from riskengine.evaluation.impact import days_neet_after_leaving, impact_table
 from riskengine.evaluation.inputs import evaluation_table, member_of, scorers, with_term_order
 from riskengine.evaluation.lead_time import first_flags, lead_time_tables
 from riskengine.evaluation.settings import AuditSettings, load_audit_settings
 from riskengine.outcomes import OutcomeDefinition, load_outcome_definition
-from riskengine.spec.upload import academic_year
 
 REQUIRED_SCORE_COLUMNS = (
     "upn",
@@ -81,7 +82,7 @@ def evaluate(
     missing = [c for c in REQUIRED_SCORE_COLUMNS if c not in scores.columns]
     if missing:
         raise ValueError(f"scores are missing columns {missing}")
-    table = evaluation_table(scores, outcomes, attributes, settings.score_at)
+    table = evaluation_table(scores, outcomes, attributes, settings.score_at, tuple(settings.references))
     if table.empty:
         raise ValueError(f"no scores at the evaluation point {settings.score_at!r}")
     probability = table["probability"].astype("Float64")
@@ -114,7 +115,7 @@ def evaluate(
         )
         headline.update({k: calibration[k] for k in ("brier_score", "ece")})
 
-    tables["audit_groups"], tables["disparities"] = audit(table, scorers(table), settings)
+    tables["audit_groups"], tables["disparities"], not_audited = _audit(table, settings)
     headline["disparities_outside_band"] = float(
         (tables["disparities"]["status"] == OUTSIDE).sum() if len(tables["disparities"]) else 0
     )
@@ -137,7 +138,32 @@ def evaluate(
     tables["impact"] = impact_table(pupils, settings.min_group_size)
 
     info = _describe_run(rows, table, settings, definition, run_info or {}, has_model="model" in found)
+    info["attributes_not_audited"] = not_audited
     return EvaluationResult(run_info=info, headline=headline, tables=tables)
+
+
+def _audit(table: pd.DataFrame, settings: AuditSettings) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
+    """The fairness audit of the stored flags (the engine of `audit`), and every declared attribute or
+    intersection it could not audit, with why (a reference that matches nothing is a visible row)."""
+    present = [a for a in settings.references if a in table.columns]
+    not_audited = {a: "no such column in the data" for a in settings.references if a not in table.columns}
+    combos = []
+    for combo in settings.intersections:
+        if missing := [a for a in combo if a not in present]:
+            not_audited[" & ".join(combo)] = f"no column {', '.join(missing)} in the data"
+        else:
+            combos.append(combo)
+    found = scorers(table)
+    flags = {name: found[name].flag for name in settings.audit_scorers if name in found}
+    has_outcome = table["outcome"].notna().to_numpy()
+    labels = table[present].reset_index(drop=True)
+    references = {a: settings.references[a] for a in present}
+    groupings = build_groupings(labels, has_outcome, references, combos, strict=False)
+    probability = found["model"].score if "model" in found else None
+    groups, disparities = audit_groups(
+        labels, groupings, table["outcome"].reset_index(drop=True), flags, probability, settings
+    )
+    return groups, disparities, not_audited
 
 
 def _describe_run(
@@ -151,10 +177,17 @@ def _describe_run(
     """What a reader needs to trust the figures: data window, versions, definition and settings."""
     terms = rows.drop_duplicates(["term_index"]).sort_values("term_index")
     cohorts = sorted(int(c) for c in table["cohort"].unique())
-    cohort_span = " to ".join(dict.fromkeys(academic_year(c) for c in (cohorts[0], cohorts[-1])))
+    cohort_span = " to ".join(dict.fromkeys(cohort_name(c) for c in (cohorts[0], cohorts[-1])))
     info: dict[str, Any] = {
         "scoring_terms": [f"{r.academic_year} {r.term}" for r in terms.itertuples()],
-        "cohorts_year11": [academic_year(c) for c in cohorts],
+        "cohorts_year11": [cohort_name(c) for c in cohorts],  # the one name of each (riskengine.cohorts)
+        "cohorts_with_outcomes": [
+            cohort_name(int(c)) for c in sorted(table.loc[table["outcome"].notna(), "cohort"].unique())
+        ],
+        "cohorts_without_outcomes": [
+            cohort_name(int(c))
+            for c in sorted(set(table["cohort"]) - set(table.loc[table["outcome"].notna(), "cohort"]))
+        ],
         "evaluation_point": settings.score_at,
         "outcome_definition": definition.describe(),
         "outcome_definition_fingerprint": definition.fingerprint,
@@ -162,8 +195,10 @@ def _describe_run(
         "destinations_window": (
             f"{definition.window_start} to {definition.window_end} after Year 11"
             + (f" (+{definition.window_year_offset} year(s))" if definition.window_year_offset else "")
-            + f", for Year 11 in {cohort_span}"
+            + f", for the pupils who {cohort_span}"
         ),
+        "risk_factors": list(settings.risk_factors),
+        "attribute_titles": dict(settings.titles),
         "audit_settings_version": settings.version,
         "audit_settings_fingerprint": settings.fingerprint,
         "band": list(settings.band),

@@ -15,14 +15,19 @@ from functools import partial
 
 import numpy as np
 import pandas as pd
-from fairlearn.metrics import MetricFrame, false_negative_rate, false_positive_rate, selection_rate
+from fairlearn.metrics import (
+    MetricFrame,
+    false_negative_rate,
+    false_positive_rate,
+    selection_rate,
+    true_positive_rate,
+)
 from numpy.typing import ArrayLike
 from scipy import sparse
 from scipy.stats import norm
 from sklearn.metrics import precision_score
 
 from riskengine.evaluation.bootstrap import bootstrap, interval
-from riskengine.evaluation.inputs import Scorer
 from riskengine.evaluation.settings import AuditSettings
 
 TOO_SMALL = "too small"
@@ -32,19 +37,22 @@ UNCERTAIN = "uncertain"
 WITHIN = "within band"
 UNDEFINED = "undefined"
 TOO_FEW = "too few to judge"
+NOT_JUDGED = "not judged"
 #: Whose count a rate divides by: a ratio is judged only when group and reference have enough of them.
 DENOMINATOR = {
     "selection_rate": "pupils",
     "false_positive_rate": "negatives",
     "false_negative_rate": "positives",
+    "true_positive_rate": "positives",
     "precision": "flagged",
     "observed_over_predicted": "positives",
 }
 
-COUNT_COLUMNS = ("pupils", "positives", "flagged")
+COUNT_COLUMNS = ("pupils", "positives", "flagged", "true_positives", "false_positives")
 RATE_COLUMNS = (
     "base_rate",
     "selection_rate",
+    "true_positive_rate",
     "false_positive_rate",
     "false_negative_rate",
     "precision",
@@ -68,6 +76,16 @@ def flagged(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray) -
     return float(np.sum(sample_weight * y_pred))
 
 
+def true_positives(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray) -> float:
+    """Flagged pupils in the group with a positive outcome."""
+    return float(np.sum(sample_weight * (y_true & y_pred)))
+
+
+def false_positives(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray) -> float:
+    """Flagged pupils in the group without a positive outcome."""
+    return float(np.sum(sample_weight * (~y_true & y_pred)))
+
+
 def base_rate(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray) -> float:
     """Share of the group with a positive outcome."""
     return float(np.average(y_true, weights=sample_weight))
@@ -82,11 +100,12 @@ def mean_predicted(
 
 @dataclass(frozen=True)
 class Grouping:
-    """One audited attribute or intersection: its label per pupil and its reference group."""
+    """One audited attribute or intersection: its columns and its reference group (None: not found)."""
 
     name: str
     columns: tuple[str, ...]
-    reference: str
+    reference: str | None
+    problem: str | None = None
 
     def labels(self, table: pd.DataFrame) -> pd.Series:
         parts = [table[c].astype(str) for c in self.columns]
@@ -94,16 +113,6 @@ class Grouping:
         for part in parts[1:]:
             joined = joined + " / " + part
         return joined
-
-
-def groupings(table: pd.DataFrame, settings: AuditSettings) -> list[Grouping]:
-    """The attributes and intersections in the settings that the evaluation table carries."""
-    present = {a: r for a, r in settings.references.items() if a in table.columns}
-    found = [Grouping(a, (a,), r) for a, r in present.items()]
-    for combo in settings.intersections:
-        if all(a in present for a in combo):
-            found.append(Grouping(" & ".join(combo), tuple(combo), " / ".join(present[a] for a in combo)))
-    return found
 
 
 def ratio_status(ratio: ArrayLike, low: ArrayLike, high: ArrayLike, band: tuple[float, float]) -> np.ndarray:
@@ -150,24 +159,27 @@ def _metric_frame(
         .agg(weight=("y", "size"), probability_sum=("probability", "sum"))
         .reset_index()
     )
-    weight = collapsed["weight"].to_numpy(dtype=float)
+    weight = collapsed["weight"].to_numpy(dtype=np.float64)
     metrics = {
         "pupils": pupils,
         "positives": positives,
         "flagged": flagged,
+        "true_positives": true_positives,
+        "false_positives": false_positives,
         "base_rate": base_rate,
         "selection_rate": selection_rate,
+        "true_positive_rate": true_positive_rate,
         "false_positive_rate": false_positive_rate,
         "false_negative_rate": false_negative_rate,
         "precision": partial(precision_score, zero_division=np.nan),
         "mean_predicted": mean_predicted,
     }
     params = {name: {"sample_weight": weight} for name in metrics}
-    params["mean_predicted"]["probability_sum"] = collapsed["probability_sum"].to_numpy(dtype=float)
+    params["mean_predicted"]["probability_sum"] = collapsed["probability_sum"].to_numpy(dtype=np.float64)
     frame = MetricFrame(
         metrics=metrics,
-        y_true=collapsed["y"].to_numpy(),
-        y_pred=collapsed["flag"].to_numpy(),
+        y_true=collapsed["y"].to_numpy(dtype=bool),
+        y_pred=collapsed["flag"].to_numpy(dtype=bool),
         sensitive_features=collapsed["group"].rename("group"),
         sample_params=params,
     )
@@ -187,7 +199,7 @@ def _bootstrap_group_sums(
     settings: AuditSettings,
 ) -> dict[tuple[str, str], dict[str, np.ndarray]]:
     """Per grouping and scorer, resampled group sums (reps, groups): pupils, positives, flagged, hits and
-    summed probability, all from one sparse product per block of resamples.
+    summed probability, all from one sparse product per block of resamples (float64 throughout).
 
     Each pupil falls in one cell per grouping and scorer, (group, outcome, flag), plus one probability
     column per group, so the design has few non-zeros per pupil however many groups are audited.
@@ -206,11 +218,10 @@ def _bootstrap_group_sums(
             blocks.append(sparse.csr_matrix((np.ones(n), (rows, cell)), shape=(n, 4 * width)))
             layout[(grouping, scorer)] = (offset, width)
             offset += 4 * width
-    design = sparse.hstack(blocks, format="csr", dtype=np.float32).T.tocsr()
+    design = sparse.hstack(blocks, format="csr", dtype=np.float64).T.tocsr()
     samples = bootstrap(
         n, {"sums": lambda w: (design @ w.T).T}, settings.bootstrap_reps, settings.bootstrap_seed
-    )
-    samples = samples["sums"].astype(np.float64)
+    )["sums"]
 
     result = {}
     for grouping in codes:
@@ -237,97 +248,111 @@ def _group_rates(sums: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             "selection_rate": flagged / n,
             "false_positive_rate": (flagged - hits) / (n - pos),
             "false_negative_rate": (pos - hits) / pos,
+            "true_positive_rate": hits / pos,
             "precision": hits / flagged,
             "observed_over_predicted": pos / predicted,
         }
     return {k: np.where(np.isfinite(v), v, np.nan) for k, v in rates.items()}
 
 
-def audit(
-    table: pd.DataFrame, found: dict[str, Scorer], settings: AuditSettings
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Group figures and disparity ratios for every audited attribute and intersection.
+GROUP_COLUMNS = [
+    "scorer",
+    "attribute",
+    "group",
+    "status",
+    "reason",
+    "pupils_scored",
+    "no_outcome_count",
+    *COUNT_COLUMNS,
+    *RATE_COLUMNS,
+    "observed_over_predicted_low",
+    "observed_over_predicted_high",
+]
+DISPARITY_COLUMNS = [
+    "scorer",
+    "attribute",
+    "group",
+    "reference",
+    "metric",
+    "value",
+    "reference_value",
+    "ratio",
+    "ratio_low",
+    "ratio_high",
+    "status",
+    "reason",
+]
 
-    `table` is the evaluation table, `found` its scorers (same row order). Only pupils with an outcome
+
+def audit_groups(
+    labels: pd.DataFrame,
+    groupings: list[Grouping],
+    outcome: pd.Series,
+    flags: dict[str, np.ndarray],
+    probability: np.ndarray | None,
+    settings: AuditSettings,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Group figures and disparity ratios for every grouping and flag: the engine under `audit`.
+
+    `labels` holds each grouping's column(s) as text, one row per pupil; `outcome` is boolean with NA for
+    no outcome; `flags` and `probability` are per pupil in the same order. Only pupils with an outcome
     enter the rates; each group's count of pupils without one is reported beside them.
     """
-    groups_all = groupings(table, settings)
-    has_outcome = table["outcome"].notna().to_numpy()
-    labelled = table[has_outcome].reset_index(drop=True)
-    y = labelled["outcome"].astype(bool).to_numpy()
-    probability = found["model"].score[has_outcome] if "model" in found else None
-    audited = {name: found[name] for name in settings.audit_scorers if name in found}
-    if not groups_all or not len(labelled):
-        return pd.DataFrame(), pd.DataFrame()
-
-    codes = {g.name: pd.factorize(g.labels(labelled), sort=True) for g in groups_all}
-    flags = {name: scorer.flag[has_outcome] for name, scorer in audited.items()}
-    sums = _bootstrap_group_sums({k: c for k, (c, _) in codes.items()}, y, probability, flags, settings)
+    has_outcome = outcome.notna().to_numpy()
+    if not groupings or not has_outcome.any() or not flags:
+        return pd.DataFrame(columns=GROUP_COLUMNS), pd.DataFrame(columns=DISPARITY_COLUMNS)
+    labelled = labels[has_outcome].reset_index(drop=True)
+    y = outcome[has_outcome].astype(bool).to_numpy()
+    prob = probability[has_outcome].astype(np.float64) if probability is not None else None
+    audited = {name: np.asarray(flag, dtype=bool)[has_outcome] for name, flag in flags.items()}
+    codes = {g.name: pd.factorize(g.labels(labelled), sort=True) for g in groupings}
+    sums = _bootstrap_group_sums({k: c for k, (c, _) in codes.items()}, y, prob, audited, settings)
 
     group_frames, disparity_frames = [], []
-    for g in groups_all:
-        all_labels = g.labels(table)
+    for g in groupings:
+        all_labels = g.labels(labels)
         scored = all_labels.value_counts().rename("pupils_scored")
-        no_outcome = all_labels[~has_outcome].value_counts().rename("no_outcome")
+        no_outcome = all_labels[~has_outcome].value_counts().rename("no_outcome_count")
         uniques = list(codes[g.name][1])
         labelled_labels = g.labels(labelled)
-        for name, flag in flags.items():
-            by_group = _metric_frame(y, flag, probability, labelled_labels)
-            by_group = by_group.merge(scored, left_on="group", right_index=True, how="outer")
-            by_group = by_group.merge(no_outcome, left_on="group", right_index=True, how="left")
-            by_group[["pupils", "no_outcome"]] = by_group[["pupils", "no_outcome"]].fillna(0).astype(int)
-            by_group[["positives", "flagged"]] = by_group[["positives", "flagged"]].astype("Int64")
-            small = by_group["pupils"] < settings.min_group_size
-            is_reference = by_group["group"] == g.reference
-            by_group["status"] = np.where(small, TOO_SMALL, np.where(is_reference, REFERENCE, "audited"))
-            by_group.loc[small, ["positives", "flagged", *RATE_COLUMNS]] = np.nan
-
+        for name, flag in audited.items():
+            by_group = _metric_frame(y, flag, prob, labelled_labels)
             boot = _group_rates(sums[(g.name, name)])
             low, high = interval(boot["observed_over_predicted"], settings.confidence)
             ci = pd.DataFrame(
                 {"group": uniques, "observed_over_predicted_low": low, "observed_over_predicted_high": high}
             )
-            by_group = by_group.merge(ci, on="group", how="left")
-            by_group.loc[
-                small | (probability is None), ["observed_over_predicted_low", "observed_over_predicted_high"]
-            ] = np.nan
+            by_group = (
+                pd.DataFrame({"pupils_scored": scored})
+                .rename_axis("group")
+                .reset_index()
+                .merge(no_outcome.rename_axis("group").reset_index(), on="group", how="left")
+                .merge(by_group, on="group", how="left")
+                .merge(ci, on="group", how="left")
+                .sort_values("group", kind="stable")
+                .reset_index(drop=True)
+            )
+            counts = ["pupils_scored", "no_outcome_count", *COUNT_COLUMNS]
+            by_group[counts] = by_group[counts].fillna(0).astype(int)
+            small = (by_group["pupils"] < settings.min_group_size).to_numpy()
+            is_reference = (by_group["group"] == g.reference).to_numpy()
+            by_group["status"] = np.where(small, TOO_SMALL, np.where(is_reference, REFERENCE, "audited"))
+            by_group["reason"] = np.where(
+                small, f"fewer than {settings.min_group_size} pupils with an outcome: no rates", ""
+            )
+            blank = ["observed_over_predicted_low", "observed_over_predicted_high"]
+            by_group.loc[small, [*RATE_COLUMNS, *blank]] = np.nan
+            if prob is None:
+                by_group[blank] = np.nan
             group_frames.append(by_group.assign(scorer=name, attribute=g.name))
             disparity_frames.append(
                 _ratios(by_group, boot, uniques, g, settings).assign(scorer=name, attribute=g.name)
             )
 
-    groups = pd.concat(group_frames, ignore_index=True)
-    groups = groups[
-        [
-            "scorer",
-            "attribute",
-            "group",
-            "status",
-            "pupils_scored",
-            "no_outcome",
-            *COUNT_COLUMNS,
-            *RATE_COLUMNS,
-            "observed_over_predicted_low",
-            "observed_over_predicted_high",
-        ]
-    ]
-    ratios = [frame for frame in disparity_frames if len(frame)]
-    columns = [
-        "scorer",
-        "attribute",
-        "group",
-        "reference",
-        "metric",
-        "value",
-        "reference_value",
-        "ratio",
-        "ratio_low",
-        "ratio_high",
-        "status",
-    ]
-    disparities = _judge(pd.concat(ratios, ignore_index=True), settings) if ratios else pd.DataFrame()
-    disparities = disparities.reindex(columns=columns)
-    return groups, disparities
+    groups = pd.concat(group_frames, ignore_index=True)[GROUP_COLUMNS]
+    ratios = pd.concat(disparity_frames, ignore_index=True)
+    disparities = _judge(ratios, settings) if len(ratios) else pd.DataFrame(columns=DISPARITY_COLUMNS)
+    return groups, disparities.reindex(columns=DISPARITY_COLUMNS)
 
 
 def _ratios(
@@ -338,17 +363,41 @@ def _ratios(
     settings: AuditSettings,
 ) -> pd.DataFrame:
     """Each audited group's rates over the reference group's, the bootstrap spread of their logarithm,
-    and whether both have enough pupils in the rate's denominator to be judged."""
-    reference_rows = by_group[by_group["status"] == REFERENCE]
-    others = by_group[(by_group["group"] != g.reference)].reset_index(drop=True)
-    if reference_rows.empty or g.reference not in uniques or others.empty:
-        return pd.DataFrame()
-    reference = reference_rows.iloc[0]
-    counts = _denominators(others)
-    reference_counts = {k: v.iloc[0] for k, v in _denominators(reference_rows).items()}
-    columns = [uniques.index(group) if group in uniques else -1 for group in others["group"]]
+    and whether both have enough pupils in the rate's denominator to be judged. When the reference is
+    missing or too small, every group gets a "not judged" row saying why (never a silent drop)."""
+    others = by_group[by_group["group"] != g.reference].reset_index(drop=True)
+    reference_rows = by_group[by_group["group"] == g.reference]
+    problem = g.problem
+    if problem is None and (reference_rows.empty or g.reference not in uniques):
+        problem = f"reference group {g.reference!r} has no pupil with an outcome"
+    elif problem is None and reference_rows["status"].iloc[0] == TOO_SMALL:
+        problem = (
+            f"reference group {g.reference!r} has fewer than {settings.min_group_size} pupils with an outcome"
+        )
     frames = []
     for metric in settings.disparity_metrics:
+        if problem is not None:
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "group": others["group"],
+                        "reference": g.reference,
+                        "metric": metric,
+                        "value": others[metric],
+                        "reference_value": np.nan,
+                        "ratio": np.nan,
+                        "log_spread": np.nan,
+                        "small": others["status"] == TOO_SMALL,
+                        "enough": False,
+                        "problem": problem,
+                    }
+                )
+            )
+            continue
+        reference = reference_rows.iloc[0]
+        counts = _denominators(others)
+        reference_counts = {k: v.iloc[0] for k, v in _denominators(reference_rows).items()}
+        columns = [uniques.index(group) if group in uniques else -1 for group in others["group"]]
         with np.errstate(invalid="ignore", divide="ignore"):
             log_ratios = np.log(boot[metric] / boot[metric][:, [uniques.index(g.reference)]])
             spread = _log_spread(log_ratios)
@@ -367,10 +416,11 @@ def _ratios(
                     "small": others["status"] == TOO_SMALL,
                     "enough": (counts[denominator] >= settings.min_events).fillna(False)
                     & (reference_counts[denominator] >= settings.min_events),
+                    "problem": None,
                 }
             )
         )
-    return pd.concat(frames, ignore_index=True)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def _denominators(rows: pd.DataFrame) -> dict[str, pd.Series]:
@@ -397,7 +447,14 @@ def _log_spread(log_ratios: np.ndarray) -> np.ndarray:
 def _judge(ratios: pd.DataFrame, settings: AuditSettings) -> pd.DataFrame:
     """Intervals and status for every ratio: simultaneous (Bonferroni) intervals over the ratios each
     scorer has judged, from the bootstrap standard error of the log ratio."""
-    judged = ~ratios["small"] & ratios["enough"] & ratios["ratio"].gt(0) & ratios["log_spread"].notna()
+    not_judged = ratios["problem"].notna()
+    judged = (
+        ~not_judged
+        & ~ratios["small"]
+        & ratios["enough"]
+        & ratios["ratio"].gt(0)
+        & ratios["log_spread"].notna()
+    )
     comparisons = judged.groupby(ratios["scorer"]).transform("sum")
     z = comparisons.map(lambda m: simultaneous_z(settings.confidence, int(m)))  # one value per scorer
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -406,7 +463,18 @@ def _judge(ratios: pd.DataFrame, settings: AuditSettings) -> pd.DataFrame:
     status = pd.Series(ratio_status(ratios["ratio"], low, high, settings.band), index=ratios.index)
     status = status.mask(~ratios["enough"], TOO_FEW).mask(ratios["small"], TOO_SMALL)
     status = status.mask(~ratios["small"] & ratios["enough"] & ~judged, UNDEFINED)
-    blank = ratios["small"]
-    result = ratios.assign(ratio_low=low, ratio_high=high, status=status)
-    result.loc[blank, ["value", "ratio"]] = np.nan
+    status = status.mask(not_judged, NOT_JUDGED)
+    reason = pd.Series("", index=ratios.index, dtype=object)
+    reason = reason.mask(
+        status == TOO_FEW, f"fewer than {settings.min_events} pupils in the rate's denominator"
+    )
+    reason = reason.mask(
+        status == TOO_SMALL, f"group has fewer than {settings.min_group_size} pupils with an outcome"
+    )
+    reason = reason.mask(
+        status == UNDEFINED, "no ratio: a zero reference rate, or no stable bootstrap spread"
+    )
+    reason = reason.mask(not_judged, ratios["problem"])
+    result = ratios.assign(ratio_low=low, ratio_high=high, status=status, reason=reason)
+    result.loc[ratios["small"], ["value", "ratio"]] = np.nan
     return result

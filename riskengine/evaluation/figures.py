@@ -43,14 +43,17 @@ def roc_figure(roc: pd.DataFrame, accuracy: pd.DataFrame) -> bytes:
     return _png(figure)
 
 
-def precision_at_k_figure(curve: pd.DataFrame, capacities: tuple[float, ...], base_rate: float) -> bytes:
+def precision_at_k_figure(
+    curve: pd.DataFrame, capacities: tuple[float, ...], base_rate: float | None
+) -> bytes:
     figure = Figure(figsize=(5, 4.5))
     ax = figure.add_subplot()
     for scorer, points in curve.groupby("scorer", sort=False):
         ax.plot(points["capacity"] * 100, points["precision"], color=COLOURS.get(scorer), label=scorer)
     for k in capacities:
         ax.axvline(k * 100, color="grey", linewidth=0.8, linestyle="--")
-    ax.axhline(base_rate, color="grey", linestyle=":", linewidth=1, label="base rate")
+    if base_rate is not None:
+        ax.axhline(base_rate, color="grey", linestyle=":", linewidth=1, label="base rate")
     ax.set(
         xlabel="Pupils an adviser sees (% of cohort, highest score first)",
         ylabel="Precision",
@@ -74,8 +77,10 @@ def calibration_figure(calibration: pd.DataFrame) -> bytes:
     )
     top.legend(loc="upper left")
     width = calibration["bin_high"] - calibration["bin_low"]
-    bottom.bar(calibration["bin_low"], calibration["pupils"], width=width, align="edge", color="#bbbbbb")
-    bottom.set(xlabel="Predicted probability", ylabel="Pupils")
+    bottom.bar(
+        calibration["bin_low"], calibration["pupils"].fillna(0), width=width, align="edge", color="#bbbbbb"
+    )
+    bottom.set(xlabel="Predicted probability", ylabel="Pupils (bins under 10 not drawn)")
     return _png(figure)
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from riskengine.cohorts import cohort_name
 from riskengine.evaluation.inputs import member_of
 from riskengine.spec.destinations import ACTIVITY_CODES, RE_ENGAGEMENT_CODE
 
 ALL = "all"
+NO_DESTINATIONS = "no destinations yet"
 IMPACT_RATES = ("neet_rate", "not_known_rate", "no_outcome_rate", "mean_days_neet")
 
 
@@ -61,22 +63,25 @@ def impact_table(pupils: pd.DataFrame, min_group_size: int) -> pd.DataFrame:
     """
     base = pupils.assign(
         school_urn=pupils["school_urn"].astype(str),
-        flagged=np.where(pupils["ever_flagged"], "flagged", "not flagged"),
+        flag_group=np.where(pupils["ever_flagged"], "flagged", "not flagged"),
         no_outcome=pupils["outcome"].isna(),
         any_neet=pupils["any_neet"].astype(bool),
         any_not_known=pupils["any_not_known"].astype(bool),
     )
     variants = [
         base,
-        base.assign(flagged=ALL),
+        base.assign(flag_group=ALL),
         base.assign(school_urn="all schools"),
-        base.assign(school_urn="all schools", flagged=ALL),
+        base.assign(school_urn="all schools", flag_group=ALL),
     ]
     table = (
         pd.concat(variants, ignore_index=True)
-        .groupby(["school_urn", "cohort", "flagged"], sort=True)
+        .groupby(["school_urn", "cohort", "flag_group"], sort=True)
         .agg(
             pupils=("upn", "size"),
+            neet_count=("any_neet", "sum"),
+            not_known_count=("any_not_known", "sum"),
+            no_outcome_count=("no_outcome", "sum"),
             neet_rate=("any_neet", "mean"),
             not_known_rate=("any_not_known", "mean"),
             no_outcome_rate=("no_outcome", "mean"),
@@ -85,7 +90,15 @@ def impact_table(pupils: pd.DataFrame, min_group_size: int) -> pd.DataFrame:
         )
         .reset_index()
     )
+    counts = ["neet_count", "not_known_count", "no_outcome_count"]
+    table[counts] = table[counts].astype("Int64")
     small = table["pupils"] < min_group_size
-    table["status"] = np.where(small, "too small", "reported")
-    table.loc[small, list(IMPACT_RATES)] = np.nan
+    # A cohort whose destinations are not in yet has no figure at all: a NEET rate of 0 would be a claim.
+    cohort_has_outcome = base.groupby("cohort")["no_outcome"].transform("min").eq(False)
+    with_outcome = set(base.loc[cohort_has_outcome, "cohort"])
+    no_destinations = ~table["cohort"].isin(with_outcome)
+    table["status"] = np.select([no_destinations, small], [NO_DESTINATIONS, "too small"], "reported")
+    table.loc[small | no_destinations, list(IMPACT_RATES)] = np.nan
+    table.loc[no_destinations, ["neet_count", "not_known_count"]] = pd.NA
+    table["cohort"] = [cohort_name(c) for c in table["cohort"]]  # the one name of each cohort
     return table

@@ -54,27 +54,31 @@ def pick_scores(scores: pd.DataFrame, score_at: str | dict[str, Any]) -> pd.Data
     return ordered.drop_duplicates("upn", keep="last" if score_at == "latest" else "first")
 
 
-def audit_labels(attributes: pd.DataFrame) -> pd.DataFrame:
-    """Audit attributes as group labels: ethnicity in its DfE major group, flags as True/False, and a
-    missing value as its own "Not recorded" group so no pupil drops out of the audit."""
+def audit_labels(attributes: pd.DataFrame, names: tuple[str, ...] = KNOWN_ATTRIBUTES) -> pd.DataFrame:
+    """Audit attributes as group labels: ethnicity in its DfE major group, yes/no as True/False, whole
+    numbers without ".0", and a missing value as its own "Not recorded" group so no pupil drops out."""
+    from riskengine.evaluation.audit_frame import group_labels
+
     labels = pd.DataFrame(index=attributes.index)
-    if "ethnicity" in attributes:
+    if "ethnicity" in attributes and "ethnicity_major_group" not in attributes:
         labels["ethnicity_major_group"] = attributes["ethnicity"].astype("string").map(ETHNICITY_MAJOR_GROUP)
-    for column in KNOWN_ATTRIBUTES:
+    for column in names:
         source = labels[column] if column in labels else attributes.get(column)
         if source is not None:
-            labels[column] = source.astype("string").fillna(NOT_RECORDED).astype(str)
+            labels[column] = group_labels(source)
     return labels
 
 
-def attributes_at_scoring(picked: pd.DataFrame, attributes: pd.DataFrame) -> pd.DataFrame:
+def attributes_at_scoring(
+    picked: pd.DataFrame, attributes: pd.DataFrame, names: tuple[str, ...] = KNOWN_ATTRIBUTES
+) -> pd.DataFrame:
     """Each picked pupil's audit labels at the scoring term (or their only row, if not per term)."""
     per_term = {"academic_year", "term"} <= set(attributes.columns)
     keys = ["upn", "academic_year", "term"] if per_term else ["upn"]
     attrs = attributes.reset_index() if "upn" not in attributes.columns else attributes
     attrs = attrs.drop_duplicates(keys, keep="last")
     labelled = pd.concat(
-        [attrs[keys].reset_index(drop=True), audit_labels(attrs).reset_index(drop=True)], axis=1
+        [attrs[keys].reset_index(drop=True), audit_labels(attrs, names).reset_index(drop=True)], axis=1
     )
     merged = picked[keys].merge(labelled, on=keys, how="left")
     return merged.drop(columns=keys).fillna(NOT_RECORDED).set_index(picked.index)
@@ -116,7 +120,11 @@ def scorers(table: pd.DataFrame) -> dict[str, Scorer]:
 
 
 def evaluation_table(
-    scores: pd.DataFrame, outcomes: pd.DataFrame, attributes: pd.DataFrame | None, score_at: str | dict
+    scores: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    attributes: pd.DataFrame | None,
+    score_at: str | dict,
+    names: tuple[str, ...] = KNOWN_ATTRIBUTES,
 ) -> pd.DataFrame:
     """The picked score of each pupil joined with their outcome (NA = none) and audit labels."""
     picked = pick_scores(scores, score_at).reset_index(drop=True)
@@ -128,5 +136,6 @@ def evaluation_table(
     for column in ("any_neet", "any_not_known"):
         joined[column] = joined[column].astype("boolean").fillna(False)
     if attributes is not None and len(attributes):
-        joined = pd.concat([joined, attributes_at_scoring(joined, attributes)], axis=1)
+        extra = attributes_at_scoring(joined, attributes, names)
+        joined = pd.concat([joined.drop(columns=[c for c in extra.columns if c in joined]), extra], axis=1)
     return joined

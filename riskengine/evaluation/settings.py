@@ -11,9 +11,15 @@ import yaml
 from riskengine.paths import content_version, data_path
 from riskengine.spec.upload import TERMS
 
-#: Audit attributes the evaluation knows how to derive from a pupil-terms frame.
+#: The audit attributes of the shipped settings (any other column may be declared as an attribute).
 KNOWN_ATTRIBUTES = ("sex", "ethnicity_major_group", "sen_provision", "fsm_eligible", "looked_after", "eal")
-DISPARITY_METRICS = ("selection_rate", "false_positive_rate", "false_negative_rate", "precision")
+DISPARITY_METRICS = (
+    "selection_rate",
+    "true_positive_rate",
+    "false_positive_rate",
+    "false_negative_rate",
+    "precision",
+)
 #: Also allowed: the ratio of a group's observed-to-predicted rate to the reference group's.
 ALLOWED_DISPARITY_METRICS = (*DISPARITY_METRICS, "observed_over_predicted")
 SCORERS = ("rules", "model", "combined")
@@ -35,7 +41,7 @@ class AuditSettings:
     band: tuple[float, float] = (0.8, 1.25)
     disparity_metrics: tuple[str, ...] = DISPARITY_METRICS
     audit_scorers: tuple[str, ...] = ("combined",)
-    references: dict[str, str] = field(
+    references: dict[str, str | None] = field(
         default_factory=lambda: {
             "sex": "M",
             "ethnicity_major_group": "White",
@@ -50,6 +56,10 @@ class AuditSettings:
         ("sex", "fsm_eligible"),
         ("fsm_eligible", "sen_provision"),
     )
+    #: Attributes that are themselves rule or model inputs: a different flag rate is expected there.
+    risk_factors: tuple[str, ...] = ("sen_provision", "fsm_eligible", "looked_after")
+    #: What each attribute is called in words (the report's headings); the name itself when absent.
+    titles: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         problems = []
@@ -71,8 +81,8 @@ class AuditSettings:
             problems.append(f"unknown disparity metrics {sorted(unknown)}")
         if unknown := set(self.audit_scorers) - set(SCORERS):
             problems.append(f"unknown audit scorers {sorted(unknown)}")
-        if unknown := set(self.references) - set(KNOWN_ATTRIBUTES):
-            problems.append(f"unknown attributes {sorted(unknown)}")
+        if unknown := set(self.risk_factors) - set(self.references):
+            problems.append(f"risk_factor set on attributes not audited: {sorted(unknown)}")
         if unknown := {a for combo in self.intersections for a in combo} - set(self.references):
             problems.append(f"intersections name attributes not audited: {sorted(unknown)}")
         if problems:
@@ -89,12 +99,19 @@ def load_audit_settings(path: str | Path | None = None) -> AuditSettings:
     raw = yaml.safe_load(Path(path or data_path("evaluation", "audit.yaml")).read_text()) or {}
     boot = raw.pop("bootstrap", {}) or {}
     attributes = raw.pop("attributes", None)
+    raw.pop("disclosure", None)  # read by riskengine.evaluation.disclosure.DisclosureSettings
     kwargs: dict[str, Any] = dict(raw)
     kwargs.update(
         {f"bootstrap_{k}" if k in ("reps", "seed") else k: v for k, v in boot.items()},
     )
     if attributes is not None:
-        kwargs["references"] = {name: str(spec["reference"]) for name, spec in attributes.items()}
+        specs = {name: spec or {} for name, spec in attributes.items()}
+        kwargs["references"] = {
+            name: None if spec.get("reference") is None else str(spec["reference"])
+            for name, spec in specs.items()
+        }
+        kwargs["risk_factors"] = tuple(name for name, spec in specs.items() if spec.get("risk_factor"))
+        kwargs["titles"] = {name: str(spec["title"]) for name, spec in specs.items() if spec.get("title")}
     for key in ("capacities", "band", "disparity_metrics", "audit_scorers"):
         if key in kwargs:
             kwargs[key] = tuple(kwargs[key])

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from riskengine.evaluation.disclosure import DisclosureSettings
 from riskengine.evaluation.evaluate import EvaluationResult
 from riskengine.evaluation.report import HTML_NAME, JSON_NAME, TABLES_DIR
 from riskengine.model.tracking import default_tracking_uri, quiet_mlflow
@@ -34,9 +35,14 @@ def _artifact_location(tracking_uri: str) -> str | None:
     return (Path(tracking_uri.removeprefix("sqlite:///")).parent / "mlartifacts").resolve().as_uri()
 
 
-def log_evaluation(result: EvaluationResult, report_dir: str | Path, tracking_uri: str | None = None) -> str:
-    """Log the report written to `report_dir`, the run's versions (params) and headline metrics; returns
-    the MLflow run id."""
+def log_evaluation(
+    result: EvaluationResult,
+    report_dir: str | Path,
+    tracking_uri: str | None = None,
+    disclosure: DisclosureSettings | None = None,
+) -> str:
+    """Log the report written to `report_dir` (already under disclosure control), the run's versions
+    (params) and its headline metrics as published; returns the MLflow run id."""
     from mlflow import MlflowClient
 
     uri = tracking_uri or default_tracking_uri()
@@ -59,8 +65,10 @@ def log_evaluation(result: EvaluationResult, report_dir: str | Path, tracking_ur
         params["cohorts_year11"] = ", ".join(info["cohorts_year11"])
         for key, value in params.items():
             client.log_param(run_id, key, str(value)[:500])
-        for key, value in result.headline.items():
-            if value == value:  # NaN is not a metric
+        from riskengine.evaluation.report import published
+
+        for key, value in published(result, disclosure).headline.items():
+            if isinstance(value, int | float) and value == value:  # NaN and "fewer than 10" are no metric
                 client.log_metric(run_id, key, float(value))
         # The report's own files only: the folder may hold other things (even the tracking store itself).
         folder = Path(report_dir)

@@ -5,12 +5,15 @@ The store-backed convenience around `evaluate` + `write_report` + `log_evaluatio
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from riskengine.cohorts import outcome_windows
+from riskengine.evaluation.attributes import with_stored_attributes
 from riskengine.evaluation.evaluate import EvaluationResult, evaluate
 from riskengine.evaluation.inputs import cohort_of, member_of, with_term_order
 from riskengine.evaluation.report import write_report
@@ -54,6 +57,93 @@ def read_scores_file(path: str | Path) -> pd.DataFrame:
     return frame.astype({c: "string" for c in ("upn", "school_urn", "academic_year", "term")})
 
 
+def _stored_attributes(store: Any, upns: pd.Index) -> pd.DataFrame:
+    """Declared audit-only attributes stored at upload for these pupils (none for an older store)."""
+    reader = getattr(store, "read_audit_attributes", None)
+    if reader is None:
+        return pd.DataFrame()
+    stored = reader()
+    return stored[member_of(stored["upn"], upns)] if len(stored) else stored
+
+
+def is_engine_scores(frame: pd.DataFrame) -> bool:
+    """A file in this engine's scores contract (today's `--scores` files), rather than another tool's."""
+    from riskengine.evaluation.evaluate import REQUIRED_SCORE_COLUMNS
+
+    return all(c in frame.columns for c in REQUIRED_SCORE_COLUMNS)
+
+
+def store_outcomes_and_attributes(
+    store: Any, upns: pd.Index, definition: OutcomeDefinition, settings: AuditSettings
+) -> tuple[pd.Series | None, pd.DataFrame | None]:
+    """For pupils scored by another tool: their outcome from stored destinations (Year 11 from their
+    stored terms) and their audit attributes at their latest stored term; None where the store has none."""
+    from riskengine.evaluation.inputs import audit_labels
+
+    pupil_terms = store.read_pupil_terms(upns=list(upns))
+    if pupil_terms.empty:
+        return None, None
+    pupil_terms = with_stored_attributes(pupil_terms, _stored_attributes(store, upns))
+    year11 = year11_start(pupil_terms).rename_axis("upn")
+    destinations = store.read_destinations()
+    destinations = destinations[member_of(destinations["upn"], year11.index)]
+    derived = derive_outcomes(destinations, year11, definition)
+    derived = derived if "upn" in derived.columns else derived.reset_index()
+    outcomes = derived.set_index("upn")["outcome"].astype("boolean")
+    latest = pupil_terms.drop_duplicates("upn", keep="last").reset_index(drop=True)
+    labels = audit_labels(latest, tuple(settings.references))
+    return outcomes, pd.concat([latest[["upn"]], labels], axis=1)
+
+
+def evaluate_scores_files(
+    store: Any | None,
+    files: Sequence[str | Path],
+    columns: dict[str, Any] | None = None,
+    mapping: str | Path | None = None,
+    *,
+    outcome_definition: OutcomeDefinition | str | Path | None = None,
+    settings: AuditSettings | str | Path | None = None,
+    out_dir: str | Path = "evaluation-report",
+    mlflow: bool = True,
+    tracking_uri: str | None = None,
+) -> tuple[EvaluationResult, Path]:
+    """Evaluate other tools' scores files (each one scorer, compared on the pupils all of them scored)
+    against an outcome column or the store's destinations; write the report and log it unless told not."""
+    from riskengine.evaluation.external import evaluate_external, load_mapping, read_external
+
+    definition = (
+        outcome_definition
+        if isinstance(outcome_definition, OutcomeDefinition)
+        else load_outcome_definition(outcome_definition)
+    )
+    settings = settings if isinstance(settings, AuditSettings) else load_audit_settings(settings)
+    frames = {}
+    for file in files:
+        spec = load_mapping(mapping, Path(file), **(columns or {}))
+        if spec.name in frames:
+            raise ValueError(f"two scores files are both called {spec.name!r}: name them in the mapping YAML")
+        frames[spec.name] = read_external(file, spec)
+    outcomes, attributes = None, None
+    info: dict[str, Any] = {}
+    if store is not None:
+        upns = pd.Index(pd.concat([f["upn"] for f in frames.values()]).unique())
+        outcomes, attributes = store_outcomes_and_attributes(store, upns, definition, settings)
+        if outcomes is not None:
+            info = {
+                "outcome_definition": definition.describe(),
+                "outcome_definition_fingerprint": definition.fingerprint,
+                "outcome_definition_version": definition.version,
+                "destinations_window": f"{definition.window_start} to {definition.window_end} after Year 11",
+            }
+    result = evaluate_external(frames, outcomes, attributes, settings, info)
+    path = write_report(result, out_dir)
+    if mlflow:
+        from riskengine.evaluation.tracking import log_evaluation
+
+        result.run_info["mlflow_run_id"] = log_evaluation(result, out_dir, tracking_uri)
+    return result, path
+
+
 def evaluate_store(
     store: Any,
     run_ids: Sequence[int] | None = None,
@@ -67,12 +157,15 @@ def evaluate_store(
     mlflow: bool = True,
     tracking_uri: str | None = None,
     progress: Callable[[str], None] | None = None,
+    as_of: dt.date | str | None = None,
 ) -> tuple[EvaluationResult, Path]:
     """Evaluate scoring runs from `store` (or a `scores` frame read from a file) against its destinations.
 
     Writes the report into `out_dir` and, unless `mlflow=False`, logs it to MLflow (the run id is added
     to `result.run_info["mlflow_run_id"]`). Returns the result and the report's HTML path.
     `progress`, if given, is called after each of the four stages with its name (the CLI's bar).
+    Only pupils of cohorts whose outcome window closed by `as_of` (default: the newest destinations
+    extract's as-of date) are evaluated; the others are named in `run_info["cohort_notices"]`.
     """
     done = progress or (lambda stage: None)
     definition = (
@@ -109,11 +202,23 @@ def evaluate_store(
     year11 = year11.reindex(from_scores.index).fillna(from_scores).astype(int).rename_axis("upn")
     destinations = store.read_destinations()
     destinations = destinations[member_of(destinations["upn"], year11.index)]
+    windows = outcome_windows(year11, destinations, as_of or store.destinations_as_of(), definition)
+    notices = windows.notices()
+    left_out = year11.index[~windows.included(year11).to_numpy()]
+    scores = scores[~member_of(scores["upn"], left_out)]
+    if scores.empty:
+        raise ValueError(
+            "no scored pupil is in a cohort whose outcome window has closed. " + " ".join(notices)
+        )
+    year11 = year11.drop(left_out)
     outcomes = derive_outcomes(destinations, year11, definition)
-    attributes = pupil_terms[["upn", "academic_year", "term", *ATTRIBUTE_COLUMNS]]
+    pupil_terms = with_stored_attributes(pupil_terms, _stored_attributes(store, year11.index))
+    extra = [a for a in settings.references if a in pupil_terms.columns and a not in ATTRIBUTE_COLUMNS]
+    attributes = pupil_terms[["upn", "academic_year", "term", *ATTRIBUTE_COLUMNS, *extra]]
 
     done("read the store")
     run_info: dict[str, Any] = {"scoring_runs": [int(i) for i in chosen["id"]] if len(chosen) else []}
+    run_info.update(destinations_as_of=windows.as_of.isoformat(), cohort_notices=notices)
     if len(chosen) and "threshold" in chosen:
         described = dict.fromkeys(_describe_threshold(t) for t in chosen["threshold"] if t)
         run_info["threshold"] = "; ".join(described) or "not recorded"

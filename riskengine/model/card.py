@@ -28,6 +28,11 @@ def _markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
     return "\n".join([header, rule, *rows])
 
 
+def _notices(fingerprint: dict) -> str:
+    """Cohorts left out of training or warned about, as sub-bullets (empty when none)."""
+    return "".join(f"\n  - {line}" for line in fingerprint.get("cohort_notices", []))
+
+
 def _regularisation(result: TrainingResult) -> str:
     """The C fitted, and for `C: auto` how the training cohorts chose it."""
     search = result.model.C_search_
@@ -43,10 +48,10 @@ def _regularisation(result: TrainingResult) -> str:
 def _cohorts(result: TrainingResult) -> str:
     if result.validation == TEMPORAL:
         return (
-            f"Training cohorts (year taken): {', '.join(result.train_cohorts)}; validation cohort (newest "
+            f"Training cohorts: {', '.join(result.train_cohorts)}; validation cohort (newest "
             f"with outcomes): {result.validation_cohort}. Temporal split, never random across cohorts."
         )
-    return f"Cohorts (year taken), all used for fitting: {', '.join(result.train_cohorts)}."
+    return f"Cohorts, all used for fitting: {', '.join(result.train_cohorts)}."
 
 
 def _not_available(result: TrainingResult) -> str:
@@ -115,6 +120,8 @@ Flags: {spec.flag_threshold.describe()}, plus every pupil the rule set flags.
 - Pupils as they were in the {spec.term} term of Year {spec.year_group}.
 - {_cohorts(result)}
 - Validation: {result.validation_note or "temporal"}.
+- Cohorts count once their outcome window has closed by the destinations' as-of date,
+  {fp.get("destinations_as_of") or "not recorded"}.{_notices(fp)}
 - Pupils with an outcome: {fp["n_pupils"]} ({fp["n_positive"]} positive); left out: {fp["n_without_outcome"]}
   with no destination recorded, {fp["n_window_open"]} whose destination window was not yet over.
   Per cohort: {fp["pupils_per_cohort"]}.

@@ -7,6 +7,7 @@ definition (evaluation/outcome.yaml). Pupils with no outcome are left out and co
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from riskengine.cohorts import OPEN, cohort_names, outcome_windows
 from riskengine.features import Catalogue, compute_features_at_year_group, load_catalogue
 from riskengine.model.pipeline import RULE_POINTS
 from riskengine.model.spec import ModelSpec
@@ -27,13 +29,15 @@ class TrainingFrame:
 
     features: pd.DataFrame  # the spec's features (+ rule_points when asked for)
     outcome: pd.Series  # bool
-    cohort: pd.Series  # academic year the features were taken at, e.g. "2021/22"
+    cohort: pd.Series  # the cohort's one name (riskengine.cohorts), e.g. "left Year 11 in summer 2023"
     audit: pd.DataFrame  # sex and ethnicity major group, for the fairness summary only
     n_without_outcome: int  # window closed, but no destination recorded in it
-    n_window_open: int  # destination window not yet over by the latest destination record: left out
+    n_window_open: int  # destination window not yet over by the as-of date: left out
     outcome_definition: str
     rule_set_version: str | None
     school: pd.Series | None = None  # school at the training term (which features a school supplied)
+    as_of: str = ""  # the destinations extract's as-of date (ISO) that decided which cohorts count
+    cohort_notices: tuple[str, ...] = ()  # cohorts left out or warned about, in words
 
     def split(self) -> tuple[np.ndarray, np.ndarray]:
         """Temporal validation: train on the older cohorts, validate on the newest one with outcomes."""
@@ -58,6 +62,8 @@ class TrainingFrame:
             "features_sha256": hashlib.sha256(features.tobytes()).hexdigest(),
             "outcome_sha256": hashlib.sha256(outcome.tobytes()).hexdigest(),
             "outcome_definition": self.outcome_definition,
+            "destinations_as_of": self.as_of,
+            "cohort_notices": list(self.cohort_notices),
         }
 
 
@@ -68,10 +74,13 @@ def build_training_frame(
     catalogue: Catalogue | None = None,
     rule_set: Any = None,
     definition: OutcomeDefinition | None = None,
+    as_of: dt.date | str | None = None,
 ) -> TrainingFrame:
     """Features at the spec's year group and term for every past pupil with an outcome.
 
-    `rule_set` is used only when the spec includes rule points (the shipped rule set when None).
+    `rule_set` is used only when the spec includes rule points (the shipped rule set when None). `as_of`
+    is the destinations extract's as-of date (default today): only cohorts whose outcome window ended by
+    then count (`riskengine.cohorts.outcome_windows`); the others are named in `cohort_notices`.
     """
     catalogue = catalogue or load_catalogue()
     definition = definition or load_outcome_definition()
@@ -81,10 +90,14 @@ def build_training_frame(
     at_year_group = compute_features_at_year_group(
         pupil_terms, model_spec.year_group, model_spec.term, catalogue
     )
-    year11 = year11_start(pupil_terms)
+    year11 = year11_start(pupil_terms).reindex(at_year_group.index)
+    year11 = year11[year11.notna()].astype(int)
     outcome = derive_outcomes(destinations, year11, definition)["outcome"].reindex(at_year_group.index)
-    closed = window_closed(year11, destinations, definition).reindex(at_year_group.index, fill_value=False)
-    known = (outcome.notna() & closed).to_numpy()
+    windows = outcome_windows(year11, destinations, as_of, definition)
+    over = windows.table.loc[windows.table["status"] != OPEN, "year11_start"]
+    closed = year11.isin(over).reindex(at_year_group.index, fill_value=False)
+    included = windows.included(year11).reindex(at_year_group.index, fill_value=False)
+    known = (outcome.notna() & included).to_numpy()
     rows = at_year_group[known]
 
     inputs = rows[list(model_spec.features)]
@@ -96,29 +109,16 @@ def build_training_frame(
     return TrainingFrame(
         features=inputs,
         outcome=outcome[known].astype(bool),
-        cohort=rows["academic_year"].astype(str),
+        cohort=cohort_names(year11.reindex(rows.index)).astype(str),
         audit=_audit_attributes(pupil_terms, model_spec, rows.index),
         n_without_outcome=int((closed & outcome.isna()).sum()),
         n_window_open=int((~closed).sum()),
         outcome_definition=f"{definition.name} ({definition.fingerprint})",
         rule_set_version=rule_set_version,
         school=_school_at(pupil_terms, model_spec, rows.index),
+        as_of=windows.as_of.isoformat(),
+        cohort_notices=tuple(windows.notices()),
     )
-
-
-def window_closed(year11: pd.Series, destinations: pd.DataFrame, definition: OutcomeDefinition) -> pd.Series:
-    """True for pupils whose destination window ended by the latest destination on record.
-
-    A cohort still inside its window (e.g. Year 11 leavers in the autumn after) has only part of its
-    outcomes recorded, which would make it look less at risk than it is; such pupils are left out.
-    """
-    if destinations.empty:
-        return pd.Series(False, index=year11.index)
-    latest = pd.to_datetime(destinations["activity_date"]).max()
-    month, day = (int(part) for part in definition.window_end.split("-"))
-    end_year = year11.astype(int) + 2 + definition.window_year_offset
-    ends = pd.to_datetime(pd.DataFrame({"year": end_year, "month": month, "day": day}))
-    return pd.Series((ends <= latest).to_numpy(), index=year11.index)
 
 
 def rule_points(features: pd.DataFrame, rule_set: Any = None) -> tuple[Any, pd.Series]:

@@ -8,6 +8,7 @@ and registers the model. Nothing is used for scoring until someone promotes a ve
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import logging
 import os
@@ -28,21 +29,17 @@ from riskengine.model.pipeline import RiskModel
 from riskengine.model.spec import load_model_spec
 from riskengine.model.training import TrainingResult
 from riskengine.paths import content_version
+from riskengine.project import riskengine_home
+from riskengine.project import tracking_uri as project_tracking_uri
 
 EXPERIMENT = "riskengine"
 CHAMPION = "champion"
 
 
-def riskengine_home() -> Path:
-    """RISKENGINE_HOME, default ./.riskengine (shared with the store)."""
-    return Path(os.environ.get("RISKENGINE_HOME", ".riskengine"))
-
-
 def default_tracking_uri() -> str:
-    """`sqlite:///<home>/mlflow.db`; MLFLOW_TRACKING_URI wins if set."""
-    if uri := os.environ.get("MLFLOW_TRACKING_URI"):
-        return uri
-    return f"sqlite:///{(riskengine_home() / 'mlflow.db').resolve()}"
+    """MLFLOW_TRACKING_URI, else `sqlite:///<RISKENGINE_HOME>/mlflow.db`, else the project's, else
+    ./.riskengine (`riskengine.project.tracking_uri`)."""
+    return project_tracking_uri()
 
 
 def _artifact_root(tracking_uri: str) -> str:
@@ -152,7 +149,7 @@ def log_training(
         signature = infer_signature(example, model.predict_proba(example)[:, 1])
         name = spec.registered_model_name
         with mlflow.start_run(
-            experiment_id=experiment_id, run_name=f"{spec.name} {result.validation_cohort}"
+            experiment_id=experiment_id, run_name=f"{spec.name}, validated on {result.validation_cohort}"
         ) as run:
             mlflow.log_params(
                 {
@@ -183,15 +180,23 @@ def log_training(
                     if np.isfinite(value)
                 }
             )
-            mlflow.log_dict(result.fingerprint, "fingerprint.json")
+            from riskengine.evaluation.publish import protect_training_outputs
+
+            coefficients, fairness, fingerprint = protect_training_outputs(
+                result.coefficients, result.fairness, result.fingerprint, result.train_cohorts
+            )
+            mlflow.log_dict(fingerprint, "fingerprint.json")
             mlflow.set_tag("validation_note", result.validation_note)
             if result.notices:
                 mlflow.log_text("\n".join(result.notices), "notices.txt")
             if model.C_search_ is not None:
                 mlflow.log_dict(model.C_search_, "C_search.json")
-            mlflow.log_text(result.coefficients.to_csv(index=False), "coefficients.csv")
-            mlflow.log_text(result.fairness.to_csv(index=False), "fairness.csv")
-            mlflow.log_text(model_card(result), "model_card.md")
+            mlflow.log_text(coefficients.to_csv(index=False), "coefficients.csv")
+            mlflow.log_text(fairness.to_csv(index=False), "fairness.csv")
+            published = dataclasses.replace(
+                result, coefficients=coefficients, fairness=fairness, fingerprint=fingerprint
+            )
+            mlflow.log_text(model_card(published), "model_card.md")
             y, p = result.validation_outcome, result.validation_probability
             for file, figure in (
                 ("calibration.png", calibration_figure(y, p)),

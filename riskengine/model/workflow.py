@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,17 +21,29 @@ def train(
     register: bool = True,
     outcome_path: str | Path | None = None,
     progress: Callable[[str], None] = lambda stage: None,
+    as_of: dt.date | str | None = None,
+    notify: Callable[[str], None] = lambda line: None,
 ) -> tuple[TrainingResult, LoggedModel]:
     """Train the spec's model on every stored pupil-term and destination, and log (and register) it.
 
     `store` is a `riskengine.store.Store`. The new version is not used for scoring until promoted.
+    Cohorts count when their outcome window ended by `as_of` (default: the as-of date of the newest
+    destinations extract loaded, else today); each cohort left out or warned about is passed to `notify`.
     """
     model_spec, catalogue = load_model_spec(spec_path), load_catalogue()
     pupil_terms, destinations = store.read_pupil_terms(), store.read_destinations()  # type: ignore[attr-defined]
     progress("read")
+    as_of = as_of or store.destinations_as_of()  # type: ignore[attr-defined]
     frame = build_training_frame(
-        pupil_terms, destinations, model_spec, catalogue, definition=load_outcome_definition(outcome_path)
+        pupil_terms,
+        destinations,
+        model_spec,
+        catalogue,
+        definition=load_outcome_definition(outcome_path),
+        as_of=as_of,
     )
+    for line in frame.cohort_notices:
+        notify(line)
     progress("training frame")
     result = fit_model(frame, model_spec, catalogue)
     fit_point_models(

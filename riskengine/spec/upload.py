@@ -51,6 +51,14 @@ COLUMNS: Final = (
 REQUIRED_COLUMNS: Final = (*KEY_COLUMNS, *COUNT_COLUMNS, *REQUIRED_BOOL_COLUMNS, "sen_provision")
 OPTIONAL_COLUMNS: Final = tuple(c for c in COLUMNS if c not in REQUIRED_COLUMNS)
 
+#: Identity (spec "Identity"): personal data for the pupil's own school and its advisers. Never in COLUMNS,
+#: so never in pupil_terms, features, models or evaluations; stored apart (store.tables.pupil_identity).
+IDENTITY_COLUMNS: Final = ("forename", "surname", "date_of_birth", "tutor_group")
+DATE_OF_BIRTH_FORMATS: Final = ("%Y-%m-%d", "%d/%m/%Y")
+#: Age on 31 August before the academic year starts = NC year + 5 (Year 7: 11); a date of birth may differ
+#: by this many years (pupils taught out of their year group).
+DOB_TOLERANCE_YEARS: Final = 1
+
 TERMS: Final = ("autumn", "spring", "summer")
 NCYEAR_RANGE: Final = (7, 14)
 SCORED_FROM_NCYEAR: Final = 9

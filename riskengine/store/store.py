@@ -4,10 +4,9 @@ API every other stage uses. Every write is a single transaction, so a failure st
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +25,37 @@ DESTINATIONS_KIND = "destinations"
 
 
 def default_url() -> str:
-    """RISKENGINE_DB_URL, else a SQLite file under RISKENGINE_HOME (default ./.riskengine)."""
-    if url := os.environ.get("RISKENGINE_DB_URL"):
-        return url
-    home = Path(os.environ.get("RISKENGINE_HOME", ".riskengine"))
-    home.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{(home / 'riskengine.db').resolve()}"
+    """RISKENGINE_DB_URL, else a SQLite file under RISKENGINE_HOME, else the project's database, else
+    ./.riskengine (`riskengine.project.database_url`)."""
+    from riskengine.project import database_url
+
+    return database_url()
 
 
 def _records(frame: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]]:
     """Rows as plain Python values (None for missing) ready for an executemany insert."""
     arrays = [frame[c].to_numpy(dtype=object, na_value=None) for c in columns]
     return [dict(zip(columns, row, strict=True)) for row in zip(*arrays, strict=True)]
+
+
+def _replace_audit_attributes(
+    connection: sa.Connection,
+    attributes: pd.DataFrame | None,
+    school_urn: str,
+    academic_year: str,
+    term: str,
+    upload_id: int,
+) -> None:
+    """A school's term of audit-only attributes, replaced with the upload that carries them."""
+    a = t.audit_attributes
+    connection.execute(
+        sa.delete(a).where(a.c.school_urn == school_urn, a.c.academic_year == academic_year, a.c.term == term)
+    )
+    if attributes is not None and len(attributes):
+        rows = attributes.assign(
+            school_urn=school_urn, academic_year=academic_year, term=term, upload_id=upload_id
+        )
+        _bulk_insert(connection, a, rows, [c.name for c in a.columns])
 
 
 def _bulk_insert(
@@ -97,15 +115,17 @@ class Store:
         self.engine = engine
 
     @classmethod
-    def open(cls, url: str | None = None) -> Store:
-        """Connect (default: `default_url()`) and upgrade the schema to the latest Alembic revision."""
+    def open(cls, url: str | None = None, *, migrate: bool = True) -> Store:
+        """Connect (default: `default_url()`) and upgrade the schema to the latest Alembic revision
+        (`migrate=False`: a worker process opening a database its parent has already migrated)."""
         url = url or default_url()
         # A failed statement's parameters are pupil rows: keep them out of exception text (and so of logs).
         engine = sa.create_engine(url, hide_parameters=True)
         if engine.dialect.name == "sqlite":
             sa.event.listen(engine, "connect", _sqlite_pragmas)
         store = cls(engine)
-        store.upgrade()
+        if migrate:
+            store.upgrade()
         return store
 
     def upgrade(self, revision: str = "head") -> None:
@@ -142,6 +162,19 @@ class Store:
             rows = connection.execute(query).all()
         return _typed(rows, spec.COLUMNS, spec.canonical_dtypes())
 
+    def read_school_term(
+        self, school_urn: str, academic_year: str, term: str, columns: Sequence[str] = spec.COLUMNS
+    ) -> pd.DataFrame:
+        """One school's one stored term, only `columns` (canonical dtypes): what comparing an upload with
+        the previous term needs, read by the (school, year, term) index rather than the school's history."""
+        pt = t.pupil_terms
+        query = sa.select(*(pt.c[c] for c in columns)).where(
+            pt.c.school_urn == school_urn, pt.c.academic_year == academic_year, pt.c.term == term
+        )
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return _typed(rows, columns, spec.canonical_dtypes())
+
     def active_upload(self, kind: str, school_urn: str | None, academic_year: str | None, term: str | None):
         """The upload currently holding a school's term (a mapping of its columns), or None."""
         query = sa.select(t.uploads).where(_holds_term(kind, school_urn, academic_year, term))
@@ -167,12 +200,17 @@ class Store:
         academic_year: str,
         term: str,
         upload: dict[str, Any],
+        also: Callable[[sa.Connection, int], None] | None = None,
+        audit_attributes: pd.DataFrame | None = None,
     ) -> StoredUpload:
         """Store a validated term for one school in one transaction, replacing that school's earlier upload
         of the same term (which stays recorded, marked inactive).
 
         `upload` holds the uploads-table fields describing the file (filename, sha256, mapping,
-        mapping_sha256, n_rows, n_warnings, uploaded_by).
+        mapping_sha256, n_rows, n_warnings, uploaded_by). `also(connection, upload_id)` writes what belongs
+        with the upload (identity, enrolment conflicts) in the same transaction. `audit_attributes` (upn,
+        attribute, value): declared audit-only columns, stored in the same transaction
+        (riskengine.evaluation.attributes).
         """
         now = datetime.now(UTC)
         u, pt = t.uploads, t.pupil_terms
@@ -205,11 +243,27 @@ class Store:
             ).inserted_primary_key[0]
             extra = {"term_index": spec.term_index(academic_year, term), "upload_id": upload_id}
             _bulk_insert(connection, pt, frame.assign(**extra), (*spec.COLUMNS, *extra))
+            _replace_audit_attributes(
+                connection, audit_attributes, school_urn, academic_year, term, upload_id
+            )
             new_pupils = sa.select(pt.c.upn, sa.literal(upload_id)).where(pt.c.upload_id == upload_id)
             connection.execute(
                 _insert_ignoring(connection, t.pupils).from_select(["upn", "first_upload_id"], new_pupils)
             )
+            if also is not None:
+                also(connection, upload_id)
         return StoredUpload(upload_id, previous, len(frame), n_replaced)
+
+    def read_audit_attributes(self, upns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Stored audit-only attributes, one row per pupil, term and attribute (text values)."""
+        a = t.audit_attributes
+        columns = ("upn", "school_urn", "academic_year", "term", "attribute", "value")
+        query = sa.select(*(a.c[c] for c in columns))
+        if upns is not None:
+            query = query.where(a.c.upn.in_(list(upns)))
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return pd.DataFrame.from_records(rows, columns=list(columns)).astype("string")
 
     def list_uploads(self, school_urn: str | None = None) -> pd.DataFrame:
         """Every accepted upload (newest last), with its file's SHA-256, row counts, who and when."""
@@ -244,6 +298,17 @@ class Store:
             n_new = _count(connection, t.destinations) - before
             connection.execute(sa.update(t.uploads).where(t.uploads.c.id == upload_id).values(n_stored=n_new))
         return StoredUpload(upload_id, None, n_new, 0)
+
+    def destinations_as_of(self) -> date | None:
+        """The as-of date of the newest destinations extract loaded (an extract loaded before as-of dates
+        were recorded counts as of the day it was loaded); None when none has been loaded."""
+        u = t.uploads
+        day = sa.func.coalesce(u.c.as_of, sa.func.date(u.c.uploaded_at))
+        with self.engine.connect() as connection:
+            latest = connection.execute(
+                sa.select(sa.func.max(day)).where(u.c.kind == DESTINATIONS_KIND)
+            ).scalar()
+        return None if latest is None else pd.Timestamp(latest).date()
 
     def read_destinations(self) -> pd.DataFrame:
         """Every destination row (spec.destinations columns and dtypes), sorted by upn then date."""
@@ -360,6 +425,11 @@ class Store:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
+    # WAL: readers never wait for a writer (an upload's transaction), and a writer waits up to 30 s for
+    # another writer instead of failing at once with "database is locked".
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA cache_size=-65536")  # 64 MB: a 100,000-row term's index updates stay in memory
     cursor.close()
 

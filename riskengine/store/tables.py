@@ -55,6 +55,8 @@ uploads = sa.Table(
     sa.Column("status", sa.String(10), nullable=False),
     sa.Column("replaces_upload_id", sa.Integer, sa.ForeignKey("uploads.id"), nullable=True),
     sa.Column("active", sa.Boolean, nullable=False),
+    # Destinations extracts: the day the extract was taken, which decides whose outcome windows are closed.
+    sa.Column("as_of", sa.Date, nullable=True),
     sa.Index("ix_uploads_term", "kind", "school_urn", "academic_year", "term"),
     # At most one upload holds a school's term, even when two arrive at once (the second one fails).
     sa.Index(
@@ -85,6 +87,22 @@ pupil_terms = sa.Table(
     sa.PrimaryKeyConstraint("upn", "school_urn", "academic_year", "term"),
     sa.Index("ix_pupil_terms_term_index", "term_index"),
     sa.Index("ix_pupil_terms_school_urn", "school_urn", "academic_year", "term"),
+)
+
+#: Audit attributes declared in evaluation/audit.yaml beyond the pupil-terms contract (disability, young
+#: carer, ...), one row per pupil, term and attribute: stored for the fairness audit, never a model input.
+audit_attributes = sa.Table(
+    "audit_attributes",
+    metadata,
+    sa.Column("upn", sa.String(13), nullable=False),
+    sa.Column("school_urn", sa.String(6), nullable=False),
+    sa.Column("academic_year", sa.String(7), nullable=False),
+    sa.Column("term", sa.String(6), nullable=False),
+    sa.Column("attribute", sa.String(64), nullable=False),
+    sa.Column("value", sa.String(255), nullable=False),
+    sa.Column("upload_id", sa.Integer, sa.ForeignKey("uploads.id"), nullable=False),
+    sa.PrimaryKeyConstraint("upn", "school_urn", "academic_year", "term", "attribute"),
+    sa.Index("ix_audit_attributes_school_term", "school_urn", "academic_year", "term"),
 )
 
 destinations = sa.Table(
@@ -134,7 +152,7 @@ scores = sa.Table(
     sa.Column("reasons_up", sa.JSON, nullable=True),
     sa.Column("reasons_down", sa.JSON, nullable=True),
     sa.Column("contributions", sa.JSON, nullable=True),
-    # issue 11 (migration 0003_i11): per feature the risk in percentage points and the pupil's value, the
+    # issue 11 (migration 0003): per feature the risk in percentage points and the pupil's value, the
     # model point used; and "what would change it" (the smallest single change below the flag lines)
     sa.Column("details", sa.JSON, nullable=True),
     sa.Column("what_would_change", sa.JSON, nullable=True),
@@ -145,3 +163,50 @@ scores = sa.Table(
 
 SCORE_COLUMNS = tuple(c.name for c in scores.columns if c.name != "run_id")
 SCORE_RUN_COLUMNS = tuple(c.name for c in score_runs.columns if c.name not in ("id", "created_at"))
+
+# --- issue 12 (access follows enrolment, identity columns); created by migration 0003 -----------------
+
+#: The optional schools list an admin loads (`riskengine schools load`): names shown instead of URNs, and
+#: types, which decide whether two rolls in one term are a dual registration or a conflict.
+school_list = sa.Table(
+    "school_list",
+    metadata,
+    sa.Column("urn", sa.String(6), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("type", sa.String(80), nullable=True),
+    sa.Column("loaded_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+#: Identity (spec "Identity"): the latest value per pupil and school, kept apart from pupil_terms so it
+#: can never reach features, models or evaluations, and can be purged or forgotten on its own.
+pupil_identity = sa.Table(
+    "pupil_identity",
+    metadata,
+    sa.Column("upn", sa.String(13), sa.ForeignKey("pupils.upn"), nullable=False),
+    sa.Column("school_urn", sa.String(6), nullable=False),
+    *(sa.Column(name, sa.String(100), nullable=True) for name in ("forename", "surname")),
+    sa.Column("date_of_birth", sa.Date, nullable=True),
+    sa.Column("tutor_group", sa.String(40), nullable=True),
+    sa.Column("upload_id", sa.Integer, sa.ForeignKey("uploads.id"), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint("upn", "school_urn"),
+)
+
+#: A UPN found on roll at another school in the same term: `kind` "conflict" (the uploading school does not
+#: see the pupil until an admin resolves it) or "dual_registration" (legitimate; both see the pupil).
+enrolment_conflicts = sa.Table(
+    "enrolment_conflicts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("upn", sa.String(13), sa.ForeignKey("pupils.upn"), nullable=False),
+    sa.Column("school_urn", sa.String(6), nullable=False),
+    sa.Column("other_school_urn", sa.String(6), nullable=False),
+    sa.Column("academic_year", sa.String(7), nullable=False),
+    sa.Column("term", sa.String(6), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("upload_id", sa.Integer, sa.ForeignKey("uploads.id"), nullable=False),
+    sa.Column("detected_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("resolved_by", sa.String(255), nullable=True),
+    sa.Index("ix_enrolment_conflicts_upn", "upn"),
+)

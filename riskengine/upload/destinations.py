@@ -6,6 +6,7 @@ in any order; the identical file twice is a no-op.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from pathlib import Path
 
@@ -65,8 +66,13 @@ def load_destinations_bytes(
     filename: str,
     mapping: str | Path | ColumnMapping | None = None,
     uploaded_by: str = "cli",
+    as_of: dt.date | None = None,
+    check: bool = False,
 ) -> UploadResult:
-    """Validate a destinations file and, only if it has no errors, add its rows in one transaction."""
+    """Validate a destinations file and, only if it has no errors, add its rows in one transaction.
+
+    `as_of` is the day the extract was taken (default today), recorded with it: outcome windows that end
+    by then count as closed (`riskengine.cohorts`). `check` validates without storing."""
     mapping = load_mapping(mapping, spec.COLUMNS)
     sha256 = hashlib.sha256(data).hexdigest()
     result = UploadResult(status="rejected", filename=filename, sha256=sha256)
@@ -80,10 +86,28 @@ def load_destinations_bytes(
     result.counts = {"rows": parsed.n_rows, "errors": len(parsed.errors)}
     if len(parsed.errors):
         return result
+    as_of = as_of or dt.date.today()
+    newest = pd.to_datetime(parsed.typed["activity_date"]).max()
+    if pd.notna(newest) and newest.date() > as_of:
+        parsed.warnings = combine(
+            parsed.warnings,
+            problems(
+                [None],
+                ["activity_date"],
+                [
+                    f"the newest activity is dated {newest.date()}, after the as-of date {as_of}; "
+                    "check --as-of is the day the extract was taken"
+                ],
+            ),
+        )
+        result.warnings = parsed.warnings
+    if check:
+        result.status = "checked"
+        result.counts["warnings"] = len(parsed.warnings)
+        return result
     unique = parsed.typed.drop_duplicates(subset=list(ACTIVITY_KEY))
-    stored = store.write_destinations(
-        unique, upload=upload_record(filename, sha256, mapping, parsed, uploaded_by)
-    )
+    record = upload_record(filename, sha256, mapping, parsed, uploaded_by) | {"as_of": as_of}
+    stored = store.write_destinations(unique, upload=record)
     result.status, result.upload_id = "stored", stored.upload_id
     result.counts.update(stored=stored.n_stored, already_held=len(unique) - stored.n_stored)
     result.counts["warnings"] = len(parsed.warnings)
@@ -95,7 +119,8 @@ def load_destinations(
     path: str | Path,
     mapping: str | Path | ColumnMapping | None = None,
     uploaded_by: str = "cli",
+    as_of: dt.date | None = None,
 ) -> UploadResult:
     """`load_destinations_bytes` for a file on disk."""
     path = Path(path)
-    return load_destinations_bytes(store, path.read_bytes(), path.name, mapping, uploaded_by)
+    return load_destinations_bytes(store, path.read_bytes(), path.name, mapping, uploaded_by, as_of)

@@ -22,8 +22,8 @@ def history_warnings(
 ) -> pd.DataFrame:
     """Warnings comparing this file (indexed by file row) with the school's previous term in the store."""
     prev_year, prev_term = previous_term(academic_year, term)
-    before = store.read_pupil_terms(up_to=(prev_year, prev_term), schools=[school_urn])
-    before = before[(before["academic_year"] == prev_year) & (before["term"] == prev_term)]
+    columns = ("upn", "ncyear", *spec.KS2_COLUMNS)
+    before = store.read_school_term(school_urn, prev_year, prev_term, columns)  # that one term only
     if before.empty:
         return problems()
     label = f"{prev_term} {prev_year}"

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from riskengine.spreadsheet import FORMULA_START as FORMULA_STARTS  # noqa: F401 (re-exported)
 from riskengine.spreadsheet import csv_text
+from riskengine.spreadsheet import neutralise_cell as neutralise  # noqa: F401 (re-exported)
 
 PROBLEM_COLUMNS = ("row", "column", "file_column", "message")
 PROBLEM_DTYPES = {"row": "Int64", "column": "string", "file_column": "string", "message": "string"}
@@ -27,9 +29,14 @@ def problems(
 ) -> pd.DataFrame:
     """A problems frame; `rows` may hold None for a problem with the whole file or a whole column."""
     rows, columns, messages = list(rows), list(columns), list(messages)
+    if not (rows or columns or messages or file_columns):
+        return _NONE.copy()  # the usual answer, built once: every check of every file asks for it
     file_columns = [None] * len(rows) if file_columns is None else list(file_columns)
     frame = pd.DataFrame({"row": rows, "column": columns, "file_column": file_columns, "message": messages})
     return frame.astype(PROBLEM_DTYPES)
+
+
+_NONE = pd.DataFrame({c: pd.Series(dtype=d) for c, d in PROBLEM_DTYPES.items()})
 
 
 def combine(*frames: pd.DataFrame) -> pd.DataFrame:
@@ -57,12 +64,25 @@ def describe(frame: pd.DataFrame, limit: int | None = 50) -> str:
     return "\n".join(lines)
 
 
+def bounded(frame: pd.DataFrame, limit: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the first `limit` problems in file order, counts by kind): what a stored report keeps, so its
+    size never depends on the file's. A kind is the severity (when present) and the column."""
+    keys = [c for c in ("severity", "column") if c in frame.columns]
+    counts = (
+        frame[keys].fillna("(whole file)").value_counts(sort=False).rename("count").reset_index()
+        if len(frame)
+        else pd.DataFrame(columns=[*keys, "count"])
+    )
+    return frame.head(limit).reset_index(drop=True), counts
+
+
 @dataclass
 class UploadResult:
     """What happened to one uploaded file.
 
     status: "stored" (new term), "replaced" (the school's earlier upload of this term was replaced),
-    "unchanged" (this exact file was already stored; nothing done) or "rejected" (nothing stored).
+    "unchanged" (this exact file was already stored; nothing done), "rejected" (nothing stored),
+    "checked" (valid, but only checked: nothing stored) or "skipped" (not this kind of file).
     """
 
     status: str
@@ -84,6 +104,12 @@ class UploadResult:
         if self.status == "rejected":
             fix = "Fix them and upload again."
             return f"{self.filename}: rejected with {n_err} error(s); nothing was stored. {fix}"
+        if self.status == "checked":
+            checked = f"{rows} row(s) are valid, with {n_warn} warning(s)"
+            return f"{self.filename}: {checked}; nothing was stored (checked only)."
+        if self.status == "skipped":
+            why = self.warnings["message"].iloc[0] if n_warn else "not this kind of file"
+            return f"{self.filename}: skipped, {why}."
         if self.status == "unchanged":
             earlier = f"upload {self.upload_id}"
             return f"{self.filename}: this exact file was already uploaded ({earlier}); nothing changed."

@@ -8,19 +8,27 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from riskengine import enrolment
 from riskengine.spec import upload as spec
 from riskengine.store import Store
 from riskengine.store.store import PUPIL_TERMS_KIND
 from riskengine.upload import schema
 from riskengine.upload.absent import absent_column_warnings
 from riskengine.upload.history import history_warnings
+from riskengine.upload.identity import identity_frame, identity_problems, identity_recorder
 from riskengine.upload.mapping import ColumnMapping, apply_mapping, load_mapping
-from riskengine.upload.parsing import parse, read_checked, upload_record
+from riskengine.upload.parsing import Parsed, parse, read_checked, upload_record
 from riskengine.upload.problems import UploadResult, combine
 
+if TYPE_CHECKING:
+    from riskengine.evaluation.attributes import AuditColumns
+
+#: The columns a file may carry: the canonical ones and the identity ones (stored apart).
+CANONICAL = (*spec.COLUMNS, *spec.IDENTITY_COLUMNS)
 _UPPER = ("sen_provision", "sen_primary_need", "sex", "ethnicity")
 _LOWER = ("term", *spec.BOOL_COLUMNS)
 
@@ -60,8 +68,10 @@ def validate_pupil_cells(
     academic_year, term) are what the upload claims; rows that disagree are errors."""
     upload_values = upload_values or {}
     frame, file_columns, map_errors, map_warnings = apply_mapping(
-        cells, mapping, spec.COLUMNS, spec.REQUIRED_COLUMNS, upload_values
+        cells, mapping, CANONICAL, spec.REQUIRED_COLUMNS, upload_values
     )
+    identity_cells = frame[[c for c in frame.columns if c in spec.IDENTITY_COLUMNS]]
+    frame = frame.drop(columns=identity_cells.columns)
     as_written, frame = frame, normalise(frame)
     column_errors = schema.run_column_checks(
         frame,
@@ -77,6 +87,15 @@ def validate_pupil_cells(
         schema.column_schema(schema.pupil_warning_checks(), present.columns, refuse_formulas=False),
         file_columns,
     )
+    if not identity_cells.columns.empty:  # checked here, split off again before anything is stored
+        identity_errors = combine(
+            schema.run_column_checks(
+                identity_cells, schema.column_schema({}, identity_cells.columns), file_columns
+            ),
+            identity_problems(identity_cells, typed, file_columns),
+        )
+        row_errors = combine(row_errors, identity_errors)
+        typed = typed.join(identity_frame(identity_cells, typed["upn"]).drop(columns="upn"))
     absent = absent_column_warnings(frame.columns)
     return typed, combine(map_errors, column_errors, row_errors), combine(map_warnings, absent, warnings)
 
@@ -85,8 +104,8 @@ def read_pupil_file(
     source: str | Path | bytes, mapping: str | Path | ColumnMapping | None = None, filename: str | None = None
 ) -> pd.DataFrame:
     """Parse, map and validate a termly file without storing it (e.g. in a notebook): the canonical
-    pupil-terms frame, or `InvalidFile` listing every error."""
-    return read_checked(source, mapping, filename, validate_pupil_cells, spec.COLUMNS)
+    pupil-terms frame (never the identity columns), or `InvalidFile` listing every error."""
+    return read_checked(source, mapping, filename, validate_pupil_cells, CANONICAL)[list(spec.COLUMNS)]
 
 
 def upload_bytes(
@@ -102,7 +121,7 @@ def upload_bytes(
     """Validate a termly file and, only if it has no errors, store it as the school's term in one
     transaction (replacing an earlier upload of that term). Identical bytes already stored: no-op."""
     check_upload_request(school_urn, academic_year, term)
-    mapping = load_mapping(mapping, spec.COLUMNS)
+    mapping = load_mapping(mapping, CANONICAL)
     sha256 = hashlib.sha256(data).hexdigest()
     result = UploadResult(status="rejected", filename=filename, sha256=sha256)
     current = store.active_upload(PUPIL_TERMS_KIND, school_urn, academic_year, term)
@@ -111,25 +130,71 @@ def upload_bytes(
         result.counts = {"rows": current["n_rows"], "stored": 0}
         return result
     request = {"school_urn": school_urn, "academic_year": academic_year, "term": term}
-    parsed = parse(data, filename, mapping, lambda cells, m: validate_pupil_cells(cells, m, request))
+    audit = audit_columns()
+    parsed = parse(
+        data, filename, mapping, lambda cells, m: validate_pupil_cells(audit.take(cells), m, request)
+    )
+    return store_parsed(store, parsed, result, mapping, request, uploaded_by, audit=audit)
+
+
+def audit_columns() -> AuditColumns:
+    """What takes the declared audit-only columns out of a file's cells: stored, never features."""
+    from riskengine.evaluation.attributes import AuditColumns, declared_extra_attributes
+
+    return AuditColumns(declared_extra_attributes())
+
+
+def store_parsed(
+    store: Store,
+    parsed: Parsed,
+    result: UploadResult,
+    mapping: ColumnMapping,
+    request: dict[str, str],
+    uploaded_by: str,
+    check: bool = False,
+    audit: AuditColumns | None = None,
+) -> UploadResult:
+    """Store one validated term of one school with its identity rows, enrolment conflicts and declared audit
+    attributes, all in one transaction (or, with `check`, only add the history and enrolment warnings)."""
     result.errors = parsed.errors
     result.counts = {"rows": parsed.n_rows, "errors": len(parsed.errors)}
     if len(parsed.errors):
         return result
+    school_urn, academic_year, term = request["school_urn"], request["academic_year"], request["term"]
+    identity = parsed.typed.reindex(columns=["upn", *spec.IDENTITY_COLUMNS])
+    parsed.typed = parsed.typed[list(spec.COLUMNS)]
+    conflicts = enrolment.find_conflicts(store, parsed.typed, school_urn, academic_year, term)
     parsed.warnings = combine(
-        parsed.warnings, history_warnings(store, parsed.typed, school_urn, academic_year, term)
+        parsed.warnings,
+        history_warnings(store, parsed.typed, school_urn, academic_year, term),
+        enrolment.conflict_warnings(conflicts),
     )
     result.warnings = parsed.warnings
+    result.counts["warnings"] = len(result.warnings)
+    if check:
+        result.status = "checked"
+        return result
+    write_conflicts = enrolment.conflict_recorder(conflicts, school_urn, academic_year, term)
+    write_identity = identity_recorder(identity, school_urn)
+
+    def also(connection, upload_id: int) -> None:
+        write_identity(connection, upload_id)
+        write_conflicts(connection, upload_id)
+
     stored = store.write_pupil_terms(
         parsed.typed,
         school_urn=school_urn,
         academic_year=academic_year,
         term=term,
-        upload=upload_record(filename, sha256, mapping, parsed, uploaded_by),
+        upload=upload_record(result.filename, result.sha256, mapping, parsed, uploaded_by),
+        also=also,
+        audit_attributes=audit.rows if audit is not None else None,
     )
     result.status = "replaced" if stored.replaced_upload_id is not None else "stored"
     result.upload_id = stored.upload_id
-    result.counts.update(stored=stored.n_stored, replaced=stored.n_replaced, warnings=len(result.warnings))
+    result.counts.update(stored=stored.n_stored, replaced=stored.n_replaced)
+    if audit is not None:
+        result.counts["audit_attributes"] = len(audit.stored_names)
     return result
 
 

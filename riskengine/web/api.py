@@ -11,13 +11,20 @@ from datetime import date
 from typing import Any, Literal
 
 import pandas as pd
-from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
+from riskengine.enrolment import list_conflicts
 from riskengine.web import audit
-from riskengine.web.accounts import PUPIL_ROLES, LoginThrottled, authenticate
+from riskengine.web.accounts import (
+    PUPIL_ROLES,
+    LoginNeedsCode,
+    LoginThrottled,
+    authenticate,
+    end_all_sessions,
+)
 from riskengine.web.auth import (
-    MAX_UPLOAD_BYTES,
     api_session,
     client_ip,
     refused_as_404,
@@ -25,12 +32,13 @@ from riskengine.web.auth import (
     store_of,
 )
 from riskengine.web.caseload import SORTS, CaseloadFilters, caseload
-from riskengine.web.evaluator import flag_summary, versions_in_use
+from riskengine.web.evaluator import protected_flag_summary, run_sizes, versions_in_use
+from riskengine.web.jobs import PENDING, create_job, job_problems, read_job
 from riskengine.web.pupils import resolve_pupil
 from riskengine.web.record import pupil_record
 from riskengine.web.reviews import REVIEWER_ROLES, record_intervention, record_review
 from riskengine.web.sessions import SESSION_LIFETIME, end_session, start_session
-from riskengine.web.uploads import UPLOAD_ROLES, UploadRequestError, history_for, upload_for
+from riskengine.web.uploads import UPLOAD_ROLES, UploadRequestError, check_upload, history_for
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
@@ -43,6 +51,7 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 class Credentials(BaseModel):
     email: str = Field(max_length=255)
     password: str = Field(max_length=1024)
+    code: str | None = Field(None, max_length=8, description="the authentication app's code, if set up")
 
 
 class SessionOut(BaseModel):
@@ -55,6 +64,7 @@ class ReviewIn(BaseModel):
     decision: Literal["confirm", "dismiss", "refer"]
     reason: str = Field("", max_length=2000, description="required when dismissing")
     run_id: int | None = None
+    shared_with_school: bool = Field(False, description="the pupil's school sees it only when true")
 
 
 class InterventionIn(BaseModel):
@@ -62,6 +72,7 @@ class InterventionIn(BaseModel):
     started_on: date
     ended_on: date | None = None
     note: str = Field("", max_length=5000)
+    shared_with_school: bool = Field(False, description="the pupil's school sees it only when true")
 
 
 class Created(BaseModel):
@@ -71,9 +82,13 @@ class Created(BaseModel):
 @router.post("/session", response_model=SessionOut, summary="Sign in and get a bearer token")
 def sign_in(request: Request, credentials: Credentials) -> SessionOut:
     try:
-        user = authenticate(store_of(request), credentials.email, credentials.password, client_ip(request))
+        user = authenticate(
+            store_of(request), credentials.email, credentials.password, client_ip(request), credentials.code
+        )
     except LoginThrottled as error:
         raise HTTPException(status_code=429, detail=str(error)) from None
+    except LoginNeedsCode as error:
+        raise HTTPException(status_code=401, detail=str(error)) from None
     if user is None:
         raise HTTPException(status_code=401, detail="wrong email or password")
     token = start_session(store_of(request), user)
@@ -84,6 +99,13 @@ def sign_in(request: Request, credentials: Credentials) -> SessionOut:
 def sign_out(request: Request) -> None:
     api_session(request)
     end_session(store_of(request), session_token(request))
+
+
+@router.delete("/sessions", status_code=204, summary="Sign out everywhere (every token and browser session)")
+def sign_out_everywhere(request: Request) -> None:
+    user = api_session(request).user
+    end_all_sessions(store_of(request), user.id)
+    audit.record(store_of(request), user, "sign_out_everywhere", detail="api")
 
 
 @router.get("/me", summary="Who the token belongs to and their schools")
@@ -103,6 +125,8 @@ def caseload_api(
     descending: bool = True,
     page: int = 1,
     per_page: int = 50,
+    q: str | None = None,
+    not_reviewed: bool = False,
 ) -> dict[str, Any]:
     user = api_session(request, *PUPIL_ROLES).user
     filters = CaseloadFilters(
@@ -114,8 +138,13 @@ def caseload_api(
         descending,
         max(int(page), 1),
         min(max(per_page, 1), 500),
+        search=(q or "").strip()[:100] or None,
+        not_reviewed=not_reviewed,
     )
     result = caseload(store_of(request), user, filters)
+    audit.record(
+        store_of(request), user, "view_caseload", detail=f"api page {filters.page}: {len(result.rows)} pupils"
+    )
     return {
         "total": result.total,
         "page": filters.page,
@@ -141,6 +170,9 @@ def pupil_api(request: Request, ref: str) -> dict[str, Any]:
     return {
         "ref": record.ref,
         "upn": record.upn,
+        "schools": record.schools,
+        "dual_registration": record.dual,
+        "identity": json.loads(json.dumps(record.identity, default=str)),
         "history": records(record.history),
         "score": json.loads(json.dumps(record.score, default=str)) if record.score else None,
         "run": json.loads(json.dumps(record.run, default=str)) if record.run else None,
@@ -154,7 +186,15 @@ def review_api(request: Request, ref: str, review: ReviewIn) -> Created:
     user = api_session(request, *REVIEWER_ROLES).user
     upn = _upn(request, user, ref)
     try:
-        review_id = record_review(store_of(request), user, upn, review.decision, review.reason, review.run_id)
+        review_id = record_review(
+            store_of(request),
+            user,
+            upn,
+            review.decision,
+            review.reason,
+            review.run_id,
+            shared_with_school=review.shared_with_school,
+        )
     except ValueError as error:
         raise HTTPException(status_code=422, detail=str(error)) from None
     audit.record(store_of(request), user, "review", ref, review.decision)
@@ -176,6 +216,7 @@ def intervention_api(request: Request, ref: str, intervention: InterventionIn) -
             intervention.started_on,
             intervention.ended_on,
             intervention.note,
+            shared_with_school=intervention.shared_with_school,
         )
     except ValueError as error:
         raise HTTPException(status_code=422, detail=str(error)) from None
@@ -186,51 +227,110 @@ def intervention_api(request: Request, ref: str, intervention: InterventionIn) -
 @router.get("/uploads", summary="Upload history of the schools in scope")
 def uploads_api(request: Request) -> list[dict[str, Any]]:
     user = api_session(request, *PUPIL_ROLES).user
+    audit.record(store_of(request), user, "read_uploads", detail="api")
     return records(history_for(store_of(request), user))
 
 
-@router.post("/uploads", summary="Upload a termly file; returns the validation report")
-async def upload_api(
-    request: Request,
-    file: UploadFile = File(...),
-    academic_year: str = Form(...),
-    term: str = Form(...),
-    school_urn: str = Form(""),
-    mapping: str = Form(""),
-) -> dict[str, Any]:
-    user = api_session(request, *UPLOAD_ROLES).user
-    data = await file.read(MAX_UPLOAD_BYTES + 1)
+#: The upload's form, described for /openapi.json (the route reads the body itself, after authentication).
+_UPLOAD_FORM = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "academic_year", "term"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "academic_year": {"type": "string", "example": "2024/25"},
+                        "term": {"type": "string", "enum": ["autumn", "spring", "summer"]},
+                        "school_urn": {"type": "string", "description": "admins only"},
+                        "mapping": {"type": "string", "description": "a shipped column mapping"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/uploads",
+    status_code=202,
+    summary="Upload a termly file; it is checked in the background (poll status_url)",
+    openapi_extra=_UPLOAD_FORM,
+)
+async def upload_api(request: Request) -> dict[str, Any]:
+    user = api_session(request, *UPLOAD_ROLES).user  # before a byte of the body is read
+    form = await request.form(max_files=1, max_fields=10)
+    file = form.get("file")
+    if file is None or isinstance(file, str):
+        raise HTTPException(status_code=422, detail="send the file as the multipart field 'file'")
+    data = await file.read()
+    store = store_of(request)
     try:
-        result = upload_for(
-            store_of(request),
+        job = await run_in_threadpool(
+            check_upload,
             user,
             data,
             file.filename or "upload.csv",
-            school_urn,
-            academic_year,
-            term,
-            mapping,
+            str(form.get("school_urn", "")),
+            str(form.get("academic_year", "")),
+            str(form.get("term", "")),
+            str(form.get("mapping", "")),
         )
     except UploadRequestError as error:
+        audit.record(store, user, "upload_refused", detail=str(error)[:200])
         raise HTTPException(status_code=422, detail=str(error)) from None
+    job_id = await run_in_threadpool(create_job, store, job)
+    await request.app.state.upload_jobs.submit(job_id, data, job)
+    return {"job_id": job_id, "state": "queued", "status_url": f"/api/v1/uploads/jobs/{job_id}"}
+
+
+@router.get("/uploads/jobs/{job_id}", summary="An upload's state and, once done, its validation report")
+def upload_job_api(request: Request, job_id: str) -> dict[str, Any]:
+    user = api_session(request, *UPLOAD_ROLES).user
+    job = read_job(store_of(request), job_id) if job_id.isalnum() and len(job_id) <= 32 else None
+    if job is None or (job["user_id"] != user.id and user.role != "admin"):
+        raise HTTPException(status_code=404, detail="no such upload")
+    problems = job_problems(job)
+    if job["state"] not in PENDING:  # a read of the report; polling while it is checked is not
+        audit.record(store_of(request), user, "read_upload_report", detail=job["filename"][:200])
     return {
-        "status": result.status,
-        "summary": result.summary(),
-        "upload_id": result.upload_id,
-        "counts": result.counts,
-        "errors": records(result.errors),
-        "warnings": records(result.warnings),
+        "job_id": job_id,
+        "state": job["state"],
+        "status": job["status"],
+        "summary": job["summary"],
+        "upload_id": job["upload_id"],
+        "counts": job["counts"],
+        "n_errors": job["n_errors"],
+        "n_warnings": job["n_warnings"],
+        "errors": records(problems[problems["severity"] == "error"].drop(columns="severity")),
+        "warnings": records(problems[problems["severity"] == "warning"].drop(columns="severity")),
+        "problem_counts": job["problem_counts"] or [],
     }
 
 
 @router.get("/evaluation", summary="Versions in use and flag counts by band (aggregates only, no pupils)")
 def evaluation_api(request: Request) -> dict[str, Any]:
-    api_session(request, "evaluator", "admin")
+    user = api_session(request, "evaluator", "admin").user
     store = store_of(request)
-    return {"versions": records(versions_in_use(store)), "flags_by_band": records(flag_summary(store))}
+    audit.record(store, user, "read_evaluation", detail="api")
+    return {
+        "versions": records(run_sizes(versions_in_use(store))),
+        "flags_by_band": records(protected_flag_summary(store)),
+    }
+
+
+@router.get("/conflicts", summary="UPNs on two schools' rolls in one term: conflicts and dual registrations")
+def conflicts_api(request: Request, include_resolved: bool = False) -> list[dict[str, Any]]:
+    user = api_session(request, "admin").user
+    audit.record(store_of(request), user, "read_conflicts", detail="api")
+    return records(list_conflicts(store_of(request), include_resolved=include_resolved))
 
 
 @router.get("/audit", summary="The audit log, newest first (admins only)")
 def audit_api(request: Request, pupil_ref: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
-    api_session(request, "admin")
+    user = api_session(request, "admin").user
+    audit.record(store_of(request), user, "read_audit", detail="api")
     return records(audit.read_audit(store_of(request), limit=min(max(limit, 1), 5000), pupil_ref=pupil_ref))

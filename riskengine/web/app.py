@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -14,8 +15,11 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from riskengine.store import Store
-from riskengine.web import api, pages
-from riskengine.web.auth import LoginRequired
+from riskengine.web import account_pages, api, audit, pages
+from riskengine.web.auth import EnrolmentRequired, LoginRequired
+from riskengine.web.bodylimit import BodyLimit
+from riskengine.web.jobs import UploadJobs
+from riskengine.web.limits import load_limits
 
 #: Pages load nothing from elsewhere: no CDN, no inline script.
 PAGE_CSP = (
@@ -65,7 +69,18 @@ def create_app(
     HTTPS (default: RISKENGINE_HTTPS_ONLY=1). reports_dir is where `riskengine evaluate` writes its reports
     (default: RISKENGINE_REPORTS_DIR, else ./evaluation-report, the CLI's default).
     """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        """The upload worker processes start with the app and stop with it; pending audit entries are
+        written before it exits."""
+        app.state.upload_jobs.warm()
+        yield
+        audit.flush(app.state.store)
+        app.state.upload_jobs.shutdown()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="riskengine",
         summary="Early-warning flags for pupils at risk of becoming NEET",
         version="1",
@@ -78,16 +93,22 @@ def create_app(
     )
     app.state.reports_dir = Path(reports_dir or os.environ.get("RISKENGINE_REPORTS_DIR", "evaluation-report"))
     app.state.report_csp = REPORT_CSP
-    app.state.error_reports = OrderedDict()
+    app.state.upload_jobs = UploadJobs(app.state.store)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(account_pages.router)
 
+    app.add_middleware(BodyLimit, limits=load_limits().body)  # inside SecurityHeaders: a 413 gets them too
     app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, _: LoginRequired) -> Response:
         return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(EnrolmentRequired)
+    async def to_enrolment(request: Request, _: EnrolmentRequired) -> Response:
+        return RedirectResponse("/account/totp", status_code=303)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> Response:

@@ -21,11 +21,14 @@ from riskengine.web.sessions import Session, csrf_ok, resolve_session
 
 SESSION_COOKIE = "riskengine_session"
 CSRF_HEADER = "X-CSRF-Token"
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
 class LoginRequired(Exception):
     """Raised by page routes for an anonymous visitor; the app turns it into a redirect to /login."""
+
+
+class EnrolmentRequired(Exception):
+    """Raised by page routes for an admin who has not set up TOTP yet; the app redirects to /account/totp."""
 
 
 def store_of(request: Request) -> Store:
@@ -55,17 +58,21 @@ def _allow(session: Session, roles: tuple[str, ...]) -> Session:
     return session
 
 
-def page_session(request: Request, *roles: str) -> Session:
-    """The session of a signed-in user with one of `roles` (any role when none given), for a page."""
+def page_session(request: Request, *roles: str, enrolling: bool = False) -> Session:
+    """The session of a signed-in user with one of `roles` (any role when none given), for a page.
+    A session still waiting for TOTP enrolment reaches only the enrolment page (`enrolling`)."""
     session = session_of(request)
     if session is None:
         raise LoginRequired()
+    if session.mfa_pending and not enrolling:
+        raise EnrolmentRequired()
     return _allow(session, roles)
 
 
-async def checked_form(request: Request, *roles: str) -> tuple[Session, FormData]:
-    """A page POST: signed in, role allowed, and the form's csrf_token matches the session's (else 403)."""
-    session = page_session(request, *roles)
+async def checked_form(request: Request, *roles: str, enrolling: bool = False) -> tuple[Session, FormData]:
+    """A page POST: signed in, role allowed, and the form's csrf_token matches the session's (else 403).
+    The session is checked before the body is read."""
+    session = page_session(request, *roles, enrolling=enrolling)
     form = await request.form(max_files=1, max_fields=50)
     if not csrf_ok(session, form.get("csrf_token")):
         raise HTTPException(
@@ -81,6 +88,8 @@ def api_session(request: Request, *roles: str) -> Session:
     session = session_of(request)
     if session is None:
         raise HTTPException(status_code=401, detail="sign in first", headers={"WWW-Authenticate": "Bearer"})
+    if session.mfa_pending:
+        raise HTTPException(status_code=403, detail="set up your authentication app first (/account/totp)")
     cookie_auth = _bearer(request) is None
     unsafe = request.method not in ("GET", "HEAD", "OPTIONS")
     if cookie_auth and unsafe and not csrf_ok(session, request.headers.get(CSRF_HEADER)):

@@ -1,8 +1,10 @@
-"""The adviser's caseload: the current term's flagged pupils in scope, with change since last term.
+"""The adviser's caseload: each school's flagged pupils as scored in that school's latest scored term,
+with change since that school's previous scored term (schools are scored at different times).
 
-The current scoring run is the one for the latest term (newest run wins within a term); "last term" is the
-newest run for an earlier term. Joining those two runs is the expensive part, so it is cached per pair of
-run ids and rebuilt only when a new run is stored; each request then only filters, sorts and pages.
+For each school the current run is the newest run of its latest scored term, and "before" the newest run
+of an earlier term that scored it. Joining those runs is the expensive part, so it is cached per set of
+runs and rebuilt only when a run is stored (or a pupil erased); each request then only keeps the pupils
+the user may see now (riskengine.enrolment), filters, sorts and pages.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import date
 
 import pandas as pd
 import sqlalchemy as sa
 
+from riskengine.enrolment import enrolled, school_names
 from riskengine.spec import upload as spec
 from riskengine.store import Store
 from riskengine.store import tables as st
@@ -44,7 +48,9 @@ class CaseloadFilters:
     sort: str = "risk"
     descending: bool = True
     page: int = 1
-    per_page: int = 50
+    per_page: int | None = 50  # None: every matching row (the export)
+    search: str | None = None  # name or UPN
+    not_reviewed: bool = False
 
 
 #: The fields of each caseload row (plain JSON values; the *_text ones are preformatted for the page).
@@ -66,7 +72,18 @@ ROW_FIELDS = (
     "points_text",
     "ncyear_text",
     "change_text",
+    "academic_year",
+    "term",
+    "run_id",
+    "dual",
+    "forename",
+    "surname",
+    "date_of_birth",
+    "tutor_group",
 )
+#: Identity shown on the caseload, only to the pupil's school and its advisers.
+IDENTITY_FIELDS = ("forename", "surname", "date_of_birth", "tutor_group")
+IDENTITY_ROLES = ("school", "adviser")
 
 
 @dataclass(frozen=True)
@@ -83,46 +100,104 @@ class Caseload:
     ncyears: list[int]
 
 
-def current_runs(store: Store) -> tuple[dict | None, dict | None]:
-    """The current term's run and the newest run of an earlier term (either may be None)."""
-    runs = st.score_runs
+def school_runs(store: Store) -> list[dict]:
+    """Each school's latest scored term: for every school with scores, the newest run of its latest scored
+    term and the newest run of its previous scored term (None when it has none), oldest school first.
+
+    Schools upload and are scored at different times, so each keeps its own current run."""
+    runs, s = st.score_runs, st.scores
     with store.engine.connect() as connection:
-        rows = [dict(r) for r in connection.execute(sa.select(runs).order_by(runs.c.id)).mappings()]
-    if not rows:
-        return None, None
-    rows.sort(key=lambda run: (spec.term_index(run["academic_year"], run["term"]), run["id"]))
-    current = rows[-1]
-    now = spec.term_index(current["academic_year"], current["term"])
-    earlier = [run for run in rows if spec.term_index(run["academic_year"], run["term"]) < now]
-    return current, (earlier[-1] if earlier else None)
+        rows = {int(r["id"]): dict(r) for r in connection.execute(sa.select(runs)).mappings()}
+        pairs = connection.execute(sa.select(s.c.run_id, s.c.school_urn).distinct()).all()
+    by_school: dict[str, list[dict]] = {}
+    for run_id, urn in pairs:
+        by_school.setdefault(urn, []).append(rows[int(run_id)])
+    found = []
+    for urn, held in sorted(by_school.items()):
+        held.sort(key=lambda run: (spec.term_index(run["academic_year"], run["term"]), run["id"]))
+        current = held[-1]
+        now = spec.term_index(current["academic_year"], current["term"])
+        earlier = [run for run in held if spec.term_index(run["academic_year"], run["term"]) < now]
+        found.append({"school_urn": urn, "run": current, "previous": earlier[-1] if earlier else None})
+    return found
 
 
-_cache: dict[tuple, pd.DataFrame] = {}
+def current_runs(store: Store) -> tuple[dict | None, dict | None]:
+    """The newest of the schools' current runs and the newest of their previous ones (either may be None)."""
+    return current_runs_of(school_runs(store))
+
+
+_cache: dict[tuple, tuple] = {}
 _views: OrderedDict[tuple, tuple[list[dict], tuple]] = OrderedDict()  # filtered, sorted rows per query
 _cache_lock = threading.Lock()
+_build_lock = threading.Lock()
 MAX_VIEWS = 256
 
 
 def scored_pupils(store: Store) -> tuple[pd.DataFrame, dict | None, dict | None]:
-    """Every pupil of the current run with ref, risk, top reasons and change since the previous run."""
-    run, previous = current_runs(store)
-    if run is None:
+    """Every pupil of each school's current run with ref, risk, top reasons and change since that school's
+    previous scored term; plus the newest current and previous runs."""
+    with store.engine.connect() as connection:
+        # the pupil count changes when one is erased (`riskengine forget`), which must drop them at once
+        pupils = connection.execute(sa.select(sa.func.count()).select_from(st.pupils)).scalar()
+        run_ids = tuple(
+            connection.execute(sa.select(st.score_runs.c.id).order_by(st.score_runs.c.id)).scalars()
+        )
+    if not run_ids:
         return pd.DataFrame(), None, None
-    key = (str(store.engine.url), id(store.engine), int(run["id"]), previous and int(previous["id"]))
-    with _cache_lock:
-        frame = _cache.get(key)
-        if frame is None:
-            frame = _build(store, run, previous)
-            _cache.clear()
-            _views.clear()
-            _cache[key] = frame
-    return frame, run, previous
+    key = (str(store.engine.url), id(store.engine), run_ids, pupils)
+    with _build_lock:  # one build at a time per process: the others wait for it, then read the cache
+        with _cache_lock:
+            cached = _cache.get(key)
+        if cached is None:
+            chosen = school_runs(store)
+            frame = _build(store, chosen)
+            cached = (frame, *current_runs_of(chosen))
+            with _cache_lock:
+                _cache.clear()
+                _views.clear()
+                _cache[key] = cached
+    return cached
 
 
-def _build(store: Store, run: dict, previous: dict | None) -> pd.DataFrame:
-    scores = store.read_scores(run_id=int(run["id"]))
+def current_runs_of(chosen: list[dict]) -> tuple[dict | None, dict | None]:
+    """The newest current run and the newest previous run among `school_runs`' choices."""
+    latest = [c["run"] for c in chosen]
+    previous = [c["previous"] for c in chosen if c["previous"] is not None]
+
+    def key(run: dict) -> tuple:
+        return (spec.term_index(run["academic_year"], run["term"]), run["id"])
+
+    return (max(latest, key=key) if latest else None), (max(previous, key=key) if previous else None)
+
+
+def _scores_of(store: Store, wanted: list[tuple[int, str]]) -> pd.DataFrame:
+    """The scores of each (run id, school) pair, read once per run."""
+    parts = []
+    for run_id in sorted({r for r, _ in wanted}):
+        schools = [urn for r, urn in wanted if r == run_id]
+        scores = store.read_scores(run_id=run_id)
+        parts.append(scores[scores["school_urn"].isin(schools)])
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _build(store: Store, chosen: list[dict]) -> pd.DataFrame:
+    scores = _scores_of(store, [(int(c["run"]["id"]), c["school_urn"]) for c in chosen])
     frame = scores[
-        ["upn", "school_urn", "ncyear", "points", "band", "probability", "flag", "flag_source", "flag_reason"]
+        [
+            "upn",
+            "school_urn",
+            "academic_year",
+            "term",
+            "ncyear",
+            "points",
+            "band",
+            "probability",
+            "flag",
+            "flag_source",
+            "flag_reason",
+            "run_id",
+        ]
     ].copy()
     reasons = scores["reasons_up"].where(scores["reasons_up"].map(bool, na_action="ignore").fillna(False))
     reasons = reasons.fillna(scores["reasons"]).map(lambda r: list(r or [])[:TOP_REASONS])
@@ -130,16 +205,21 @@ def _build(store: Store, run: dict, previous: dict | None) -> pd.DataFrame:
     # Risk is the model's probability; pupils scored by rules only have none and sort after, by points.
     frame["risk"] = scores["probability"].astype("Float64")
     frame["points"] = frame["points"].astype("Float64")
-    if previous is not None:
-        before = store.read_scores(run_id=int(previous["id"]))
-        before = before.drop_duplicates("upn").set_index("upn")
-        frame["previous_risk"] = frame["upn"].map(before["probability"].astype("Float64")).astype("Float64")
-        frame["previous_points"] = frame["upn"].map(before["points"].astype("Float64")).astype("Float64")
-        frame["previous_band"] = frame["upn"].map(before["band"]).astype("string")
+    earlier = [(int(c["previous"]["id"]), c["school_urn"]) for c in chosen if c["previous"] is not None]
+    before = _scores_of(store, earlier)
+    if len(before):
+        before = before.drop_duplicates(["upn", "school_urn"]).set_index(["upn", "school_urn"])
+        at = pd.MultiIndex.from_frame(frame[["upn", "school_urn"]])
+        frame["previous_risk"] = before["probability"].astype("Float64").reindex(at).to_numpy()
+        frame["previous_points"] = before["points"].astype("Float64").reindex(at).to_numpy()
+        frame["previous_band"] = before["band"].reindex(at).to_numpy()
     else:
-        frame["previous_risk"] = pd.Series(pd.NA, index=frame.index, dtype="Float64")
-        frame["previous_points"] = pd.Series(pd.NA, index=frame.index, dtype="Float64")
-        frame["previous_band"] = pd.Series(pd.NA, index=frame.index, dtype="string")
+        frame["previous_risk"] = pd.NA
+        frame["previous_points"] = pd.NA
+        frame["previous_band"] = pd.NA
+    frame = frame.astype(
+        {"previous_risk": "Float64", "previous_points": "Float64", "previous_band": "string"}
+    )
     frame["change"] = (frame["risk"] - frame["previous_risk"]).fillna(
         frame["points"] - frame["previous_points"]
     )
@@ -169,36 +249,89 @@ def _with_display_text(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def caseload(store: Store, user: User, filters: CaseloadFilters) -> Caseload:
-    """The page of pupils `user` may see that match `filters`, sorted, with their latest review decision."""
+def caseload(store: Store, user: User, filters: CaseloadFilters, today: date | None = None) -> Caseload:
+    """The page of pupils `user` may see that match `filters`, sorted, with their latest review decision.
+
+    Schools and advisers see a pupil only while a school in their scope sees them (riskengine.enrolment);
+    a school sees only the decisions an adviser shared with it; names only reach schools and advisers."""
     if not user.sees_pupils:
         raise PermissionError("this role does not see pupils")
     frame, run, previous = scored_pupils(store)
     if frame.empty:
         return Caseload([], 0, run, previous, [], [], [])
+    seen = enrolled(store, today)
     f = filters  # the page does not change which rows match, so pages share one cached view
-    key = (id(frame), user.schools, f.school, f.ncyear, f.band, f.flagged_only, f.sort, f.descending)
+    key = (
+        id(frame),
+        seen.attrs.get("version"),
+        user.schools,
+        user.role in IDENTITY_ROLES,
+        f.school,
+        f.ncyear,
+        f.band,
+        f.flagged_only,
+        (f.search or "").casefold(),
+        f.sort,
+        f.descending,
+    )
     with _cache_lock:
         view = _views.get(key)
     if view is None:
-        view = _matching(frame, user, filters)
+        names = identities(store) if user.role in IDENTITY_ROLES else None
+        view = _matching(frame, seen, names, user, filters)
         with _cache_lock:
             _views[key] = view
             while len(_views) > MAX_VIEWS:
                 _views.popitem(last=False)
     chosen, options = view
-    start = max(filters.page - 1, 0) * filters.per_page
-    page = chosen[start : start + filters.per_page]
-    decisions = latest_decisions(store, [row["upn"] for row in page]).to_dict()
-    rows = [{**row, "review": decisions.get(row["upn"])} for row in page]
+    shared_only = user.role == "school"
+    if filters.not_reviewed:
+        decided = latest_decisions(store, [row["upn"] for row in chosen], shared_only=shared_only)
+        chosen = [row for row in chosen if row["upn"] not in decided.index]
+    if filters.per_page is None:
+        page = chosen
+    else:
+        start = max(filters.page - 1, 0) * filters.per_page
+        page = chosen[start : start + filters.per_page]
+    decisions = latest_decisions(store, [row["upn"] for row in page], shared_only=shared_only).to_dict()
+    named = school_names(store)
+    rows = [
+        {
+            **row,
+            "review": decisions.get(row["upn"]),
+            "school_name": named.get(row["school_urn"], row["school_urn"]),
+        }
+        for row in page
+    ]
     return Caseload(rows, len(chosen), run, previous, *options)
 
 
-def _matching(frame: pd.DataFrame, user: User, filters: CaseloadFilters) -> tuple[list[dict], tuple]:
+def identities(store: Store) -> pd.DataFrame:
+    """Every pupil's latest identity at each school (for schools' and advisers' caseloads only)."""
+    i = st.pupil_identity
+    columns = ["upn", "school_urn", "forename", "surname", "date_of_birth", "tutor_group"]
+    with store.engine.connect() as connection:
+        rows = connection.execute(sa.select(*(i.c[c] for c in columns))).all()
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    frame["date_of_birth"] = frame["date_of_birth"].map(lambda d: d.isoformat(), na_action="ignore")
+    return frame
+
+
+def _matching(
+    frame: pd.DataFrame, seen: pd.DataFrame, names: pd.DataFrame | None, user: User, filters: CaseloadFilters
+) -> tuple[list[dict], tuple]:
     """The rows in the user's scope matching the filters, sorted, as plain dicts (so each request only
     slices a list), and the choices for the filter controls."""
     if user.schools is not None:
         frame = frame[frame["school_urn"].isin(user.schools)]
+        visible = seen.loc[seen["school_urn"].isin(user.schools), ["upn", "school_urn", "dual"]]
+        frame = frame.merge(visible, on=["upn", "school_urn"], how="inner")
+    else:
+        frame = frame.merge(seen[["upn", "school_urn", "dual"]], on=["upn", "school_urn"], how="left")
+    frame = frame.assign(dual=frame["dual"].eq(True))
+    if names is not None:
+        frame = frame.merge(names, on=["upn", "school_urn"], how="left")
+    frame = frame.reindex(columns=[*frame.columns.difference(IDENTITY_FIELDS, sort=False), *IDENTITY_FIELDS])
     options = (
         sorted(frame["school_urn"].dropna().unique().tolist()),
         sorted(frame["band"].dropna().unique().tolist()),
@@ -213,6 +346,8 @@ def _matching(frame: pd.DataFrame, user: User, filters: CaseloadFilters) -> tupl
         mask &= (frame["ncyear"] == filters.ncyear).fillna(False)
     if filters.band:
         mask &= (frame["band"] == filters.band).fillna(False)
+    if filters.search and filters.search.strip():
+        mask &= _search(frame, filters.search)
     column = SORTS.get(filters.sort, "risk")
     tie_break = "points" if column != "points" else "risk"
     chosen = frame[mask].sort_values(
@@ -221,3 +356,16 @@ def _matching(frame: pd.DataFrame, user: User, filters: CaseloadFilters) -> tupl
         na_position="last",
     )
     return json.loads(chosen[list(ROW_FIELDS)].to_json(orient="records")), options
+
+
+def _search(frame: pd.DataFrame, text: str) -> pd.Series:
+    """Rows whose UPN, forename, surname or full name contains every word typed (any case)."""
+    upn = frame["upn"].astype("string").fillna("")
+    full = (
+        frame["forename"].astype("string").fillna("") + " " + frame["surname"].astype("string").fillna("")
+    ).str.casefold()
+    haystack = upn.str.casefold() + " " + full
+    mask = pd.Series(True, index=frame.index)
+    for word in text.casefold().split():
+        mask &= haystack.str.contains(word, regex=False)
+    return mask

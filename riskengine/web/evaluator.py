@@ -11,9 +11,11 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from riskengine.evaluation.disclosure import DisclosureSettings, format_count, protect
 from riskengine.store import Store
 from riskengine.store import tables as st
 
@@ -97,3 +99,147 @@ def fairness_tables(report: Path) -> dict[str, pd.DataFrame]:
 def safe_report_html(path: Path) -> str:
     """The report's HTML, refused (ValueError) if anything in it looks like a UPN."""
     return _refuse_upns(path.read_text(encoding="utf-8", errors="replace"))
+
+
+#: Every headline figure named in words, with a one-line definition (key suffix or exact key).
+MEASURES: dict[str, tuple[str, str]] = {
+    "pupils_scored": ("Pupils scored", "Pupils with a score at the evaluation point."),
+    "pupils_with_outcome": (
+        "Pupils with a known destination",
+        "Pupils whose destination after Year 11 is recorded; only they enter accuracy and fairness figures.",
+    ),
+    "positive_rate": (
+        "Share who became NEET or Not Known",
+        "Positive outcomes among pupils with a destination.",
+    ),
+    "roc_auc": (
+        "Ranking accuracy (ROC AUC)",
+        "Chance that a pupil who became NEET is ranked above one who did not (0.5 = chance, 1 = perfect).",
+    ),
+    "pr_auc": (
+        "Precision across the list (PR AUC)",
+        "Average share of flagged pupils who became NEET, working down the list from the top.",
+    ),
+    "brier_score": (
+        "Brier score",
+        "Mean squared gap between predicted risk and what happened (lower is better).",
+    ),
+    "ece": (
+        "Calibration error (ECE)",
+        "Average gap between predicted and observed rates across risk bins (lower is better).",
+    ),
+    "disparities_outside_band": (
+        "Disparities outside the band",
+        "Group-to-reference ratios whose whole interval lies outside the four-fifths band [0.8, 1.25].",
+    ),
+}
+SCORER_WORDS = {"rules": "rules only", "model": "model only", "combined": "combined flag"}
+COUNT_KEYS = ("pupils_scored", "pupils_with_outcome", "disparities_outside_band")
+
+
+def headline_rows(headline: dict, settings: DisclosureSettings | None = None) -> list[dict[str, str]]:
+    """The report's headline as rows of name in words, value (whole numbers as whole numbers, small
+    counts under disclosure control) and a one-line definition."""
+    rows = []
+    for key, value in headline.items():
+        suffix = next((s for s in MEASURES if key == s or key.endswith("_" + s)), None)
+        name, definition = MEASURES.get(suffix, (key.replace("_", " "), ""))
+        scorer = key.removesuffix("_" + suffix) if suffix and key != suffix else ""
+        if scorer:
+            name = f"{name}, {SCORER_WORDS.get(scorer, scorer)}"
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            text = "not shown"
+        elif isinstance(value, str):
+            text = value
+        elif key in COUNT_KEYS:
+            text = format_count(value, settings) if key != "disparities_outside_band" else f"{int(value):,}"
+        else:
+            text = f"{float(value):.3f}"
+        rows.append({"name": name, "value": text, "definition": definition})
+    return rows
+
+
+def protected_flag_summary(store: Store, settings: DisclosureSettings | None = None) -> pd.DataFrame:
+    """`flag_summary` under disclosure control: bands add up to each run, flags by source to flagged."""
+    summary = flag_summary(store)
+    counts = ["pupils", "flagged", "by_rule", "by_model", "by_both"]
+    margins = [
+        *({"column": c, "by": ["run_id"]} for c in counts),
+        {"total": "pupils", "parts": ["flagged"]},
+        {"total": "flagged", "parts": ["by_rule", "by_model", "by_both"]},
+    ]
+    return protect(summary, counts=counts, margins=margins, settings=settings)
+
+
+def run_sizes(versions: pd.DataFrame, settings: DisclosureSettings | None = None) -> pd.DataFrame:
+    """Versions in use with each run's pupil count as published (`n_pupils` as a whole number or text)."""
+    if versions.empty:
+        return versions
+    return versions.assign(n_pupils=[format_count(n, settings) for n in versions["n_pupils"]])
+
+
+def _guard_counts(frame: pd.DataFrame, settings: DisclosureSettings) -> pd.DataFrame:
+    """A table from a report folder, with any count of 1-9 still in it (an old report) hidden."""
+    from riskengine.evaluation.publish import is_count
+
+    out = frame.copy()
+    for column in (c for c in out.columns if is_count(str(c))):
+        numbers = pd.to_numeric(out[column], errors="coerce")
+        small = (numbers > 0) & (numbers < settings.threshold)
+        whole = numbers.notna() & (numbers == numbers.round())
+        values = out[column].astype(object).where(~whole, numbers.round().astype("Int64").astype(object))
+        out[column] = values.where(~small, settings.fewer_than)
+    return out
+
+
+def fairness_summary(report: Path, settings: DisclosureSettings | None = None) -> list[dict]:
+    """The fairness audit by attribute (and flag): how many groups, how many ratios outside the band or
+    uncertain, the groups' base rates, and the detail tables, attributes with findings first."""
+    settings = settings or DisclosureSettings.load()
+    tables = {name: _guard_counts(frame, settings) for name, frame in fairness_tables(report).items()}
+    groups = tables.get("audit_groups", pd.DataFrame())
+    disparities = tables.get("disparities", pd.DataFrame())
+    info = {}
+    path = report.parent / "report.json"
+    if path.exists():
+        info = json.loads(_refuse_upns(path.read_text(encoding="utf-8"))).get("run_info", {})
+    risk_factors = set(info.get("risk_factors", ()))
+    titles = info.get("attribute_titles", {})
+    keys = [k for k in ("scorer", "attribute") if k in groups.columns]
+    if groups.empty or "attribute" not in keys:
+        return []
+    order = {"outside band": 0, "uncertain": 1}
+    out = []
+    for key, rows in groups.groupby(keys, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        scorer, attribute = key if len(key) == 2 else ("", key[0])
+        ratios = disparities
+        if len(ratios) and "attribute" in ratios:
+            ratios = ratios[ratios["attribute"] == attribute]
+            if scorer and "scorer" in ratios:
+                ratios = ratios[ratios["scorer"] == scorer]
+            ratios = ratios.assign(_order=ratios["status"].map(order).fillna(2)).sort_values(
+                "_order", kind="stable"
+            )
+            ratios = ratios.drop(columns="_order")
+        status = ratios["status"] if "status" in ratios else pd.Series(dtype=str)
+        parts = str(attribute).split(" & ")
+        base = rows[["group", "base_rate"]].dropna() if "base_rate" in rows else pd.DataFrame()
+        out.append(
+            {
+                "scorer": SCORER_WORDS.get(scorer, scorer),
+                "attribute": attribute,
+                "title": " & ".join(titles.get(p, p.replace("_", " ")) for p in parts),
+                "groups": rows.drop(columns=list(keys)),
+                "disparities": ratios.drop(columns=[c for c in ("scorer", "attribute") if c in ratios]),
+                "n_groups": len(rows),
+                "outside": int((status == "outside band").sum()),
+                "uncertain": int((status == "uncertain").sum()),
+                "base_rates": [
+                    (g, float(r))
+                    for g, r in zip(base.get("group", []), base.get("base_rate", []), strict=True)
+                ],
+                "risk_factor": any(p in risk_factors for p in parts),
+            }
+        )
+    return sorted(out, key=lambda a: (-a["outside"], -a["uncertain"]))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from collections import OrderedDict
 from datetime import date
 from pathlib import Path
 from urllib.parse import urlencode
@@ -14,12 +13,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
+from riskengine.enrolment import list_conflicts, resolve_conflict, school_names
 from riskengine.spec import upload as spec
 from riskengine.upload import shipped_mappings
 from riskengine.web import audit
-from riskengine.web.accounts import PUPIL_ROLES, ROLE_LABELS, LoginThrottled, authenticate
+from riskengine.web.accounts import (
+    PUPIL_ROLES,
+    ROLE_LABELS,
+    LoginNeedsCode,
+    LoginThrottled,
+    authenticate,
+)
 from riskengine.web.auth import (
-    MAX_UPLOAD_BYTES,
     SESSION_COOKIE,
     checked_form,
     client_ip,
@@ -28,26 +33,29 @@ from riskengine.web.auth import (
     session_of,
     store_of,
 )
-from riskengine.web.caseload import BLANK, SORTS, CaseloadFilters, caseload
+from riskengine.web.caseload import BLANK, IDENTITY_ROLES, SORTS, CaseloadFilters, caseload
 from riskengine.web.charts import pupil_chart
 from riskengine.web.evaluator import (
-    fairness_tables,
-    flag_summary,
+    fairness_summary,
+    headline_rows,
     latest_report,
+    protected_flag_summary,
     report_headline,
+    run_sizes,
     safe_report_html,
     versions_in_use,
 )
-from riskengine.web.pupils import resolve_pupil
+from riskengine.web.export import caseload_xlsx
+from riskengine.web.jobs import PENDING, create_job, job_problems, problems_csv, read_job
+from riskengine.web.pupils import ensure_refs, resolve_pupil
 from riskengine.web.record import describe_threshold, pupil_record
 from riskengine.web.reviews import REVIEWER_ROLES, record_intervention, record_review
-from riskengine.web.sessions import Session, end_session, start_session
+from riskengine.web.sessions import Session, end_session, needs_totp_enrolment, start_session
 from riskengine.web.tables import DECISIONS
-from riskengine.web.uploads import UPLOAD_ROLES, UploadRequestError, history_for, upload_for
+from riskengine.web.uploads import UPLOAD_ROLES, UploadRequestError, check_upload, history_for
 
 LOGIN_CSRF_COOKIE = "riskengine_login_csrf"
 HOME_BY_ROLE = {"school": "/school", "adviser": "/caseload", "evaluator": "/evaluator", "admin": "/caseload"}
-MAX_ERROR_REPORTS = 200
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.globals.update(role_labels=ROLE_LABELS, terms=spec.TERMS, decisions=DECISIONS)
@@ -68,6 +76,7 @@ router = APIRouter(include_in_schema=False)
 
 def render(request: Request, name: str, status_code: int = 200, **context) -> HTMLResponse:
     session = session_of(request)
+    names = school_names(store_of(request)) if session is not None else {}
     return templates.TemplateResponse(
         request,
         name,
@@ -75,6 +84,7 @@ def render(request: Request, name: str, status_code: int = 200, **context) -> HT
             "session": session,
             "user": session.user if session else None,
             "status_code": status_code,
+            "school_name": lambda urn: names.get(urn, urn) if urn else BLANK,
             **context,
         },
         status_code=status_code,
@@ -120,12 +130,17 @@ async def login(request: Request) -> Response:
             str(form.get("email", "")),
             str(form.get("password", "")),
             client_ip(request),
+            str(form.get("code", "")),
         )
     except LoginThrottled as error:
         return _login_form(request, error=str(error), status_code=429)
+    except LoginNeedsCode:
+        error = "Enter the 6-digit code from your authentication app (or check it and try again)."
+        return _login_form(request, error=error, status_code=401)
     if user is None:
         return _login_form(request, error="Wrong email or password.", status_code=401)
-    response = RedirectResponse(HOME_BY_ROLE[user.role], status_code=303)
+    home = "/account/totp" if needs_totp_enrolment(user) else HOME_BY_ROLE[user.role]
+    response = RedirectResponse(home, status_code=303)
     _set_cookie(request, response, SESSION_COOKIE, start_session(store_of(request), user), max_age=8 * 3600)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return response
@@ -133,7 +148,7 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    await checked_form(request)
+    await checked_form(request, enrolling=True)
     end_session(store_of(request), request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -153,22 +168,29 @@ def caseload_page(
     sort: str = "risk",
     order: str = "desc",
     all_pupils: str | None = None,
+    q: str | None = None,
+    not_reviewed: str | None = None,
     page: int = 1,
 ) -> Response:
     session = page_session(request, *PUPIL_ROLES)
-    filters = CaseloadFilters(
-        school=school or None,
-        ncyear=_int_or_none(ncyear),
-        band=band or None,
-        flagged_only=not all_pupils,
-        sort=sort if sort in SORTS else "risk",
-        descending=order != "asc",
-        page=max(page, 1),
-    )
+    filters = _caseload_filters(school, ncyear, band, sort, order, all_pupils, q, not_reviewed, page)
     result = caseload(store_of(request), session.user, filters)
+    audit.record(
+        store_of(request),
+        session.user,
+        "view_caseload",
+        detail=f"page {filters.page}: {len(result.rows)} pupils",
+    )
     query = {
         k: v
-        for k, v in {"school": school, "ncyear": ncyear, "band": band, "all_pupils": all_pupils}.items()
+        for k, v in {
+            "school": school,
+            "ncyear": ncyear,
+            "band": band,
+            "all_pupils": all_pupils,
+            "q": q,
+            "not_reviewed": not_reviewed,
+        }.items()
         if v
     }
 
@@ -183,12 +205,65 @@ def caseload_page(
         link=link,
         order=order,
         pages=max(1, -(-result.total // filters.per_page)),
+        export_link="/caseload.xlsx?" + urlencode({**query, "sort": filters.sort, "order": order}),
+    )
+
+
+def _caseload_filters(
+    school, ncyear, band, sort, order, all_pupils, q, not_reviewed, page=1, per_page: int | None = 50
+) -> CaseloadFilters:
+    return CaseloadFilters(
+        school=school or None,
+        ncyear=_int_or_none(ncyear),
+        band=band or None,
+        flagged_only=not all_pupils,
+        sort=sort if sort in SORTS else "risk",
+        descending=order != "asc",
+        page=max(page, 1),
+        per_page=per_page,
+        search=(q or "").strip()[:100] or None,
+        not_reviewed=bool(not_reviewed),
+    )
+
+
+@router.get("/caseload.xlsx")
+def caseload_export(
+    request: Request,
+    school: str | None = None,
+    ncyear: str | None = None,
+    band: str | None = None,
+    sort: str = "risk",
+    order: str = "desc",
+    all_pupils: str | None = None,
+    q: str | None = None,
+    not_reviewed: str | None = None,
+) -> Response:
+    """The caseload as filtered on the page, every page, as an XLSX workbook."""
+    session = page_session(request, *PUPIL_ROLES)
+    filters = _caseload_filters(school, ncyear, band, sort, order, all_pupils, q, not_reviewed, per_page=None)
+    result = caseload(store_of(request), session.user, filters)
+    audit.record(store_of(request), session.user, "export_caseload", detail=f"{result.total} pupils")
+    return Response(
+        caseload_xlsx(result.rows, with_identity=session.user.role in IDENTITY_ROLES),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": 'attachment; filename="caseload.xlsx"'},
     )
 
 
 @router.get("/pupils/{ref}")
 def pupil_page(request: Request, ref: str) -> Response:
-    session = page_session(request, *PUPIL_ROLES)
+    return _pupil_page(request, page_session(request, *PUPIL_ROLES), ref)
+
+
+def _pupil_page(
+    request: Request,
+    session: Session,
+    ref: str,
+    status_code: int = 200,
+    errors: list[dict] | None = None,
+    typed: dict | None = None,
+) -> Response:
+    """The pupil page; after a failed form, with the error summary and what was typed kept in the form."""
     store = store_of(request)
     with refused_as_404(request, session.user, ref):
         record = pupil_record(store, session.user, ref)
@@ -197,10 +272,13 @@ def pupil_page(request: Request, ref: str) -> Response:
     return render(
         request,
         "pupil.html",
+        status_code=status_code,
         record=record,
         chart=chart,
         can_review=session.user.role in REVIEWER_ROLES,
         today=date.today().isoformat(),
+        errors=errors or [],
+        typed=typed or {},
     )
 
 
@@ -213,17 +291,21 @@ def _pupil_for_write(request: Request, session: Session, ref: str) -> str:
 async def review_form(request: Request, ref: str) -> Response:
     session, form = await checked_form(request, *REVIEWER_ROLES)
     upn = _pupil_for_write(request, session, ref)
+    typed = {k: str(form.get(k, "")) for k in ("decision", "reason", "shared_with_school")}
     try:
         record_review(
             store_of(request),
             session.user,
             upn,
-            str(form.get("decision", "")),
-            str(form.get("reason", "")),
+            typed["decision"],
+            typed["reason"],
             _int_or_none(str(form.get("run_id", ""))),
+            shared_with_school=bool(typed["shared_with_school"]),
         )
     except ValueError as error:
-        raise HTTPException(status_code=422, detail=str(error)) from None
+        field = "decision" if "decision" in str(error) else "reason"
+        errors = [{"text": str(error), "href": f"#review-{field}"}]
+        return _pupil_page(request, session, ref, 422, errors, {"review": typed})
     audit.record(store_of(request), session.user, "review", ref, str(form.get("decision", "")))
     return RedirectResponse(f"/pupils/{ref}#reviews", status_code=303)
 
@@ -232,20 +314,27 @@ async def review_form(request: Request, ref: str) -> Response:
 async def intervention_form(request: Request, ref: str) -> Response:
     session, form = await checked_form(request, *REVIEWER_ROLES)
     upn = _pupil_for_write(request, session, ref)
+    fields = ("kind", "started_on", "ended_on", "note", "shared_with_school")
+    typed = {k: str(form.get(k, "")) for k in fields}
     try:
-        started = date.fromisoformat(str(form.get("started_on", "")))
-        ended = date.fromisoformat(str(form["ended_on"])) if form.get("ended_on") else None
+        try:
+            started = date.fromisoformat(typed["started_on"])
+            ended = date.fromisoformat(typed["ended_on"]) if typed["ended_on"] else None
+        except ValueError:
+            raise ValueError("give the dates as real dates, like 2025-01-31") from None
         record_intervention(
             store_of(request),
             session.user,
             upn,
-            str(form.get("kind", "")),
+            typed["kind"],
             started,
             ended,
-            str(form.get("note", "")),
+            typed["note"],
+            shared_with_school=bool(typed["shared_with_school"]),
         )
     except ValueError as error:
-        raise HTTPException(status_code=422, detail=str(error)) from None
+        errors = [{"text": str(error), "href": "#intervention-kind"}]
+        return _pupil_page(request, session, ref, 422, errors, {"intervention": typed})
     audit.record(store_of(request), session.user, "intervention", ref)
     return RedirectResponse(f"/pupils/{ref}#interventions", status_code=303)
 
@@ -270,15 +359,17 @@ def school_page(request: Request) -> Response:
 
 @router.post("/school/upload")
 async def upload_form(request: Request) -> Response:
+    """Check the request (session first, before the body is read), queue the file for a worker process
+    and answer at once with the job's status page."""
     session, form = await checked_form(request, *UPLOAD_ROLES)
     file = form.get("file")
     if file is None or isinstance(file, str):
         raise HTTPException(status_code=422, detail="choose a file to upload")
-    data = await file.read(MAX_UPLOAD_BYTES + 1)
+    data = await file.read()
     store = store_of(request)
     try:
-        result = upload_for(
-            store,
+        job = await run_in_threadpool(
+            check_upload,
             session.user,
             data,
             file.filename or "upload.csv",
@@ -288,32 +379,45 @@ async def upload_form(request: Request) -> Response:
             str(form.get("mapping", "")),
         )
     except UploadRequestError as error:
+        audit.record(store, session.user, "upload_refused", detail=str(error)[:200])
         return _school_page(request, session, status_code=422, error=str(error))
-    token = None
-    if len(result.errors) or len(result.warnings):
-        token = secrets.token_urlsafe(16)
-        reports: OrderedDict = request.app.state.error_reports
-        reports[token] = (session.user.id, result.errors_csv())
-        while len(reports) > MAX_ERROR_REPORTS:
-            reports.popitem(last=False)
+    job_id = await run_in_threadpool(create_job, store, job)
+    await request.app.state.upload_jobs.submit(job_id, data, job)
+    return RedirectResponse(f"/school/uploads/{job_id}", status_code=303)
+
+
+def _own_job(request: Request, session: Session, job_id: str) -> dict:
+    """The job if this user started it (or is an admin); otherwise the same 404 as an unknown id."""
+    job = read_job(store_of(request), job_id) if job_id.isalnum() and len(job_id) <= 32 else None
+    if job is None or (job["user_id"] != session.user.id and session.user.role != "admin"):
+        raise HTTPException(status_code=404, detail="no such upload; upload the file again")
+    return job
+
+
+@router.get("/school/uploads/{job_id}")
+def upload_status_page(request: Request, job_id: str) -> Response:
+    """The upload's status: refreshes itself (a meta refresh; the CSP allows no script) until done."""
+    session = page_session(request, *UPLOAD_ROLES)
+    job = _own_job(request, session, job_id)
+    problems = job_problems(job)
     return render(
         request,
         "upload_result.html",
-        status_code=422 if result.status == "rejected" else 200,
-        result=result,
-        token=token,
-        uploads=history_for(store, session.user),
+        job=job,
+        pending=job["state"] in PENDING,
+        errors=problems[problems["severity"] == "error"],
+        warnings=problems[problems["severity"] == "warning"],
+        uploads=history_for(store_of(request), session.user),
     )
 
 
-@router.get("/school/problems/{token}.csv")
-def problems_csv(request: Request, token: str) -> Response:
+@router.get("/school/uploads/{job_id}/problems.csv")
+def problems_csv_download(request: Request, job_id: str) -> Response:
     session = page_session(request, *UPLOAD_ROLES)
-    owner, text = request.app.state.error_reports.get(token, (None, None))
-    if owner != session.user.id:
-        raise HTTPException(status_code=404, detail="that report has expired; upload the file again")
+    job = _own_job(request, session, job_id)
+    audit.record(store_of(request), session.user, "download_problems", detail=job["filename"][:200])
     return Response(
-        "\ufeff" + text,
+        "\ufeff" + problems_csv(job),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="upload-problems.csv"'},
     )
@@ -331,10 +435,10 @@ def evaluator_page(request: Request) -> Response:
     return render(
         request,
         "evaluator.html",
-        versions=versions_in_use(store),
-        summary=flag_summary(store),
+        versions=run_sizes(versions_in_use(store)),
+        summary=protected_flag_summary(store),
         report=report,
-        headline=headline,
+        headline=headline_rows(headline),
     )
 
 
@@ -343,10 +447,17 @@ def fairness_page(request: Request) -> Response:
     page_session(request, "evaluator", "admin")
     report = latest_report(request.app.state.reports_dir)
     try:
-        tables = fairness_tables(report) if report else {}
+        attributes = fairness_summary(report) if report else []
     except ValueError as error:
         raise HTTPException(status_code=409, detail=str(error)) from None
-    return render(request, "fairness.html", report=report, tables=tables)
+    return render(request, "fairness.html", report=report, attributes=attributes)
+
+
+@router.get("/evaluator/full")
+def evaluator_full_report(request: Request) -> Response:
+    """The full report inside the site's own page, with the way back to the overview."""
+    page_session(request, "evaluator", "admin")
+    return render(request, "evaluator_full.html", report=latest_report(request.app.state.reports_dir))
 
 
 @router.get("/evaluator/report")
@@ -363,10 +474,76 @@ def evaluator_report(request: Request) -> Response:
     return HTMLResponse(html, headers={"Content-Security-Policy": request.app.state.report_csp})
 
 
+AUDIT_PER_PAGE = 100
+
+
+def _date_or_none(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
 @router.get("/admin/audit")
-def audit_page(request: Request, pupil: str | None = None) -> Response:
+def audit_page(
+    request: Request,
+    pupil: str | None = None,
+    user: str | None = None,
+    action: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    page: int = 1,
+) -> Response:
     session = page_session(request, "admin")
-    audit.record(store_of(request), session.user, "read_audit")
-    return render(
-        request, "audit.html", entries=audit.read_audit(store_of(request), pupil_ref=pupil), pupil=pupil
+    store = store_of(request)
+    audit.record(store, session.user, "read_audit")
+    filters = audit.AuditFilters(
+        email=user or None,
+        action=action or None,
+        since=_date_or_none(since),
+        until=_date_or_none(until),
+        pupil_ref=pupil or None,
     )
+    page = max(page, 1)
+    entries = audit.read_audit(store, AUDIT_PER_PAGE, offset=(page - 1) * AUDIT_PER_PAGE, filters=filters)
+    total = audit.count_audit(store, filters)
+    query = {
+        k: v
+        for k, v in {"pupil": pupil, "user": user, "action": action, "since": since, "until": until}.items()
+        if v
+    }
+    return render(
+        request,
+        "audit.html",
+        entries=entries,
+        filters=filters,
+        query=query,
+        actions=audit.audit_actions(store),
+        page=page,
+        pages=max(1, -(-total // AUDIT_PER_PAGE)),
+        total=total,
+        link=lambda n: "?" + urlencode({**query, "page": n}),
+    )
+
+
+@router.get("/admin/conflicts")
+def conflicts_page(request: Request) -> Response:
+    """Pupils found on two schools' rolls in one term: conflicts to resolve, and dual registrations."""
+    session = page_session(request, "admin")
+    audit.record(store_of(request), session.user, "read_conflicts")
+    frame = list_conflicts(store_of(request))
+    refs = ensure_refs(store_of(request), frame["upn"]) if len(frame) else pd.Series(dtype="string")
+    rows = frame.assign(ref=frame["upn"].map(refs)).to_dict("records") if len(frame) else []
+    return render(request, "conflicts.html", conflicts=rows)
+
+
+@router.post("/admin/conflicts/{conflict_id}/resolve")
+async def conflict_resolve(request: Request, conflict_id: int) -> Response:
+    """The admin has checked the rolls: the uploading school now sees the pupil."""
+    session, _ = await checked_form(request, "admin")
+    try:
+        resolve_conflict(store_of(request), conflict_id, session.user.email)
+    except LookupError as error:
+        raise HTTPException(status_code=404, detail=str(error)) from None
+    audit.record(store_of(request), session.user, "resolve_conflict", detail=f"conflict {conflict_id}")
+    return RedirectResponse("/admin/conflicts", status_code=303)

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 import pandas as pd
 import sqlalchemy as sa
 
+from riskengine.enrolment import schools_seeing
 from riskengine.store import Store
-from riskengine.store import tables as st
 from riskengine.web.accounts import User
 from riskengine.web.tables import pupil_refs
 
@@ -45,21 +45,15 @@ def ensure_refs(store: Store, upns: Iterable[str]) -> pd.Series:
 
 
 def resolve_pupil(store: Store, user: User, ref: str) -> str:
-    """The UPN behind `ref` if `user` may see that pupil (a scored or uploaded row at a school in scope)."""
+    """The UPN behind `ref` if `user` may see that pupil: a school in their scope sees the pupil now
+    (riskengine.enrolment: on its roll in its latest term, or its Year 11 leaver within the destination
+    window, and not held back by an open enrolment conflict). Admins see every pupil."""
     if not user.sees_pupils or not ref.isalnum() or len(ref) > 32:
         raise PupilNotFound(ref)
     with store.engine.connect() as connection:
         upn = connection.execute(sa.select(pupil_refs.c.upn).where(pupil_refs.c.ref == ref)).scalar()
         if upn is None:
             raise PupilNotFound(ref)
-        if user.schools is None:
-            return upn
-        for table in (st.scores, st.pupil_terms):
-            hit = connection.execute(
-                sa.select(table.c.upn)
-                .where(table.c.upn == upn, table.c.school_urn.in_(list(user.schools)))
-                .limit(1)
-            ).first()
-            if hit is not None:
-                return upn
+    if user.schools is None or schools_seeing(store, upn, user.schools):
+        return upn
     raise PupilNotFound(ref)

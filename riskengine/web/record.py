@@ -10,10 +10,12 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from riskengine.enrolment import is_dual, schools_seeing
 from riskengine.spec import upload as spec
 from riskengine.store import Store
 from riskengine.store import tables as st
 from riskengine.web.accounts import User
+from riskengine.web.caseload import IDENTITY_ROLES
 from riskengine.web.pupils import resolve_pupil
 from riskengine.web.reviews import intervention_history, review_history
 
@@ -41,6 +43,9 @@ class PupilRecord:
 
     ref: str
     upn: str
+    schools: list[str]  # the schools in the user's scope that see the pupil now (their terms only)
+    dual: bool  # dual registered with a pupil referral unit or alternative provision
+    identity: list[dict]  # name, date of birth, tutor group at those schools (schools and advisers only)
     history: pd.DataFrame
     score: dict | None
     run: dict | None
@@ -79,8 +84,9 @@ def describe_threshold(threshold: Mapping[str, Any] | None) -> str:
     return " ".join(sentences) or json.dumps(dict(threshold), sort_keys=True, default=str)
 
 
-def _scores(store: Store, user: User, upn: str) -> list[dict]:
-    """Every stored score of this pupil at a school in scope, with its run's term and versions."""
+def _scores(store: Store, upn: str) -> list[dict]:
+    """Every stored score of this pupil, with its run's term and versions (the latest is the pupil's
+    current explanation, shown wherever it was scored; the term history keeps to the user's schools)."""
     s, r = st.scores, st.score_runs
     query = (
         sa.select(
@@ -96,8 +102,6 @@ def _scores(store: Store, user: User, upn: str) -> list[dict]:
         .where(s.c.upn == upn)
         .order_by(s.c.run_id)
     )
-    if user.schools is not None:
-        query = query.where(s.c.school_urn.in_(list(user.schools)))
     with store.engine.connect() as connection:
         return [dict(row) for row in connection.execute(query).mappings()]
 
@@ -128,9 +132,13 @@ def pupil_record(store: Store, user: User, ref: str) -> PupilRecord:
     """The record behind `ref`, restricted to schools in the user's scope; raises PupilNotFound when the
     pupil is outside it (or does not exist)."""
     upn = resolve_pupil(store, user, ref)
-    terms = store.read_pupil_terms(schools=user.schools, upns=[upn])
-    scores = _scores(store, user, upn)
+    schools = schools_seeing(store, upn, user.schools)
+    terms = store.read_pupil_terms(schools=schools, upns=[upn])
+    scores = _scores(store, upn)
     latest = dict(scores[-1]) if scores else None  # plain Python values, straight from the database
+    if latest is not None and latest["school_urn"] not in schools:
+        latest["school_urn"] = None  # the explanation, not where another school scored it
+    scores = [score for score in scores if score["school_urn"] in schools]
     run = None
     if latest is not None:
         run = {
@@ -138,12 +146,26 @@ def pupil_record(store: Store, user: User, ref: str) -> PupilRecord:
             for key in ("run_created_at", "rule_set_version", "feature_version", "model_version", "threshold")
         }
         run["id"] = latest["run_id"]
+    shared_only = user.role == "school"
     return PupilRecord(
         ref=ref,
         upn=upn,
+        schools=schools,
+        dual=is_dual(store, upn),
+        identity=pupil_identity(store, upn, schools) if user.role in IDENTITY_ROLES else [],
         history=_history(terms, pd.DataFrame(scores)),
         score=latest,
         run=run,
-        reviews=review_history(store, upn),
-        interventions=intervention_history(store, upn),
+        reviews=review_history(store, upn, shared_only),
+        interventions=intervention_history(store, upn, shared_only),
     )
+
+
+def pupil_identity(store: Store, upn: str, schools: list[str]) -> list[dict]:
+    """The pupil's latest name, date of birth and tutor group as each of these schools uploaded them."""
+    i = st.pupil_identity
+    query = sa.select(i.c.school_urn, i.c.forename, i.c.surname, i.c.date_of_birth, i.c.tutor_group).where(
+        i.c.upn == upn, i.c.school_urn.in_(schools)
+    )
+    with store.engine.connect() as connection:
+        return [dict(row) for row in connection.execute(query.order_by(i.c.school_urn)).mappings()]

@@ -28,14 +28,22 @@ class Session:
 
     user: User
     csrf_token: str
+    #: Signed in with a password, but an admin without an authenticator app yet: only enrolment works.
+    mfa_pending: bool = False
 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def needs_totp_enrolment(user: User) -> bool:
+    """Admins must use an authenticator app (TOTP); for everyone else it is optional."""
+    return user.role == "admin" and not user.totp
+
+
 def start_session(store: Store, user: User) -> str:
-    """A new session for `user`; returns the secret token for the cookie (shown nowhere else)."""
+    """A new session for `user`; returns the secret token for the cookie (shown nowhere else). An admin
+    without TOTP gets a session that can only set it up."""
     token = secrets.token_urlsafe(32)
     now = datetime.now(UTC)
     with store.engine.begin() as connection:
@@ -47,6 +55,7 @@ def start_session(store: Store, user: User) -> str:
                 csrf_token=secrets.token_urlsafe(32),
                 created_at=now,
                 expires_at=now + SESSION_LIFETIME,
+                mfa_pending=needs_totp_enrolment(user),
             )
         )
     return token
@@ -59,7 +68,13 @@ def resolve_session(store: Store, token: str | None) -> Session | None:
     with store.engine.connect() as connection:
         row = connection.execute(
             sa.select(
-                web_sessions.c.csrf_token, web_sessions.c.expires_at, users.c.id, users.c.email, users.c.role
+                web_sessions.c.csrf_token,
+                web_sessions.c.expires_at,
+                web_sessions.c.mfa_pending,
+                users.c.id,
+                users.c.email,
+                users.c.role,
+                users.c.totp_secret,
             )
             .join(users, users.c.id == web_sessions.c.user_id)
             .where(web_sessions.c.token_sha256 == _digest(token), users.c.active.is_(True))
@@ -70,7 +85,19 @@ def resolve_session(store: Store, token: str | None) -> Session | None:
         if expires < datetime.now(UTC):
             return None
         schools = None if row.role == "admin" else user_school_urns(connection, row.id)
-    return Session(User(row.id, row.email, row.role, schools), row.csrf_token)
+    user = User(row.id, row.email, row.role, schools, row.totp_secret is not None)
+    return Session(user, row.csrf_token, bool(row.mfa_pending))
+
+
+def complete_enrolment(store: Store, token: str | None) -> None:
+    """The session's user has just set up TOTP: the session becomes a full one."""
+    if token:
+        with store.engine.begin() as connection:
+            connection.execute(
+                sa.update(web_sessions)
+                .where(web_sessions.c.token_sha256 == _digest(token))
+                .values(mfa_pending=False)
+            )
 
 
 def end_session(store: Store, token: str | None) -> None:

@@ -22,6 +22,8 @@ users = sa.Table(
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # Base32 TOTP secret once the user has enrolled an authenticator app (required for admins).
+    sa.Column("totp_secret", sa.String(64), nullable=True),
 )
 
 #: The schools a school data manager belongs to (one) or an adviser is assigned to (several).
@@ -43,8 +45,12 @@ web_sessions = sa.Table(
     sa.Column("csrf_token", sa.String(64), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    # An admin who signed in with a password but has not yet enrolled TOTP: only the enrolment page works.
+    sa.Column("mfa_pending", sa.Boolean, nullable=True),
 )
 
+#: No longer written since revision 0003 (throttling counts in `login_throttle`, every sign-in goes to
+#: `audit_log`); kept so rows written before stay readable.
 login_attempts = sa.Table(
     "login_attempts",
     metadata,
@@ -68,12 +74,14 @@ reviews = sa.Table(
     "reviews",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("upn", sa.String(13), nullable=False),
-    sa.Column("run_id", sa.Integer, nullable=True),
+    sa.Column("upn", sa.String(13), sa.ForeignKey("pupils.upn"), nullable=False),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("score_runs.id"), nullable=True),
     sa.Column("decision", sa.String(10), nullable=False),
     sa.Column("reason", sa.Text, nullable=True),
     sa.Column("reviewer_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # Seen by the pupil's school only when the adviser says so (migration 0003).
+    sa.Column("shared_with_school", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_reviews_upn", "upn"),
 )
 
@@ -81,13 +89,14 @@ interventions = sa.Table(
     "interventions",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("upn", sa.String(13), nullable=False),
+    sa.Column("upn", sa.String(13), sa.ForeignKey("pupils.upn"), nullable=False),
     sa.Column("kind", sa.String(100), nullable=False),
     sa.Column("started_on", sa.Date, nullable=False),
     sa.Column("ended_on", sa.Date, nullable=True),
     sa.Column("note", sa.Text, nullable=True),
     sa.Column("recorded_by", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("shared_with_school", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_interventions_upn", "upn"),
 )
 
@@ -97,11 +106,48 @@ audit_log = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    # Nullable: a failed sign-in for an unknown email is logged with no user (the email goes in detail).
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=True),
     sa.Column("action", sa.String(40), nullable=False),
     sa.Column("pupil_ref", sa.String(32), nullable=True),
     sa.Column("detail", sa.Text, nullable=True),
     sa.Index("ix_audit_log_at", "at"),
+)
+
+#: Sign-in throttling counters, one row per key ("pair:email|ip", "ip:address", "account:email"): a fixed
+#: window that starts at the first failure and expires on its own; incremented by one atomic upsert.
+login_throttle = sa.Table(
+    "login_throttle",
+    metadata,
+    sa.Column("key", sa.String(400), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("window_start", sa.Float, nullable=False),  # unix seconds: compares the same on every database
+)
+
+#: Uploads validated in a separate process: the page and API poll this row, so any web worker can answer.
+#: `problems` keeps at most the first 1,000 problems (upload/limits.yaml), `problem_counts` all by kind.
+upload_jobs = sa.Table(
+    "upload_jobs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("school_urn", sa.String(6), nullable=False),
+    sa.Column("academic_year", sa.String(7), nullable=False),
+    sa.Column("term", sa.String(6), nullable=False),
+    sa.Column("filename", sa.String(255), nullable=False),
+    sa.Column("mapping", sa.String(255), nullable=True),
+    sa.Column("state", sa.String(10), nullable=False),  # queued, running, done, failed
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("status", sa.String(10), nullable=True),  # the UploadResult status once done
+    sa.Column("summary", sa.Text, nullable=True),
+    sa.Column("upload_id", sa.Integer, nullable=True),
+    sa.Column("counts", sa.JSON, nullable=True),
+    sa.Column("n_errors", sa.Integer, nullable=True),
+    sa.Column("n_warnings", sa.Integer, nullable=True),
+    sa.Column("problems", sa.JSON, nullable=True),
+    sa.Column("problem_counts", sa.JSON, nullable=True),
+    sa.Index("ix_upload_jobs_user_id", "user_id"),
 )
 
 WEB_TABLES = (
@@ -113,4 +159,6 @@ WEB_TABLES = (
     reviews,
     interventions,
     audit_log,
+    login_throttle,
+    upload_jobs,
 )

@@ -5,9 +5,12 @@ from __future__ import annotations
 import pandas as pd
 
 from riskengine.store import Store
-from riskengine.upload import UploadResult, shipped_mappings, upload_bytes
+from riskengine.upload import shipped_mappings
+from riskengine.upload.pupil_terms import check_upload_request
+from riskengine.upload.reading import check_csv, check_xlsx
 from riskengine.web.accounts import User
-from riskengine.web.auth import MAX_UPLOAD_BYTES
+from riskengine.web.jobs import JobRequest
+from riskengine.web.limits import load_limits
 
 #: Roles that upload files: a school data manager for their school, an admin for any.
 UPLOAD_ROLES = ("school", "admin")
@@ -28,11 +31,11 @@ HISTORY_COLUMNS = (
 
 
 class UploadRequestError(ValueError):
-    """The request itself is wrong (school outside scope, bad year or term, file too big): no file read."""
+    """The request itself is wrong (school outside scope, bad year or term, file too big or over the
+    file limits): refused at once, before any validation work is queued."""
 
 
-def upload_for(
-    store: Store,
+def check_upload(
     user: User,
     data: bytes,
     filename: str,
@@ -40,8 +43,10 @@ def upload_for(
     academic_year: str = "",
     term: str = "",
     mapping: str = "",
-) -> UploadResult:
-    """Validate and (if clean) store a termly file for a school the user may upload for.
+) -> JobRequest:
+    """Everything about an upload that can be refused cheaply, in the request: who may upload for which
+    school, the year/term/mapping named, the file's size, an XLSX's declared size (read from its zip
+    directory and sheet header, never its cells) and a plain CSV's line count. Returns the job to queue.
 
     A school data manager always uploads for their own school, whatever the form says; an admin names one.
     """
@@ -49,25 +54,25 @@ def upload_for(
         school_urn = user.schools[0]
     elif user.role != "admin":
         raise UploadRequestError("only school data managers and admins upload files")
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise UploadRequestError(f"the file is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
+    limit = load_limits().body.max_upload_bytes
+    if len(data) > limit:
+        raise UploadRequestError(f"the file is larger than {limit // 2**20} MB")
     if not data:
         raise UploadRequestError("the file is empty")
     if mapping and mapping not in shipped_mappings():
         raise UploadRequestError("unknown column mapping")
+    school_urn, academic_year, term = school_urn.strip(), academic_year.strip(), term.strip()
     try:
-        return upload_bytes(
-            store,
-            data,
-            filename,
-            school_urn.strip(),
-            academic_year.strip(),
-            term.strip(),
-            mapping=mapping or None,
-            uploaded_by=user.email,
-        )
-    except ValueError as error:
+        check_upload_request(school_urn, academic_year, term)
+        if data.startswith(b"PK\x03\x04"):
+            check_xlsx(data)
+        else:
+            check_csv(data)
+    except ValueError as error:  # FileProblem is a ValueError whose words are meant for the school
         raise UploadRequestError(str(error)) from None
+    return JobRequest(
+        user.id, user.email, school_urn, academic_year, term, filename or "upload.csv", mapping or None
+    )
 
 
 def history_for(store: Store, user: User) -> pd.DataFrame:

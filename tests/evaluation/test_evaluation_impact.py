@@ -58,7 +58,7 @@ def test_impact_rates_by_school_and_flag_withhold_small_cells() -> None:
             "days_neet": np.where(np.arange(n) % 4 == 0, 60.0, 0.0),
         }
     )
-    table = impact_table(pupils, min_group_size=30).set_index(["school_urn", "flagged"])
+    table = impact_table(pupils, min_group_size=30).set_index(["school_urn", "flag_group"])
     flagged = table.loc[("100001", "flagged")]
     assert flagged["pupils"] == 30
     assert flagged["neet_rate"] == pytest.approx(15 / 30)  # every 4th pupil is even, so flagged

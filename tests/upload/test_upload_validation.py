@@ -47,7 +47,6 @@ def test_all_errors_are_reported_at_once_with_rows_and_columns() -> None:
         (5, "ncyear"),
         (6, "sen_provision"),
         (7, "sessions_possible"),
-        (2, "upn"),
         (9, "upn"),
     } == located
     message = dict(zip(zip(errors["row"], errors["column"], strict=True), errors["message"], strict=True))

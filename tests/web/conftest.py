@@ -3,7 +3,10 @@ role, and in-process clients (FastAPI's TestClient) signed in as each of them.""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
+import time
 import warnings
 from collections.abc import Iterator
 
@@ -20,6 +23,36 @@ with warnings.catch_warnings():  # Starlette prefers httpx2 for its test client;
     from fastapi.testclient import TestClient
 
 PASSWORD = "correct horse battery"
+
+
+def totp_secret(email: str) -> str:
+    """The authentication-app secret the tests give an account: derived from the email, so every test
+    module (pytest may import this conftest twice) computes the same one."""
+    return base64.b32encode(hashlib.sha256(email.encode()).digest()[:20]).decode()
+
+
+def with_totp(store: Store, email: str) -> str:
+    """Set up an authentication app for an account, as /account/totp does; returns its secret."""
+    import pyotp
+    import sqlalchemy as sa
+
+    from riskengine.web.accounts import enrol_totp
+    from riskengine.web.tables import users as users_table
+
+    secret = totp_secret(email)
+    with store.engine.connect() as connection:
+        user_id = connection.execute(
+            sa.select(users_table.c.id).where(users_table.c.email == email)
+        ).scalar_one()
+    enrol_totp(store, user_id, secret, pyotp.TOTP(secret).now())
+    return secret
+
+
+def totp_code(email: str) -> str:
+    """The current code of the account's test authentication app (ignored for accounts without one)."""
+    import pyotp
+
+    return pyotp.TOTP(totp_secret(email)).now()
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +85,8 @@ def users(store: Store, schools: list[str]) -> dict[str, str]:
     }
     for email, role, urns in accounts.values():
         add_user(store, email, PASSWORD, role, urns)
+        if role == "admin":
+            with_totp(store, email)
     return {name: email for name, (email, _, _) in accounts.items()}
 
 
@@ -69,7 +104,12 @@ def sign_in(app, email: str, password: str = PASSWORD) -> TestClient:
     client = TestClient(app, base_url="https://testserver")
     response = client.post(
         "/login",
-        data={"email": email, "password": password, "csrf_token": login_csrf(client)},
+        data={
+            "email": email,
+            "password": password,
+            "csrf_token": login_csrf(client),
+            "code": totp_code(email),
+        },
         follow_redirects=False,
     )
     assert response.status_code == 303, response.text
@@ -85,3 +125,30 @@ def csrf_of(client: TestClient, path: str = "/") -> str:
 @pytest.fixture(scope="module")
 def clients(app, users: dict[str, str]) -> dict[str, TestClient]:
     return {name: sign_in(app, email) for name, email in users.items()}
+
+
+def finished_upload(client: TestClient, response, timeout: float = 120):
+    """Follow an upload's 303 to its status page and reload it until it stops refreshing itself (the
+    file is checked in a worker process); returns the final page."""
+    assert response.status_code == 303, response.text
+    url = response.headers["location"]
+    deadline = time.monotonic() + timeout
+    while True:
+        page = client.get(url)
+        if 'http-equiv="refresh"' not in page.text:
+            return page
+        assert time.monotonic() < deadline, "the upload was still being checked"
+        time.sleep(0.2)
+
+
+def finished_job(client: TestClient, accepted, headers=None, timeout: float = 120) -> dict:
+    """Poll an API upload's status_url until its job is no longer queued or running."""
+    assert accepted.status_code == 202, accepted.text
+    url = accepted.json()["status_url"]
+    deadline = time.monotonic() + timeout
+    while True:
+        body = client.get(url, headers=headers).json()
+        if body["state"] not in ("queued", "running"):
+            return body
+        assert time.monotonic() < deadline, "the upload was still being checked"
+        time.sleep(0.2)

@@ -21,7 +21,8 @@ import sqlalchemy as sa
 import uvicorn
 
 from riskengine.store import tables as st
-from tests.web.conftest import PASSWORD
+from riskengine.web.accounts import add_user
+from tests.web.conftest import PASSWORD, totp_code
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -88,7 +89,8 @@ def sign_in(page, base_url: str, email: str) -> None:
     page.goto(f"{base_url}/login")
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    page.fill("input[name=code]", totp_code(email))
+    page.click("main button[type=submit]")
     page.wait_for_load_state()
 
 
@@ -122,7 +124,8 @@ def test_school_uploads_a_file_and_sees_it_in_the_history(
         "input[name=file]", term_file(pupil_terms, schools[0], tmp_path, "summer-upload.csv")
     )
     page.click("form[action='/school/upload'] button[type=submit]")
-    assert "stored" in page.inner_text("#upload-status")
+    # The file is checked in a worker process; the status page refreshes itself until it is done.
+    page.wait_for_selector("#upload-status:has-text('stored')", timeout=60_000)
     page.goto(f"{base_url}/school")
     assert "summer-upload.csv" in page.inner_text("#history")
 
@@ -140,7 +143,7 @@ def test_bad_upload_through_the_page_stores_nothing(
     page.select_option("select[name=term]", "autumn")
     page.set_input_files("input[name=file]", path)
     page.click("form[action='/school/upload'] button[type=submit]")
-    assert "rejected" in page.inner_text("#upload-status")
+    page.wait_for_selector("#upload-status:has-text('rejected')", timeout=60_000)
     assert "upn" in page.inner_text("table.problems")
     with page.expect_download() as download:
         page.click("text=Download the problems as CSV")
@@ -162,3 +165,84 @@ def test_adviser_reviews_a_flag_and_sees_it_in_the_history(page, base_url, users
     assert "Attendance plan" in page.inner_text("#interventions table")
     page.goto(f"{base_url}/caseload")
     assert "dismiss" in page.inner_text("table.caseload tbody tr:first-child")
+
+
+# --- issue 12: pages to work from ----------------------------------------------------------------------
+
+
+def test_adviser_searches_by_upn_and_exports_the_caseload(page, base_url, users, pupil_terms, schools):
+    sign_in(page, base_url, users["adviser"])
+    page.check("input[name=all_pupils]")
+    page.click("form.filters button[type=submit]")
+    upn = page.inner_text("table.caseload tbody tr:nth-child(2) td:first-child a").strip()
+    page.fill("input[name=q]", upn[-6:].lower())
+    page.click("form.filters button[type=submit]")
+    rows = page.locator("table.caseload tbody tr")
+    assert rows.count() >= 1 and all(upn[-6:] in rows.nth(i).inner_text() for i in range(rows.count()))
+    assert page.input_value("input[name=q]") == upn[-6:].lower(), "the search box keeps what was typed"
+    with page.expect_download() as download:
+        page.click("text=Download these pupils as a spreadsheet (XLSX)")
+    import io
+
+    from openpyxl import load_workbook
+
+    assert download.value.suggested_filename == "caseload.xlsx"
+    sheet = load_workbook(io.BytesIO(Path(download.value.path()).read_bytes())).active
+    assert sheet.max_row == rows.count() + 1 and sheet.cell(2, 1).value in page.inner_text("table.caseload")
+
+
+def test_a_failed_form_keeps_its_text_in_the_browser(page, base_url, users):
+    sign_in(page, base_url, users["adviser"])
+    page.click("table.caseload tbody tr:first-child a")
+    page.fill("input[name=kind]", "Attendance panel referral")
+    page.fill("input[name=started_on]", "2027-03-01")
+    page.fill("input[name=ended_on]", "2027-02-01")
+    page.fill("textarea[name=note]", "Discussed with the head of year")
+    page.click("form[action$='/interventions'] button[type=submit]")
+    assert "There is a problem" in page.inner_text(".govuk-error-summary")
+    assert page.input_value("input[name=kind]") == "Attendance panel referral"
+    assert page.input_value("textarea[name=note]") == "Discussed with the head of year"
+    assert page.input_value("input[name=ended_on]") == "2027-02-01"
+
+
+def test_the_caseload_fits_a_390_pixel_phone(browser, base_url, users):
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        for role, path in (("adviser", "/caseload?all_pupils=1"), ("school_a", "/school")):
+            sign_in(page, base_url, users[role])
+            page.goto(f"{base_url}{path}")
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"{path} is {width} px wide at 390 px"
+            if role == "adviser":
+                page.click("table.caseload tbody tr:first-child a")
+                width = page.evaluate("document.documentElement.scrollWidth")
+                assert width <= 390, f"the pupil page is {width} px wide at 390 px"
+            page.context.clear_cookies()
+    finally:
+        context.close()
+
+
+def test_admin_deactivates_a_user_on_the_users_page_and_their_session_ends(
+    browser, base_url, users, store, schools
+):
+    email = "browser-leaver@school.example.org"
+    add_user(store, email, PASSWORD, "school", [schools[1]])
+    leaver = browser.new_context().new_page()
+    sign_in(leaver, base_url, email)
+    assert leaver.url.endswith("/school")
+    admin = browser.new_context().new_page()
+    sign_in(admin, base_url, users["admin"])
+    admin.click("header nav >> text=Users")
+    row = admin.locator("table.users tr", has_text=email)
+    assert "active" in row.inner_text() and "1" in row.locator("td").nth(5).inner_text()
+    row.get_by_role("button", name=f"Deactivate: {email}").click()
+    assert "deactivated and signed out everywhere" in admin.inner_text("#users-done")
+    row = admin.locator("table.users tr", has_text=email)
+    assert "deactivated" in row.inner_text() and row.locator("td").nth(5).inner_text() == "0"
+    leaver.reload()
+    assert leaver.url.endswith("/login"), "the leaver's open session has ended"
+    row.get_by_role("button", name=f"Reset password: {email}").click()
+    assert len(admin.inner_text("#new-password code")) >= 12
+    admin.context.close()
+    leaver.context.close()

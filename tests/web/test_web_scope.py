@@ -9,6 +9,7 @@ import pandas as pd
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from riskengine.web import audit
 from riskengine.web.pupils import ensure_refs
 from riskengine.web.tables import audit_log
 
@@ -65,6 +66,7 @@ def test_a_school_cannot_open_another_schools_pupils_by_guessing(clients, store,
     assert school_b.get("/pupils/000000000000000000000000").status_code == 404
     typed_upn = pupil_terms["upn"].iloc[0]
     assert school_b.get(f"/pupils/{typed_upn}").status_code == 404
+    audit.flush(store)
     with store.engine.connect() as connection:
         refused = connection.execute(
             sa.select(audit_log.c.pupil_ref, audit_log.c.detail).where(audit_log.c.action == "pupil_refused")
@@ -121,10 +123,12 @@ def test_evaluator_sees_the_report_and_fairness_tables_but_never_a_pupil(clients
 
 def test_every_pupil_view_is_audited_and_admins_read_it(clients, store, pupil_terms, schools):
     ref = refs_of(store, pupil_terms, schools[0])[1]
+    audit.flush(store)
     with store.engine.connect() as connection:
         before = connection.execute(sa.select(sa.func.count()).select_from(audit_log)).scalar_one()
     clients["adviser"].get(f"/pupils/{ref}")
     clients["school_a"].get(f"/api/v1/pupils/{ref}")
+    audit.flush(store)
     with store.engine.connect() as connection:
         rows = connection.execute(sa.select(audit_log).order_by(audit_log.c.id)).all()[before:]
     assert [(r.action, r.pupil_ref) for r in rows] == [("view_pupil", ref)] * 2

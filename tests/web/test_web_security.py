@@ -36,10 +36,16 @@ def test_session_cookie_is_httponly_samesite_and_secure_over_https(app, users):
     client = TestClient(app, base_url="https://testserver")
     response = client.post(
         "/login",
-        data={"email": users["admin"], "password": PASSWORD, "csrf_token": login_csrf(client)},
+        data={"email": users["school_a"], "password": PASSWORD, "csrf_token": login_csrf(client)},
         follow_redirects=False,
     )
-    cookie = response.headers["set-cookie"].lower()
+    assert response.status_code == 303
+    cookie = (
+        response.cookies.jar
+        and next(
+            h for h in response.headers.get_list("set-cookie") if h.startswith("riskengine_session=")
+        ).lower()
+    )
     assert "httponly" in cookie and "samesite=lax" in cookie and "secure" in cookie
 
 

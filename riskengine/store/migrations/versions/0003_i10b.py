@@ -1,7 +1,7 @@
 """Index scores by pupil, so `riskengine explain UPN` finds the pupil's latest scored term in one lookup.
 
 Revision ID: 0003_i10b
-Revises: 0003_i11
+Revises: 0003
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0003_i10b"
-down_revision = "0003_i11"  # main already holds 0003_i11; the lead folds both into one 0003
+down_revision = "0003"  # after the folded 0003 already in main; fold this section into it
 branch_labels = None
 depends_on = None
 

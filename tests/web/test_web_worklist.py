@@ -1,0 +1,89 @@
+"""Pages to work from: the "not reviewed" filter, the XLSX export (formula-safe), and forms that keep what
+was typed when they fail."""
+
+from __future__ import annotations
+
+import io
+
+from openpyxl import load_workbook
+
+from riskengine.web.export import caseload_xlsx
+from tests.web.conftest import csrf_of
+
+
+def first_ref(client) -> str:
+    rows = client.get("/api/v1/caseload", params={"flagged_only": False, "per_page": 5}).json()["pupils"]
+    return rows[0]["ref"]
+
+
+def test_not_reviewed_filter_leaves_out_reviewed_pupils(clients):
+    adviser = clients["adviser"]
+    params = {"flagged_only": False, "per_page": 500}
+    before = adviser.get("/api/v1/caseload", params={**params, "not_reviewed": True}).json()
+    ref = before["pupils"][0]["ref"]
+    token = csrf_of(adviser, "/caseload")
+    adviser.post(f"/pupils/{ref}/reviews", data={"decision": "confirm", "csrf_token": token})
+    after = adviser.get("/api/v1/caseload", params={**params, "not_reviewed": True}).json()
+    assert after["total"] == before["total"] - 1 and ref not in {r["ref"] for r in after["pupils"]}
+    page = adviser.get("/caseload", params={"all_pupils": "1", "not_reviewed": "1"})
+    assert f"/pupils/{ref}" not in page.text and 'name="not_reviewed" value="1" checked' in page.text
+
+
+def test_caseload_export_is_the_filtered_caseload_as_xlsx(clients):
+    adviser = clients["adviser"]
+    total = adviser.get("/api/v1/caseload", params={"flagged_only": False}).json()["total"]
+    response = adviser.get("/caseload.xlsx", params={"all_pupils": "1"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/vnd.openxmlformats")
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    assert sheet.max_row == total + 1 and sheet.cell(1, 1).value == "UPN"
+    assert clients["evaluator"].get("/caseload.xlsx").status_code == 403
+
+
+def test_exported_text_that_looks_like_a_formula_is_neutralised():
+    row = {"upn": "A123", "forename": '=HYPERLINK("http://evil")', "surname": "@SUM(A1)", "top_reasons": []}
+    sheet = load_workbook(io.BytesIO(caseload_xlsx([row], with_identity=True))).active
+    values = [cell.value for cell in sheet[2]]
+    assert '\'=HYPERLINK("http://evil")' in values and "'@SUM(A1)" in values
+    assert all(cell.data_type != "f" for cell in sheet[2])
+
+
+def test_a_failed_form_keeps_what_was_typed(clients):
+    adviser = clients["adviser"]
+    ref = first_ref(adviser)
+    token = csrf_of(adviser, "/caseload")
+    typed = "Mentoring with the pastoral lead, weekly"
+    response = adviser.post(
+        f"/pupils/{ref}/interventions",
+        data={
+            "kind": typed,
+            "started_on": "2027-02-01",
+            "ended_on": "2027-01-01",
+            "note": "Keep this note",
+            "csrf_token": token,
+        },
+    )
+    assert response.status_code == 422
+    assert "There is a problem" in response.text and "cannot end before it starts" in response.text
+    assert f'value="{typed}"' in response.text and "Keep this note</textarea>" in response.text
+    assert 'value="2027-01-01"' in response.text
+    review = adviser.post(
+        f"/pupils/{ref}/reviews",
+        data={"decision": "dismiss", "reason": "", "shared_with_school": "1", "csrf_token": token},
+    )
+    assert review.status_code == 422 and "needs a reason" in review.text
+    assert (
+        'value="dismiss" checked' in review.text
+        and 'name="shared_with_school" value="1" checked' in review.text
+    )
+
+
+def test_review_decisions_are_found_for_a_caseload_larger_than_one_query(store, clients):
+    from riskengine.web.reviews import CHUNK, latest_decisions
+
+    adviser = clients["adviser"]
+    row = adviser.get("/api/v1/caseload", params={"flagged_only": False}).json()["pupils"][-1]
+    token = csrf_of(adviser, "/caseload")
+    adviser.post(f"/pupils/{row['ref']}/reviews", data={"decision": "refer", "csrf_token": token})
+    many = [f"X{i:012d}" for i in range(2 * CHUNK + 7)] + [row["upn"]]
+    assert latest_decisions(store, many).to_dict() == {row["upn"]: "refer"}
