@@ -39,6 +39,19 @@ def pupils_in_scope(pupil_terms: pd.DataFrame, academic_year: str, term: str) ->
     return at_term.drop_duplicates("upn", keep="last")[["upn", "school_urn", "ncyear"]].reset_index(drop=True)
 
 
+def _pupil_description(
+    scope: pd.DataFrame, pupil_reference: Callable[[str], str] | None
+) -> Callable[[int], str]:
+    """For error messages: the pupil at a row of `scope` by school and opaque reference, never by UPN."""
+
+    def describe(row: int) -> str:
+        school = scope["school_urn"].iloc[row]
+        who = f"reference {pupil_reference(scope['upn'].iloc[row])}" if pupil_reference else f"row {row + 1}"
+        return f"a pupil at school {school} ({who})"
+
+    return describe
+
+
 def _model_side(
     loaded: LoadedModel,
     features: pd.DataFrame,
@@ -89,16 +102,19 @@ def score_frame(
     n_jobs: int = 1,
     progress: Progress = _no_progress,
     rule_evaluator: Callable[..., pd.DataFrame] | None = None,
+    pupil_reference: Callable[[str], str] | None = None,
 ) -> pd.DataFrame:
     """Score every Year 9+ pupil on roll in `term` of `academic_year` (rules-only when `model` is None).
 
     Rules flag on their own through any always-flag rule and `flagging_bands` (default: the rule set's top
-    band). `rule_evaluator` defaults to `riskengine.rules.evaluate_rules` (durable-rules, the engine of
-    record); `evaluate_rules_vectorised` gives the same results faster. Returns the scores frame of
-    docs/architecture.md (one row per pupil, column `upn`); `.attrs["run"]` holds what a stored run
-    records: versions, threshold and settings.
+    band). By default the rules run through durable-rules (the engine of record), checked against the
+    vectorised evaluator: any disagreement raises `RuleDisagreement` naming the rule and an example pupil
+    by school and `pupil_reference(upn)` (an opaque reference; default: the pupil's position), never by
+    UPN. A `rule_evaluator` (e.g. `evaluate_rules_vectorised`) replaces both, unchecked. Returns the
+    scores frame of docs/architecture.md (one row per pupil, column `upn`); `.attrs["run"]` holds what a
+    stored run records: versions, threshold and settings.
     """
-    from riskengine.rules import RESULT_COLUMNS, evaluate_rules, load_rule_set
+    from riskengine.rules import RESULT_COLUMNS, evaluate_rules_checked, load_rule_set
 
     catalogue = catalogue or load_catalogue()
     rule_set = rule_set or load_rule_set(catalogue=catalogue)
@@ -108,7 +124,8 @@ def score_frame(
     features = compute_features(history, academic_year, term, catalogue).reindex(pd.Index(scope["upn"]))
     progress("features")
     if rule_evaluator is None:
-        rules = evaluate_rules(rule_set, features, n_jobs=n_jobs)
+        describe = _pupil_description(scope, pupil_reference)
+        rules = evaluate_rules_checked(rule_set, features, describe, n_jobs=n_jobs)
     else:
         rules = rule_evaluator(rule_set, features)
     rules = rules.reindex(features.index)
@@ -146,7 +163,8 @@ def score_frame(
         scores = scores.assign(**columns)
         run.update(model_version=loaded.version, settings=settings)
         run["threshold"]["model"] = record
-    run["settings"]["rule_engine"] = (rule_evaluator or evaluate_rules).__name__
+    run["settings"]["rule_engine"] = "evaluate_rules" if rule_evaluator is None else rule_evaluator.__name__
+    run["settings"]["rules_cross_checked"] = rule_evaluator is None
     for column in ("flag", "flag_source", "flag_reason"):
         scores[column] = combined[column].to_numpy()
     progress("explanations and flags")
@@ -163,6 +181,13 @@ def _default_model(model: ModelReference, tracking_uri: str | None) -> ModelRefe
     if isinstance(model, str | Path) and not Path(model).is_file():
         return load_model(model, tracking_uri=tracking_uri)
     return model
+
+
+def _opaque_reference(store: Any, upn: str) -> str:
+    """The pupil's opaque reference (the web's pupil ref, made if the pupil has none): for error messages."""
+    from riskengine.web.pupils import ensure_refs
+
+    return str(ensure_refs(store, [upn]).iloc[0])
 
 
 def score_term(
@@ -195,6 +220,7 @@ def score_term(
         threshold=capacity,
         n_jobs=n_jobs,
         progress=progress,
+        pupil_reference=lambda upn: _opaque_reference(store, upn),
     )
     run = dict(scores.attrs["run"], n_pupils=len(scores))
     run_id = store.save_scores(run, scores.assign(points=scores["points"].astype(float)))

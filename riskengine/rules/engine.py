@@ -197,7 +197,7 @@ def fired_matrix_durable(
     return fired[patterns.inverse]
 
 
-def _check_features(rule_set: RuleSet, features: pd.DataFrame) -> None:
+def check_features(rule_set: RuleSet, features: pd.DataFrame) -> None:
     absent = [name for name in rule_set.features if name not in features.columns]
     if absent:
         raise ValueError(f"the feature frame lacks columns the rules read: {', '.join(absent)}")
@@ -215,7 +215,7 @@ def evaluate_rules(
     many engine processes; `broadcast=False` asserts one fact per pupil instead of one per pattern.
     Raises RuleEngineError if the engine fails.
     """
-    _check_features(rule_set, features)
+    check_features(rule_set, features)
     jobs = n_jobs if n_jobs > 0 else 2
     fired = fired_matrix_durable(rule_set, features, broadcast=broadcast, n_jobs=jobs)
     return assemble_results(rule_set, features, fired)
