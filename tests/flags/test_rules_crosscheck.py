@@ -80,5 +80,6 @@ def test_the_command_reports_the_disagreement_in_one_line(store_url, durable_los
 def test_without_a_disagreement_the_run_is_stored_and_says_it_was_checked(store_url, tmp_path):
     before = _stored(store_url)
     run_id, scores = score_term(Store.open(store_url), YEAR, TERM, model="none")
-    assert _stored(store_url)[0] == before[0] + 1
+    assert _stored(store_url) == (before[0] + 1, before[1] + len(scores))
+    assert Store.open(store_url).list_score_runs()["id"].iloc[-1] == run_id
     assert scores.attrs["run"]["settings"]["rules_cross_checked"] is True
