@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from riskengine.evaluation import figures
 from riskengine.evaluation.evaluate import EvaluationResult
 from riskengine.evaluation.fairness import OUTSIDE, UNCERTAIN
 
@@ -44,6 +43,8 @@ def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
 
 def report_figures(result: EvaluationResult, band: tuple[float, float] | None = None) -> dict[str, bytes]:
     """The report's plots as PNG bytes, by name."""
+    from riskengine.evaluation import figures  # matplotlib, only when figures are drawn
+
     tables = result.tables
     band = band or tuple(result.run_info.get("band", (0.8, 1.25)))
     capacities = tuple(tables["capacity"]["capacity"].unique())

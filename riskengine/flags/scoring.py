@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -16,13 +16,14 @@ import pandas as pd
 from riskengine.features import Catalogue, compute_features, load_catalogue
 from riskengine.flags.combine import FLAGGING_BANDS, combine_flags
 from riskengine.flags.thresholds import as_threshold, model_flags
-from riskengine.model.explain import contribution_records, top_reasons
-from riskengine.model.pipeline import RULE_POINTS, RiskModel
 from riskengine.model.spec import FlagThreshold, load_model_spec
 from riskengine.model.tracking import LoadedModel, champion_exists, load_model
 from riskengine.spec import upload as spec
 
-ModelReference = LoadedModel | RiskModel | str | Path | None
+if TYPE_CHECKING:  # scikit-learn loads with the model, not with this module (`explain` stays fast)
+    from riskengine.model.pipeline import RiskModel
+
+ModelReference: TypeAlias = "LoadedModel | RiskModel | str | Path | None"
 Progress = Callable[[str], None]
 
 
@@ -63,6 +64,9 @@ def _model_side(
     """Probability, SHAP contributions, top reasons and model flags: (score columns, flags, threshold
     record, settings). Threshold and reasons per side default to those of the spec the model was trained
     with (for a model without that record, the shipped spec's)."""
+    from riskengine.model.explain import contribution_records, top_reasons
+    from riskengine.model.pipeline import RULE_POINTS
+
     metadata = getattr(loaded.model, "metadata_", {})
     trained_spec = metadata.get("spec") or load_model_spec().model_dump(mode="json")
     inputs = features.assign(**{RULE_POINTS: rules["points"].astype("Float64")})

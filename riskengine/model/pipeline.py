@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import shap
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
@@ -269,6 +268,8 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         coefficient x (value - mean)); columns are then summed into the feature they came from, and the
         features of an `explain_together` group into the group (in the place of its first feature).
         """
+        import shap  # here, not at module level: importing riskengine.model stays light
+
         matrix = self._matrix(X)
         explainer = shap.LinearExplainer(
             self.logistic_, shap.maskers.Independent(self.background_mean_[None, :])

@@ -16,18 +16,19 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import joblib
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from riskengine.model.card import calibration_figure, model_card, roc_figure
-from riskengine.model.pipeline import RiskModel
+from riskengine.model.bundle import bundle_dir, bundle_exists, read_bundle, write_bundle
 from riskengine.model.spec import load_model_spec
-from riskengine.model.training import TrainingResult
 from riskengine.paths import content_version
+
+if TYPE_CHECKING:  # scikit-learn and fairlearn load only when a model is trained or loaded
+    from riskengine.model.pipeline import RiskModel
+    from riskengine.model.training import TrainingResult
 
 EXPERIMENT = "riskengine"
 CHAMPION = "champion"
@@ -140,8 +141,11 @@ def log_training(
     result: TrainingResult, tracking_uri: str | None = None, register: bool = True
 ) -> LoggedModel:
     """Log a training run to MLflow and (by default) register its model under the spec's name."""
+    import matplotlib.pyplot as plt
     import mlflow
     from mlflow.models import infer_signature
+
+    from riskengine.model.card import calibration_figure, model_card, roc_figure
 
     uri = tracking_uri or default_tracking_uri()
     with quiet_mlflow():
@@ -217,13 +221,23 @@ def log_training(
 
 def promote(
     version: str | int, alias: str = CHAMPION, model_name: str | None = None, tracking_uri: str | None = None
-) -> None:
-    """Point `alias` (default champion) at a registered version: the explicit step before scoring uses it."""
+) -> Path:
+    """Point `alias` (default champion) at a registered version: the explicit step before scoring uses it.
+
+    Also writes the version as the alias's local bundle (`riskengine.model.bundle`), which scoring reads
+    without MLflow. Returns the bundle's folder.
+    """
+    import mlflow
+
     name = _registered_name(model_name)
     with quiet_mlflow():
         client = _client(tracking_uri)
         client.get_model_version(name, str(version))  # raises a clear MLflow error for an unknown version
+        model = mlflow.sklearn.load_model(f"models:/{name}/{version}")
+        where = bundle_dir(tracking_uri or default_tracking_uri(), alias)
+        directory = write_bundle(model, f"{name}/{version} (@{alias})", where, _trusted_types(model))
         client.set_registered_model_alias(name, alias, str(version))
+    return directory
 
 
 def list_model_versions(model_name: str | None = None, tracking_uri: str | None = None) -> pd.DataFrame:
@@ -267,7 +281,12 @@ def load_model(
     model_name: str | None = None,
     tracking_uri: str | None = None,
 ) -> LoadedModel:
-    """A model from a joblib path, a `models:/` URI, a registry version number or an alias (champion)."""
+    """A model from a joblib path, a `models:/` URI, a registry version number or an alias (champion).
+
+    An alias that `promote` wrote a local bundle for is read from the bundle, without MLflow.
+    """
+    from riskengine.model.pipeline import RiskModel
+
     if isinstance(reference, RiskModel):
         return LoadedModel(
             reference, f"in-memory ({getattr(reference, 'metadata_', {}).get('spec_version')})"
@@ -279,6 +298,11 @@ def load_model(
         if not isinstance(model, RiskModel):
             raise TypeError(f"{path.name} does not hold a riskengine RiskModel")
         return LoadedModel(model, f"file:{path.name[:40]}@{content_version(content)}")
+    if not str(reference).isdigit() and "/" not in str(reference):
+        directory = bundle_dir(tracking_uri or default_tracking_uri(), str(reference))
+        if model_name is None and bundle_exists(directory):
+            model, label = read_bundle(directory)
+            return LoadedModel(model, label)
     import mlflow
 
     name = _registered_name(model_name)
@@ -297,6 +321,8 @@ def load_model(
 
 def champion_exists(model_name: str | None = None, tracking_uri: str | None = None) -> bool:
     """True when the registry has a version under the champion alias (no registry file: False, none made)."""
+    if model_name is None and bundle_exists(bundle_dir(tracking_uri or default_tracking_uri(), CHAMPION)):
+        return True
     uri = tracking_uri or default_tracking_uri()
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
         return False
