@@ -211,7 +211,9 @@ def score_term(
     `model`: None = the registered champion if any, else rules only; "none" = rules only; an alias, a
     registry version, a `models:/` URI or a joblib path. `capacity` overrides the model spec's threshold.
     """
-    pupil_terms = store.read_pupil_terms(up_to=(academic_year, term))
+    pupil_terms = store.read_pupil_terms(  # only the pupils scored, with their history
+        up_to=(academic_year, term), on_roll=(academic_year, term), min_ncyear=spec.SCORED_FROM_NCYEAR
+    )
     model = _default_model(model, tracking_uri)
     progress("read")
     scores = score_frame(

@@ -1,10 +1,14 @@
 """The Store: one SQLAlchemy engine, the schema brought up to date by Alembic on open, and the read/write
 API every other stage uses. Every write is a single transaction, so a failure stores nothing.
+
+Opening is cheap: the database's `alembic_version` is compared with the newest revision among the shipped
+migration files (read as text, no Alembic import), and Alembic runs only when they differ.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,8 +17,6 @@ from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
 from riskengine.spec import destinations as dest_spec
 from riskengine.spec import upload as spec
@@ -23,6 +25,22 @@ from riskengine.store import tables as t
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 PUPIL_TERMS_KIND = "pupil_terms"
 DESTINATIONS_KIND = "destinations"
+
+
+_REVISION = re.compile(r"""^(down_revision|revision)\s*(?::[^=\n]*)?=\s*['"]?([\w.-]+|None)['"]?""", re.M)
+
+
+def head_revision() -> str | None:
+    """The newest migration (the one no other revises), read from the migration files' text; None if the
+    files do not name exactly one (then Alembic decides)."""
+    revisions, revised = set(), set()
+    for path in (_MIGRATIONS / "versions").glob("*.py"):
+        found = dict((key, value) for key, value in _REVISION.findall(path.read_text()))
+        if "revision" in found:
+            revisions.add(found["revision"])
+            revised.add(found.get("down_revision"))
+    heads = revisions - revised
+    return heads.pop() if len(heads) == 1 else None
 
 
 def default_url() -> str:
@@ -71,7 +89,20 @@ def _bulk_insert(
         connection.execute(sa.insert(table), _records(frame, columns))
 
 
-def _typed(rows: Sequence[sa.Row], columns: Sequence[str], dtypes: dict[str, str]) -> pd.DataFrame:
+def _read_typed(
+    connection: sa.Connection, query: sa.Select, columns: Sequence[str], dtypes: dict[str, str]
+) -> pd.DataFrame:
+    """A query's rows as a frame with the contract's nullable dtypes, built column by column.
+
+    The rows come straight from the driver's cursor as plain tuples: SQLAlchemy's per-row Result objects
+    were most of the cost of reading a term's history. Only text, integer and boolean columns are read
+    this way (no type conversion needed; SQLite's 0/1 booleans become "boolean" in `pd.array`).
+    """
+    rows = connection.execute(query).cursor.fetchall()
+    return _typed(rows, columns, dtypes)
+
+
+def _typed(rows: Sequence[Any], columns: Sequence[str], dtypes: dict[str, str]) -> pd.DataFrame:
     """Fetched rows as a frame with the contract's nullable dtypes (built column by column: fast)."""
     values = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
     return pd.DataFrame(
@@ -105,11 +136,23 @@ class Store:
         if engine.dialect.name == "sqlite":
             sa.event.listen(engine, "connect", _sqlite_pragmas)
         store = cls(engine)
-        store.upgrade()
+        head = head_revision()
+        if head is None or store.schema_revision() != head:
+            store.upgrade()
         return store
+
+    def schema_revision(self) -> str | None:
+        """The database's Alembic revision (None for an empty database): one small query."""
+        with self.engine.connect() as connection:
+            if not sa.inspect(connection).has_table("alembic_version"):
+                return None
+            return connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
 
     def upgrade(self, revision: str = "head") -> None:
         """Bring the schema to `revision` (migrations ship inside the package, so this works from a wheel)."""
+        from alembic import command
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", str(_MIGRATIONS))
         with self.engine.begin() as connection:
@@ -126,9 +169,15 @@ class Store:
         up_to: tuple[str, str] | None = None,
         schools: Sequence[str] | None = None,
         upns: Sequence[str] | None = None,
+        on_roll: tuple[str, str] | None = None,
+        min_ncyear: int | None = None,
     ) -> pd.DataFrame:
         """Canonical pupil-terms (spec.upload columns and dtypes), every term up to and including `up_to`
-        (academic_year, term) and never a later one; sorted by upn, then term."""
+        (academic_year, term) and never a later one; sorted by upn, then term.
+
+        `on_roll` (academic_year, term) keeps only the pupils with a row in that term (in Year
+        `min_ncyear` or above, when given), with their whole history: what scoring that term needs.
+        """
         pt = t.pupil_terms
         query = sa.select(*(pt.c[c] for c in spec.COLUMNS))
         if up_to is not None:
@@ -137,10 +186,14 @@ class Store:
             query = query.where(pt.c.school_urn.in_(list(schools)))
         if upns is not None:
             query = query.where(pt.c.upn.in_(list(upns)))
+        if on_roll is not None:
+            present = sa.select(pt.c.upn).where(pt.c.term_index == spec.term_index(*on_roll))
+            if min_ncyear is not None:
+                present = present.where(pt.c.ncyear >= min_ncyear)
+            query = query.where(pt.c.upn.in_(present))
         query = query.order_by(pt.c.upn, pt.c.term_index, pt.c.school_urn)
         with self.engine.connect() as connection:
-            rows = connection.execute(query).all()
-        return _typed(rows, spec.COLUMNS, spec.canonical_dtypes())
+            return _read_typed(connection, query, spec.COLUMNS, spec.canonical_dtypes())
 
     def active_upload(self, kind: str, school_urn: str | None, academic_year: str | None, term: str | None):
         """The upload currently holding a school's term (a mapping of its columns), or None."""
