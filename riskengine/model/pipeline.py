@@ -264,17 +264,14 @@ class RiskModel(ClassifierMixin, BaseEstimator):
     def explain(self, X: pd.DataFrame) -> Explanation:
         """Probabilities and each catalogue feature's SHAP contribution in log-odds, in one pass.
 
-        shap's LinearExplainer against the training mean of every model column (interventional SHAP:
-        coefficient x (value - mean)); columns are then summed into the feature they came from, and the
+        Interventional SHAP of a linear model against the training mean of every model column, which is
+        exactly coefficient x (value - mean), what shap's LinearExplainer computes, written out so scoring
+        does not import shap (seconds); columns are then summed into the feature they came from, and the
         features of an `explain_together` group into the group (in the place of its first feature).
         """
-        import shap  # here, not at module level: importing riskengine.model stays light
-
         matrix = self._matrix(X)
-        explainer = shap.LinearExplainer(
-            self.logistic_, shap.maskers.Independent(self.background_mean_[None, :])
-        )
-        per_column = explainer.shap_values(matrix)
+        coef = self.logistic_.coef_[0]
+        per_column = (matrix - self.background_mean_) * coef
         groups = {
             name: tuple(members) for name, members in (getattr(self, "explain_together", None) or {}).items()
         }
@@ -283,7 +280,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         names = list(dict.fromkeys(owner.get(f, f) for f in self.feature_names_in_))
         grouping = pd.get_dummies(column_owner).reindex(columns=names, fill_value=False)
         contributions = per_column @ grouping.to_numpy(float)
-        base = float(np.ravel(explainer.expected_value)[0])
+        base = float(self.background_mean_ @ coef + self.logistic_.intercept_[0])
         log_odds = matrix @ self.logistic_.coef_[0] + self.logistic_.intercept_[0]
         return Explanation(
             base_value=base,
