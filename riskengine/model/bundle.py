@@ -36,8 +36,12 @@ def write_bundle(model: Any, label: str, directory: Path, trusted_types: list[st
     """Save `model` (a RiskModel) with skops and its manifest; replaces an earlier bundle atomically."""
     import skops.io
 
+    return write_skops_bundle(skops.io.dumps(model), label, directory, trusted_types)
+
+
+def write_skops_bundle(content: bytes, label: str, directory: Path, trusted_types: list[str]) -> Path:
+    """Save a model already serialised by skops (e.g. the registry's own file) and its manifest."""
     directory.mkdir(parents=True, exist_ok=True)
-    content = skops.io.dumps(model)
     manifest = {
         "label": label,
         "file": "model.skops",

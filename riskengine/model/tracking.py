@@ -22,7 +22,7 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from riskengine.model.bundle import bundle_dir, bundle_exists, read_bundle, write_bundle
+from riskengine.model.bundle import bundle_dir, bundle_exists, read_bundle, write_bundle, write_skops_bundle
 from riskengine.model.spec import load_model_spec
 from riskengine.paths import content_version
 
@@ -219,6 +219,27 @@ def log_training(
     )
 
 
+def _registered_skops(client: Any, registered: Any) -> tuple[bytes, list[str]] | None:
+    """The registered version's skops file and trusted types, read from its MLmodel; None if the version
+    was not logged in skops format (then the model is loaded and saved again)."""
+    import mlflow.artifacts
+    import yaml
+
+    model_id = getattr(registered, "model_id", None)
+    if not model_id:
+        return None
+    location = client.get_logged_model(model_id).artifact_location
+    with tempfile.TemporaryDirectory() as folder:
+        mlmodel = mlflow.artifacts.download_artifacts(artifact_uri=f"{location}/MLmodel", dst_path=folder)
+        flavor = (yaml.safe_load(Path(mlmodel).read_text()).get("flavors") or {}).get("sklearn") or {}
+        if flavor.get("serialization_format") != "skops":
+            return None
+        path = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"{location}/{flavor['pickled_model']}", dst_path=folder
+        )
+        return Path(path).read_bytes(), list(flavor.get("skops_trusted_types") or [])
+
+
 def promote(
     version: str | int, alias: str = CHAMPION, model_name: str | None = None, tracking_uri: str | None = None
 ) -> Path:
@@ -232,10 +253,15 @@ def promote(
     name = _registered_name(model_name)
     with quiet_mlflow():
         client = _client(tracking_uri)
-        client.get_model_version(name, str(version))  # raises a clear MLflow error for an unknown version
-        model = mlflow.sklearn.load_model(f"models:/{name}/{version}")
+        registered = client.get_model_version(name, str(version))  # a clear error for an unknown version
         where = bundle_dir(tracking_uri or default_tracking_uri(), alias)
-        directory = write_bundle(model, f"{name}/{version} (@{alias})", where, _trusted_types(model))
+        label = f"{name}/{version} (@{alias})"
+        logged = _registered_skops(client, registered)
+        if logged is not None:  # copy the registry's skops file: no model load, no re-serialising
+            directory = write_skops_bundle(logged[0], label, where, logged[1])
+        else:
+            model = mlflow.sklearn.load_model(f"models:/{name}/{version}")
+            directory = write_bundle(model, label, where, _trusted_types(model))
         client.set_registered_model_alias(name, alias, str(version))
     return directory
 
