@@ -225,10 +225,16 @@ def _registered_skops(client: Any, registered: Any) -> tuple[bytes, list[str]] |
     import mlflow.artifacts
     import yaml
 
-    model_id = getattr(registered, "model_id", None)
-    if not model_id:
+    source = str(getattr(registered, "source", "") or "")
+    model_id = getattr(registered, "model_id", None) or (
+        source.removeprefix("models:/") if source.startswith("models:/m-") else None
+    )
+    if model_id:
+        location = client.get_logged_model(model_id).artifact_location
+    elif source and not source.startswith("models:/"):
+        location = source
+    else:
         return None
-    location = client.get_logged_model(model_id).artifact_location
     with tempfile.TemporaryDirectory() as folder:
         mlmodel = mlflow.artifacts.download_artifacts(artifact_uri=f"{location}/MLmodel", dst_path=folder)
         flavor = (yaml.safe_load(Path(mlmodel).read_text()).get("flavors") or {}).get("sklearn") or {}
