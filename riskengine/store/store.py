@@ -7,6 +7,7 @@ migration files (read as text, no Alembic import), and Alembic runs only when th
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -63,8 +64,8 @@ def _bulk_insert(
 ) -> None:
     """Insert a frame's rows fast, inside the caller's transaction: SQLAlchemy's per-row parameter handling
     is most of the cost of a 100,000-row upload, so the driver is fed directly (SQLite: executemany of
-    plain tuples; PostgreSQL with psycopg: COPY). Only for tables of text, integer and boolean columns,
-    which need no conversion; any other driver gets a Core executemany."""
+    plain tuples; PostgreSQL with psycopg: COPY). Only for text, integer, float and boolean columns (and
+    JSON already serialised to text), which need no conversion; any other driver gets a Core executemany."""
     if frame.empty:
         return
     columns = list(columns)
@@ -325,10 +326,19 @@ class Store:
                     **run_values, n_pupils=len(frame), created_at=datetime.now(UTC)
                 )
             ).inserted_primary_key[0]
-            # `_records` already turns NaN in object columns into None (to_numpy's na_value uses isna).
-            rows = _records(frame.assign(run_id=run_id), ("run_id", *t.SCORE_COLUMNS))
-            if rows:
-                connection.execute(sa.insert(t.scores), rows)
+            # JSON columns serialised here as SQLAlchemy would (None as JSON null), so the rows go to the
+            # driver directly (executemany of tuples, or COPY): per-row parameter processing was most of
+            # the cost of saving a term's scores.
+            as_json = {
+                c.name: pd.Series(
+                    [json.dumps(v) for v in frame[c.name].tolist()], index=frame.index, dtype=object
+                )
+                for c in t.scores.columns
+                if isinstance(c.type, sa.JSON)
+            }
+            _bulk_insert(
+                connection, t.scores, frame.assign(run_id=run_id, **as_json), ("run_id", *t.SCORE_COLUMNS)
+            )
         return int(run_id)
 
     def list_score_runs(self) -> pd.DataFrame:
