@@ -86,3 +86,13 @@ def test_checked_evaluation_equals_durable_without_broadcast(rule_set, catalogue
     pd.testing.assert_frame_equal(
         evaluate_rules_checked(rule_set, features), evaluate_rules(rule_set, features, broadcast=False)
     )
+
+
+def test_the_pinned_durable_rules_is_installed_and_its_c_core_loads():
+    # no fallback: without the compiled engine, scoring cannot run, and this test fails the build
+    import importlib.metadata
+    import subprocess
+    import sys
+
+    assert importlib.metadata.version("durable_rules") == "2.0.28"
+    subprocess.run([sys.executable, "-c", "import durable_rules_engine"], check=True)
