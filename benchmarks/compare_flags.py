@@ -15,13 +15,13 @@ import argparse
 
 import numpy as np
 import pandas as pd
-from riskengine.rules import evaluate_rules, load_rule_set
 from sklearn.metrics import roc_auc_score
 
 from riskengine.features import compute_features_at_year_group, load_catalogue
 from riskengine.flags import combine_flags, model_flags
 from riskengine.flags.combine import rule_flags
 from riskengine.model import build_training_frame, fit_model, load_model_spec
+from riskengine.rules import evaluate_rules, load_rule_set
 from riskengine.synth import generate
 
 
