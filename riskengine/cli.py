@@ -346,6 +346,12 @@ def score_command(
     if run["threshold"]["model"]:
         t = run["threshold"]["model"]
         cutoff = "" if t["probability_cutoff"] is None else f", risk cut-off {t['probability_cutoff']:.1%}"
+        if t.get("by_year_group"):  # capacity within each year group: each year group's cut-off
+            cutoff = ", within each year group: " + ", ".join(
+                f"Year {y} cut-off {e['probability_cutoff']:.1%} ({e['n_model_flagged']} of {e['n_scored']})"
+                for y, e in t["by_year_group"].items()
+                if e["probability_cutoff"] is not None
+            )
         typer.echo(f"Model threshold: {t['description']}{cutoff}")
     typer.echo(
         f"Versions: rules {run['rule_set_version']}, features {run['feature_version']}, "

@@ -19,6 +19,8 @@ from riskengine.paths import content_version, data_path
 from riskengine.spec import upload as spec
 
 Kind = Literal["rate", "count", "number", "flag", "category"]
+#: Which way a feature moves risk, away from its reference value: the sign a model's coefficient may take.
+Direction = Literal["raises", "lowers", "either"]
 
 #: The in-memory dtype of each kind of feature in a feature frame.
 KIND_DTYPES: dict[str, str] = {
@@ -73,6 +75,15 @@ class FeatureSpec(BaseModel):
     when_above: str | None = None
     when_value: dict[int, str] = Field(default_factory=dict)
     categories: dict[str, str] = Field(default_factory=dict)
+    #: The value of a pupil with no such factor (or a stated line, e.g. 0.95 attendance): explanations are
+    #: measured against a pupil at every feature's reference. For a category, a code or null (blank).
+    reference: bool | int | float | str | None
+    #: For numbers: does a higher value raise or lower risk; for flags: does "yes"; for a category: does
+    #: each code other than the reference (a mapping of code -> direction, or one word for all codes).
+    direction: Direction | dict[str, Direction]
+    #: True when the pupil's value can change by next term through the `changes_through` upload columns.
+    actionable: bool = False
+    changes_through: tuple[str, ...] = ()
 
     @property
     def dtype(self) -> str:
@@ -97,9 +108,42 @@ class FeatureSpec(BaseModel):
                 raise ValueError(f"categories must be exactly the spec's codes for {column}")
         if present & {"when_below", "when_above", "line_name"} and self.line is None:
             raise ValueError("when_below, when_above and line_name need a line")
+        self._check_reference_and_direction()
         for sentence in self._sentences():
             self._check_sentence(sentence)
         return self
+
+    def _check_reference_and_direction(self) -> None:
+        """The reference must be a value of the feature's kind; directions and levers must fit."""
+        ref = self.reference
+        if self.kind == "flag" and not isinstance(ref, bool):
+            raise ValueError(f"reference of a flag must be true or false, not {ref!r}")
+        if self.kind in NUMERIC_KINDS and (isinstance(ref, bool) or not isinstance(ref, int | float)):
+            raise ValueError(f"reference of a {self.kind} feature must be a number, not {ref!r}")
+        if self.kind == "category":
+            if ref is not None and ref not in self.categories:
+                raise ValueError(f"reference {ref!r} is not one of the codes {list(self.categories)}")
+            if isinstance(self.direction, dict):
+                unknown = sorted(set(self.direction) - set(self.categories))
+                if unknown:
+                    raise ValueError(f"direction names unknown codes {unknown}")
+                if ref in self.direction:
+                    raise ValueError("the reference code has no direction: the others are measured from it")
+        elif isinstance(self.direction, dict):
+            raise ValueError("only a category feature may give a direction per code")
+        if self.actionable != bool(self.changes_through):
+            raise ValueError(
+                "an actionable feature (and only one) names the upload columns it changes through"
+            )
+        outside = [c for c in self.changes_through if c not in self.source]
+        if outside:
+            raise ValueError(f"changes_through names columns outside its source: {outside}")
+
+    def code_direction(self, code: str) -> Direction:
+        """The declared direction of one category code, relative to the reference code."""
+        if isinstance(self.direction, dict):
+            return self.direction.get(code, "either")
+        return self.direction
 
     def _sentences(self) -> list[str]:
         keys = ("template", "when_true", "when_false", "when_missing", "when_below", "when_above")

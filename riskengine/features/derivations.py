@@ -167,6 +167,11 @@ def _attendance_change_last_year(history: History) -> pd.Series:
     return history.attendance_rate(history.term) - history.attendance_rate(history.term - len(spec.TERMS))
 
 
+@_derivation("attendance_rate_last_year", SESSIONS, "Float64")
+def _attendance_rate_last_year(history: History) -> pd.Series:
+    return history.attendance_rate(history.term - len(spec.TERMS))
+
+
 def _register_simple_derivations() -> None:
     """Features that are one column taken as it stands, summed, or-ed or carried forward."""
     dtypes = spec.canonical_dtypes()

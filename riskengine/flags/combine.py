@@ -6,7 +6,7 @@ by the model (inside the capacity threshold). `flag_source` says which: rule, mo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -21,8 +21,20 @@ def rule_flags(rules: pd.DataFrame, flagging_bands: Sequence[str] = FLAGGING_BAN
     return always | rules["band"].astype("string").isin(list(flagging_bands)).fillna(False).to_numpy(bool)
 
 
-def _rule_reason(fired: list[str], reasons: list[str], band: str, points: float, always: bool) -> str:
-    rules = "; ".join(f"{rule}: {reason}" for rule, reason in zip(fired, reasons, strict=True))
+def _rule_reason(
+    fired: list[str],
+    reasons: list[str],
+    band: str,
+    points: float,
+    always: bool,
+    titles: Mapping[str, str],
+) -> str:
+    """ "flagged by rules <title>: <reason>; ...": a rule is named by its title, never its id (without a
+    title, its filled-in reason stands alone)."""
+    rules = "; ".join(
+        f"{titles[rule]}: {reason}" if titles.get(rule) else reason
+        for rule, reason in zip(fired, reasons, strict=True)
+    )
     noun = "rule" if len(fired) == 1 else "rules"
     band_note = "" if always else f" ({band} band, {points:g} points)"
     return f"flagged by {noun} {rules}{band_note}" if fired else f"flagged by rules{band_note}"
@@ -34,12 +46,14 @@ def combine_flags(
     model_flag: np.ndarray | None = None,
     reasons_up: Sequence[Sequence[str]] | None = None,
     flagging_bands: Sequence[str] = FLAGGING_BANDS,
+    titles: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """`flag`, `flag_source` and `flag_reason` for each row of `rules` (the rule results frame).
 
     `probability`, `model_flag` and `reasons_up` (the model's top reasons raising risk) are aligned with
-    `rules`; leave them None for a rules-only run.
+    `rules`; leave them None for a rules-only run. `titles` (`RuleSet.titles`) names the fired rules.
     """
+    titles = titles or {}
     by_rule = rule_flags(rules, flagging_bands)
     by_model = np.zeros(len(rules), bool) if model_flag is None else np.asarray(model_flag, bool)
     source = np.select([by_rule & by_model, by_rule, by_model], ["both", "rule", "model"], default="")
@@ -49,7 +63,7 @@ def combine_flags(
     if len(rows):
         picked = rules.iloc[rows]
         reason[rows] = [
-            _rule_reason(list(f), list(r), str(b), float(p), bool(a))
+            _rule_reason(list(f), list(r), str(b), float(p), bool(a), titles)
             for f, r, b, p, a in zip(
                 picked["fired"],
                 picked["reasons"],

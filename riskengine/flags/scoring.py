@@ -17,7 +17,7 @@ import pandas as pd
 from riskengine.features import Catalogue, compute_features, load_catalogue
 from riskengine.flags.combine import FLAGGING_BANDS, combine_flags
 from riskengine.flags.thresholds import as_threshold, model_flags
-from riskengine.model.spec import FlagThreshold, load_model_spec
+from riskengine.model.spec import POINT_TERM, RULE_POINTS, FlagThreshold, load_model_spec
 from riskengine.model.tracking import LoadedModel, champion_exists, load_model
 from riskengine.spec import upload as spec
 
@@ -61,37 +61,80 @@ def _model_side(
     catalogue: Catalogue,
     threshold: FlagThreshold | dict[str, Any] | None,
     reasons_per_side: int | None,
-) -> tuple[dict[str, Any], np.ndarray, dict[str, Any], dict[str, Any]]:
-    """Probability, SHAP contributions, top reasons and model flags: (score columns, flags, threshold
-    record, settings). Threshold and reasons per side default to those of the spec the model was trained
-    with (for a model without that record, the shipped spec's)."""
-    from riskengine.model.explain import contribution_records, top_reasons
-    from riskengine.model.pipeline import RULE_POINTS
+    rule_set: Any,
+    term: str,
+) -> tuple[dict[str, Any], np.ndarray, dict[str, Any], dict[str, Any], Any]:
+    """Probability, contributions, material reasons and model flags: (score columns, flags, threshold
+    record, settings, explanation). Threshold, reasons per side and materiality default to those of the
+    spec the model was trained with (for a model without that record, the shipped spec's). Each pupil is
+    scored by their year group and term's model when the model has one per point; capacity then applies
+    within each year group."""
+    from riskengine.model.explain import (
+        contribution_records,
+        detail_records,
+        fired_rule_features,
+        top_reasons,
+        value_table,
+    )
 
     metadata = getattr(loaded.model, "metadata_", {})
     trained_spec = metadata.get("spec") or load_model_spec().model_dump(mode="json")
-    inputs = features.assign(**{RULE_POINTS: rules["points"].astype("Float64")})
+    inputs = features.assign(**{RULE_POINTS: rules["points"].astype("Float64"), POINT_TERM: term})
     explanation = loaded.model.explain(inputs)
     k = reasons_per_side or trained_spec["reasons_per_side"]
-    up, down = top_reasons(explanation.contributions, inputs, catalogue, k, explanation.groups)
-    flagged, record = model_flags(
-        explanation.probability, as_threshold(threshold or trained_spec["flag_threshold"])
+    names = list(explanation.contributions.columns)
+    risk_points = explanation.risk_points()
+    rule_features = {rule.id: rule.features for rule in rule_set.rules}
+    up, down = top_reasons(
+        explanation.contributions,
+        inputs,
+        catalogue,
+        k,
+        explanation.groups,
+        risk_points=risk_points,
+        materiality_pp=trained_spec.get("materiality_pp", 1.0),
+        not_lowering=fired_rule_features(list(rules["fired"]), rule_features, names, explanation.groups),
     )
+    per_year = explanation.points is not None
+    year_groups = features["ncyear"].fillna(0).to_numpy(int) if per_year else None
+    flagged, record = model_flags(
+        explanation.probability, as_threshold(threshold or trained_spec["flag_threshold"]), year_groups
+    )
+    details = detail_records(risk_points, value_table(inputs, names, catalogue, explanation.groups))
+    if per_year:
+        for detail, point, note in zip(details, explanation.points, explanation.notes, strict=True):
+            detail["model_point"] = point
+            if note:
+                detail["model_note"] = note
     columns = {
         "probability": pd.array(explanation.probability, dtype="Float64"),
         "reasons_up": up,
         "reasons_down": down,
         "contributions": contribution_records(explanation.contributions),
+        "details": details,
     }
+    base = np.atleast_1d(explanation.base_value)
     settings = {
         "rules_only": False,
         "reasons_per_side": k,
-        "explanation_base_log_odds": explanation.base_value,
-        "explanations": "SHAP (linear, interventional) in the logistic model's log-odds",
+        "materiality_pp": trained_spec.get("materiality_pp", 1.0),
+        "explanation_base_log_odds": float(base[0]) if base.size == 1 else None,
+        "explanation_base_log_odds_by_point": (
+            {
+                str(p): float(b)
+                for p, b in pd.Series(base, index=explanation.points).groupby(level=0).first().items()
+            }
+            if per_year
+            else None
+        ),
+        "explanations": (
+            "linear SHAP against the reference pupil (catalogue references) in the logistic model's "
+            "log-odds; reasons listed only if they move the pupil's risk by materiality_pp or more"
+        ),
         "model_spec_version": metadata.get("spec_version"),
         "explained_together": {name: list(members) for name, members in explanation.groups.items()},
     }
-    return columns, flagged, record, settings
+    return columns, flagged, record, settings, explanation
 
 
 def score_frame(
@@ -149,32 +192,83 @@ def score_frame(
         "settings": {"rules_only": True},
     }
     if model is None:
-        combined = combine_flags(rules, flagging_bands=flagging_bands)
+        combined = combine_flags(rules, flagging_bands=flagging_bands, titles=rule_set.titles)
         scores = scores.assign(
             probability=pd.array([pd.NA] * len(scores), dtype="Float64"),
             reasons_up=None,
             reasons_down=None,
             contributions=None,
+            details=None,
         )
     else:
         loaded = model if isinstance(model, LoadedModel) else load_model(model)
-        columns, flagged, record, settings = _model_side(
-            loaded, features, rules, catalogue, threshold, reasons_per_side
+        columns, flagged, record, settings, _ = _model_side(
+            loaded, features, rules, catalogue, threshold, reasons_per_side, rule_set, term
         )
         progress("model")
         combined = combine_flags(
-            rules, columns["probability"], flagged, columns["reasons_up"], flagging_bands
+            rules, columns["probability"], flagged, columns["reasons_up"], flagging_bands, rule_set.titles
         )
         scores = scores.assign(**columns)
         run.update(model_version=loaded.version, settings=settings)
         run["threshold"]["model"] = record
     run["settings"]["rule_engine"] = "evaluate_rules" if rule_evaluator is None else rule_evaluator.__name__
     run["settings"]["rules_cross_checked"] = rule_evaluator is None
+    run["settings"]["rule_titles"] = rule_set.titles
     for column in ("flag", "flag_source", "flag_reason"):
         scores[column] = combined[column].to_numpy()
+    scores["what_would_change"] = None
+    if model is not None:
+        flagged_rows = np.flatnonzero(combined["flag"].to_numpy(bool))
+        scores["what_would_change"] = _what_would_change(
+            loaded, rule_set, features, history, academic_year, term, scores, run, flagged_rows
+        )
+        run["settings"]["what_would_change"] = (
+            "for flagged pupils: the smallest attendance this term (whole percent) that takes them below "
+            "their year group's model cut-off and below the rules' top band, by walking the breakpoints of "
+            "every feature attendance feeds"
+        )
     progress("explanations and flags")
     scores.attrs["run"] = run
     return scores
+
+
+def _what_would_change(
+    loaded: LoadedModel,
+    rule_set: Any,
+    features: pd.DataFrame,
+    history: pd.DataFrame,
+    academic_year: str,
+    term: str,
+    scores: pd.DataFrame,
+    run: dict[str, Any],
+    rows: np.ndarray,
+) -> list[dict[str, Any] | None]:
+    """ "What would change it" for the flagged rows (None for the others), stored with the scores."""
+    from riskengine.flags.counterfactual import term_weights, what_would_change
+
+    result: list[dict[str, Any] | None] = [None] * len(scores)
+    if not len(rows):
+        return result
+    record = run["threshold"]["model"] or {}
+    by_year = record.get("by_year_group") or {}
+    years = scores["ncyear"].iloc[rows].astype("Int64").astype(str).to_numpy()
+    cutoffs = np.array([(by_year.get(y) or record).get("probability_cutoff") for y in years], dtype=float)
+    picked = features.iloc[rows]
+    weights = term_weights(history, picked.index, academic_year, term).to_numpy(float)
+    answers = what_would_change(
+        loaded.model,
+        rule_set,
+        picked,
+        term,
+        weights,
+        cutoffs,
+        scores["probability"].iloc[rows].to_numpy(float),
+        scores["points"].iloc[rows].to_numpy(float),
+    )
+    for row, answer in zip(rows, answers, strict=True):
+        result[row] = answer
+    return result
 
 
 def _default_model(model: ModelReference, tracking_uri: str | None) -> ModelReference:
@@ -247,26 +341,69 @@ def scored_pupil(scores: pd.DataFrame, upn: str) -> pd.Series:
     return rows.iloc[-1]
 
 
-def format_explanation(row: pd.Series, run: dict[str, Any] | pd.Series | None = None) -> str:
-    """A pupil's full reasoning as plain text: risk, band, fired rules, top reasons, flag and versions."""
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def contribution_lines(details: dict[str, Any], labels: dict[str, str], limit: int = 10) -> list[str]:
+    """The features that move this pupil's risk most, each with the pupil's value and the change in risk
+    in percentage points (against a pupil at every catalogue reference), largest first."""
+    points, values = _mapping(details.get("risk_points")), _mapping(details.get("values"))
+    shown = sorted(
+        ((n, float(p)) for n, p in points.items() if p is not None and abs(float(p)) >= 0.05),
+        key=lambda item: -abs(item[1]),
+    )[:limit]
+    width = max((len(labels.get(n, n)) for n, _ in shown), default=0)
+    return [f"  {labels.get(n, n):<{width}}  {values.get(n, ''):<14} {p:+.1f} pp" for n, p in shown]
+
+
+def format_explanation(
+    row: pd.Series, run: dict[str, Any] | pd.Series | None = None, labels: dict[str, str] | None = None
+) -> str:
+    """A pupil's full reasoning as plain text: risk (and which model), band, fired rules by title, material
+    reasons, each feature's effect in percentage points beside the pupil's value, what would change it,
+    the flag and versions. `labels` names features (catalogue labels; names stand in)."""
+    labels = labels or {}
+    settings = _mapping(run.get("settings")) if run is not None else {}
+    titles = _mapping(settings.get("rule_titles"))
+    details = _mapping(row.get("details"))
     lines = [
         f"Pupil {row['upn']} - school {row['school_urn']}, Year {row['ncyear']}, "
         f"{row['term']} {row['academic_year']}"
     ]
     probability = row.get("probability")
     if probability is not None and not pd.isna(probability):
-        lines.append(f"Model risk: {float(probability):.0%}")
+        point = details.get("model_point")
+        lines.append(f"Model risk: {float(probability):.0%}" + (f" (Year {point} model)" if point else ""))
+        if details.get("model_note"):
+            lines.append(f"  Note: {details['model_note']}")
     else:
         lines.append("Model risk: not scored (rules only)")
     lines.append(f"Rule points: {float(row['points']):g} (band {row['band']})")
     fired, reasons = list(row.get("fired") or []), list(row.get("reasons") or [])
     lines.append("Rules fired:" if fired else "Rules fired: none")
-    lines += [f"  - {rule}: {reason}" for rule, reason in zip(fired, reasons, strict=True)]
+    lines += [
+        f"  - {titles[rule]}: {reason}" if titles.get(rule) else f"  - {reason}"
+        for rule, reason in zip(fired, reasons, strict=True)
+    ]
+    materiality = settings.get("materiality_pp")
     for title, key in (("Reasons raising risk", "reasons_up"), ("Reasons lowering risk", "reasons_down")):
         items = row.get(key)
         if items is not None and not (np.ndim(items) == 0 and pd.isna(items)):
             lines.append(f"{title}:")
-            lines += [f"  - {sentence}" for sentence in items] or ["  (none)"]
+            lines += [f"  - {sentence}" for sentence in items] or [
+                f"  (none of {materiality:g} percentage points or more)" if materiality else "  (none)"
+            ]
+    effects = contribution_lines(details, labels)
+    if effects:
+        lines.append(
+            "Effect on model risk (percentage points, against a pupil with no risk factors and 95% "
+            "attendance):"
+        )
+        lines += effects
+    change = _mapping(row.get("what_would_change"))
+    if change.get("text"):
+        lines.append(f"What would change it: {change['text']}")
     flagged = bool(row["flag"]) if not pd.isna(row["flag"]) else False
     lines.append(f"Flag: {'YES - ' + str(row['flag_reason']) if flagged else 'no'}")
     if run is not None:
@@ -285,4 +422,15 @@ def explain_pupil(store: Any, upn: str, academic_year: str | None = None, term: 
     row = scored_pupil(scores, upn)
     runs = store.list_score_runs()
     run = runs[runs["id"] == row["run_id"]].iloc[0] if "id" in runs else None
-    return format_explanation(row, run)
+    return format_explanation(row, run, explanation_labels(run))
+
+
+def explanation_labels(run: Any = None) -> dict[str, str]:
+    """Feature (and explained group) -> plain-English label, from the shipped catalogue; a group's label
+    joins its features' ("SEN provision and SEN primary need")."""
+    catalogue = load_catalogue()
+    labels = {name: catalogue.label(name) for name in catalogue.names} | {RULE_POINTS: "Rule points"}
+    settings = _mapping(run.get("settings")) if run is not None else {}
+    for group, members in _mapping(settings.get("explained_together")).items():
+        labels[group] = " and ".join(labels.get(m, m) for m in members)
+    return labels

@@ -40,6 +40,32 @@ def _regularisation(result: TrainingResult) -> str:
     )
 
 
+def _points_section(result: TrainingResult) -> str:
+    """One row per scoring point's model: its validation figures (a model per year group and term)."""
+    points = result.model.metadata_.get("points") or {}
+    if not points:
+        return "One model, for the spec's own year group and term."
+    rows = [
+        {
+            "point": point,
+            "train cohorts": ", ".join(s["train_cohorts"]),
+            "validation n": int(s["validation"]["n"]),
+            "outcome rate": s["validation"]["base_rate"],
+            "mean risk": s["validation"]["mean_probability"],
+            "AUC": s["validation"]["auc"],
+            "AUC unconstrained": s["validation_auc_unconstrained"],
+            "ECE": s["validation"]["ece"],
+            "C": s["C"],
+        }
+        for point, s in points.items()
+    ]
+    return (
+        "Each pupil is scored by the model of their own year group and term (Years 12-14 by the last "
+        "point's model); each was validated on the newest cohort with outcomes at its point.\n\n"
+        + _markdown_table(pd.DataFrame(rows), digits=4)
+    )
+
+
 def model_card(result: TrainingResult) -> str:
     """The card as markdown."""
     spec, fp, valid = result.spec, result.fingerprint, result.metrics["validation"]
@@ -47,7 +73,14 @@ def model_card(result: TrainingResult) -> str:
     metrics = pd.DataFrame(result.metrics).T[
         ["n", "base_rate", "mean_probability", "auc", "pr_auc", "brier", "ece"]
     ]
-    top = result.coefficients.iloc[1:11][["label", "column", "coefficient", "odds_ratio"]]
+    top = result.coefficients[["label", "column", "coefficient", "unconstrained", "bound", "prior"]]
+    free = result.metrics.get("validation_unconstrained", {})
+    cost = (
+        f"Validation AUC {valid['auc']:.4f} with the directions, {free['auc']:.4f} without them "
+        f"(difference {free['auc'] - valid['auc']:+.4f})."
+        if free
+        else ""
+    )
     calibration = (
         f"expected calibration error {valid['ece']:.3f} on the validation cohort "
         f"({'within' if result.calibration_ok else 'above'} the {ECE_TOLERANCE} tolerance); "
@@ -58,7 +91,7 @@ def model_card(result: TrainingResult) -> str:
 ## Intended use
 Ranks pupils in Year 9 and above by their risk of being NEET, Not Known or Other after Year 11, so careers
 advisers can decide whom to see first. It supports an adviser's judgement; it is not a decision about a pupil,
-and a low score never rules a pupil out. Explanations list each feature's contribution in log-odds.
+and a low score never rules a pupil out. Explanations list each material reason in percentage points of risk.
 Flags: {spec.flag_threshold.describe()}, plus every pupil the rule set flags.
 
 ## Data window
@@ -72,13 +105,25 @@ Flags: {spec.flag_threshold.describe()}, plus every pupil the rule set flags.
 - Feature matrix sha256 `{fp["features_sha256"][:16]}`, catalogue {catalogue_version}.
 
 ## Model
-Logistic regression, penalty {spec.penalty}, {_regularisation(result)}, class weight {spec.class_weight};
-blanks imputed with their own missing indicator, numbers standardised, codes one-hot (a blank is its own
-code).
+Logistic regression with coefficients held to the catalogue's directions (scipy L-BFGS-B), penalty
+{spec.penalty}, {_regularisation(result)} (the same C at every scoring point), class weight
+{spec.class_weight}; blanks imputed with their own missing indicator, numbers standardised, codes against the
+catalogue's reference code (a blank is its own code unless it is the reference).
 Features: {", ".join(spec.features)}{" + rule points" if spec.include_rule_points else ""}.
-Largest effects (coefficient per standard deviation for numbers, per yes for flags, per code):
+Explanations are measured against a reference pupil (every feature at its catalogue `reference`: no
+factor, 95% attendance, KS2 score 100); contributions are in log-odds and shown to advisers as the change in
+the pupil's risk, in percentage points, if that feature alone were at its reference.
+
+Coefficients (per standard deviation for numbers, per yes for flags, per code against the reference code),
+largest first. `coefficient` is held to the catalogue's direction (`bound`) and pulled towards `prior`
+(a rare strong factor keeps a published-size effect rather than being shrunk to nothing by a few local
+cases); `unconstrained` is the same fit without directions or priors, so a row where the two differ shows
+where local data disagree with the catalogue. {cost}
 
 {_markdown_table(top)}
+
+## Models per scoring point
+{_points_section(result)}
 
 ## Performance
 {_markdown_table(metrics.reset_index(names="data"))}

@@ -1,5 +1,10 @@
 """Turning per-feature contributions into the sentences an adviser reads: top reasons up and down.
 
+A reason's size is what an adviser can weigh: the change in this pupil's model risk, in percentage points,
+if that feature alone were at its catalogue reference (`Explanation.risk_points`). Only material reasons
+are listed (at least the model spec's `materiality_pp`), and a feature read by a rule that fired for the
+pupil is never listed as lowering their risk: the rules and the model must not contradict each other.
+
 Choosing the top reasons is matrix work for all pupils at once; a sentence is rendered once per distinct
 (feature, value) among the chosen ones, so a million pupils cost thousands of sentence fills, not millions.
 A group of features explained together (the spec's `explain_together`) reads as its features' own catalogue
@@ -51,28 +56,60 @@ def _reason_table(
     return reduce(lambda joined, table: joined + GROUP_JOINER + table, tables)
 
 
+def fired_rule_features(
+    fired: Sequence[Sequence[str]],
+    rule_features: Mapping[str, Sequence[str]],
+    columns: Sequence[str],
+    groups: Mapping[str, Sequence[str]] | None = None,
+) -> np.ndarray:
+    """(pupils x columns) True where a rule that fired for the pupil reads that column's feature (or one
+    of its group's features). `fired` is the rule results' list of fired rule ids per pupil."""
+    owner = {member: name for name, members in (groups or {}).items() for member in members}
+    position = {name: i for i, name in enumerate(columns)}
+    reads = {
+        rule: sorted({position[owner.get(f, f)] for f in features if owner.get(f, f) in position})
+        for rule, features in rule_features.items()
+    }
+    pairs = pd.Series(list(fired), dtype=object).explode().dropna()
+    blocked = np.zeros((len(fired), len(columns)), dtype=bool)
+    if len(pairs):
+        cells = pairs.map(lambda rule: reads.get(rule, [])).explode().dropna()
+        blocked[cells.index.to_numpy(int), cells.to_numpy(int)] = True
+    return blocked
+
+
 def top_reasons(
     contributions: pd.DataFrame,
     features: pd.DataFrame,
     catalogue: Catalogue,
     k: int = 3,
     groups: Mapping[str, Sequence[str]] | None = None,
+    risk_points: pd.DataFrame | None = None,
+    materiality_pp: float = 0.0,
+    not_lowering: np.ndarray | None = None,
 ) -> tuple[list[list[str]], list[list[str]]]:
     """For each pupil (row), up to `k` sentences for the features raising risk most, and `k` lowering it.
 
     `contributions` (log-odds, one column per model feature or group) and `features` share their row
-    order; `groups` (`Explanation.groups`) names the features of each group column.
+    order; `groups` (`Explanation.groups`) names the features of each group column. With `risk_points`
+    (`Explanation.risk_points()`), reasons are ranked by it and listed only when at least `materiality_pp`
+    percentage points; `not_lowering` (pupils x columns, e.g. `fired_rule_features`) marks features that
+    may not be listed as lowering risk.
     """
     groups = groups or {}
     matrix = contributions.to_numpy(float)
+    size = matrix if risk_points is None else risk_points.to_numpy(float)
+    floor = MIN_CONTRIBUTION if risk_points is None else max(materiality_pp, 1e-9)
     n, width = matrix.shape
     k = min(k, width)
     names = list(contributions.columns)
     result = []
     for sign in (1.0, -1.0):
-        signed = sign * matrix
+        signed = sign * size
+        if sign < 0 and not_lowering is not None:
+            signed = np.where(not_lowering, -np.inf, signed)
         chosen = np.argsort(-signed, axis=1, kind="stable")[:, :k]
-        keep = np.take_along_axis(signed, chosen, axis=1) > MIN_CONTRIBUTION
+        keep = np.take_along_axis(signed, chosen, axis=1) >= floor
         sentences = np.full((n, k), None, dtype=object)
         for column, name in enumerate(names):  # a loop over features, not pupils
             hit = keep & (chosen == column)
@@ -93,4 +130,58 @@ def contribution_records(contributions: pd.DataFrame, digits: int = 4) -> list[d
     names = list(contributions.columns)
     return [
         dict(zip(names, row, strict=True)) for row in np.round(contributions.to_numpy(float), digits).tolist()
+    ]
+
+
+def _value_text(kind: str, value: object, categories: Mapping[str, str]) -> str:
+    """A feature value as an adviser reads it beside a reason: 59%, yes, 3, SEN support, not known."""
+    if value is None or value is pd.NA or (not isinstance(value, str) and pd.isna(value)):
+        return "not known"
+    if kind == "flag":
+        return "yes" if bool(value) else "no"
+    if kind == "category":
+        return categories.get(str(value), str(value))
+    if kind == "rate":
+        return f"{float(value):.0%}" if float(value) >= 0 else f"{float(value) * 100:+.0f} points"
+    number = float(value)  # type: ignore[arg-type]
+    return f"{int(number)}" if number.is_integer() else f"{number:g}"
+
+
+def value_table(
+    features: pd.DataFrame,
+    names: Sequence[str],
+    catalogue: Catalogue,
+    groups: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, np.ndarray]:
+    """For each explained name (a feature or a group), every pupil's value as text (a group's joined with
+    ", "); formatted once per distinct value."""
+    groups = groups or {}
+    table: dict[str, np.ndarray] = {}
+    for name in names:
+        parts = []
+        for member in groups.get(name, (name,)):
+            if member not in features:
+                continue
+            kind = "number" if member == RULE_POINTS else catalogue.kind(member)
+            categories = {} if member == RULE_POINTS else catalogue[member].categories
+            codes, distinct = pd.factorize(features[member], use_na_sentinel=True)
+            texts = np.array([_value_text(kind, v, categories) for v in distinct] + ["not known"], object)
+            parts.append(texts[codes])
+        if parts:
+            table[name] = reduce(lambda joined, part: joined + ", " + part, parts)
+    return table
+
+
+def detail_records(
+    risk_points: pd.DataFrame, values: Mapping[str, np.ndarray], digits: int = 1
+) -> list[dict[str, dict[str, object]]]:
+    """Each pupil's {"risk_points": {name: pp}, "values": {name: text}}, for storage with the score: what
+    the pupil page and `explain` show beside each feature (percentage points of risk, and the value)."""
+    names = list(risk_points.columns)
+    shown = [n for n in names if n in values]
+    points = np.round(risk_points.to_numpy(float), digits).tolist()
+    texts = np.column_stack([values[n] for n in shown]).tolist() if shown else [[] for _ in points]
+    return [
+        {"risk_points": dict(zip(names, row, strict=True)), "values": dict(zip(shown, text, strict=True))}
+        for row, text in zip(points, texts, strict=True)
     ]

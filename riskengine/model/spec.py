@@ -19,6 +19,12 @@ from riskengine.spec import upload as spec
 #: Audit-only attributes that a model spec may never list as inputs.
 FORBIDDEN_FEATURES = frozenset(spec.AUDIT_COLUMNS)
 
+#: The column scoring adds to a feature frame: the term scored. With `ncyear` it picks a pupil's point model.
+#: (Here, not in pipeline.py, so scoring and `explain` can name it without importing scikit-learn.)
+POINT_TERM = "scoring_term"
+#: The extra model input holding the rule set's points, when the spec asks for it.
+RULE_POINTS = "rule_points"
+
 
 class ModelSpecError(ValueError):
     """A malformed model spec; the message names the file and the field."""
@@ -66,7 +72,7 @@ class ModelSpec(BaseModel):
     term: Literal["autumn", "spring", "summer"]
     features: tuple[str, ...] = Field(min_length=1)
     include_rule_points: bool = False
-    penalty: Literal["l1", "l2"] = "l2"
+    penalty: Literal["l2"] = "l2"
     #: "auto": chosen by cross-validated log-loss on the training cohorts; or a fixed positive number.
     C: Literal["auto"] | Annotated[float, Field(gt=0)] = "auto"
     class_weight: Literal["none", "balanced"] = "none"
@@ -76,7 +82,28 @@ class ModelSpec(BaseModel):
     reasons_per_side: int = Field(default=3, ge=1, le=10)
     #: Named groups of overlapping features explained as one reason (their contributions summed).
     explain_together: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    #: Hold each coefficient to the catalogue's declared direction (raises / lowers / either).
+    sign_constraints: bool = True
+    #: Flag feature -> prior log-odds per "yes": the L2 penalty pulls towards it instead of towards 0.
+    priors: dict[str, float] = Field(default_factory=dict)
+    #: A reason is listed only if setting that feature alone to its reference changes this pupil's model
+    #: risk by at least this many percentage points.
+    materiality_pp: float = Field(default=1.0, ge=0, le=100)
+    #: The scoring points ("<year group> <term>") a model is trained for, one model each; scoring uses the
+    #: pupil's own point's model (Years after the last point: the last point's). Empty: only the spec's
+    #: `year_group` and `term`. The spec's own point is always among them (the model card's headline).
+    points: tuple[Annotated[str, Field(pattern=r"^(7|8|9|10|11|12|13|14) (autumn|spring|summer)$")], ...] = ()
     version: str = ""  # filled in from the file's hash by load_model_spec
+
+    @property
+    def point(self) -> str:
+        """The spec's own scoring point, e.g. "9 autumn"."""
+        return _point_key(self.year_group, self.term)
+
+    @property
+    def scoring_points(self) -> list[str]:
+        """Every point a model is trained for (the spec's own point first)."""
+        return [self.point, *(p for p in self.points if p != self.point)]
 
     @field_validator("features")
     @classmethod
@@ -91,9 +118,22 @@ class ModelSpec(BaseModel):
     @model_validator(mode="after")
     def _groups_of_listed_features(self) -> ModelSpec:
         problems = explain_together_problems(self.explain_together, self.features)
+        problems += [
+            f"priors: {name} is not among the spec's features"
+            for name in self.priors
+            if name not in self.features
+        ]
+        if self.points and self.point not in self.points:
+            problems.append(f"points: the spec's own point {self.point!r} (year_group, term) must be listed")
+        if len(set(self.points)) != len(self.points):
+            problems.append("points: a point is listed twice")
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+
+def _point_key(year_group: int, term: str) -> str:
+    return f"{year_group} {term}"
 
 
 def explain_together_problems(groups: Mapping[str, Sequence[str]], features: Sequence[str]) -> list[str]:

@@ -9,7 +9,7 @@ from riskengine.features import load_catalogue
 from riskengine.model.frame import build_training_frame
 from riskengine.model.spec import load_model_spec
 from riskengine.model.tracking import LoggedModel, log_training
-from riskengine.model.training import TrainingResult, fit_model
+from riskengine.model.training import TrainingResult, fit_model, fit_point_models
 from riskengine.outcomes import load_outcome_definition
 
 
@@ -33,6 +33,9 @@ def train(
     )
     progress("training frame")
     result = fit_model(frame, model_spec, catalogue)
+    fit_point_models(
+        result, pupil_terms, destinations, catalogue, definition=load_outcome_definition(outcome_path)
+    )
     progress("fitted")
     logged = log_training(result, tracking_uri=tracking_uri, register=register)
     progress("logged")

@@ -33,10 +33,12 @@ class CheckReport:
     path: Path
     version: str
     results: list[ExampleResult] = field(default_factory=list)
+    #: What is wrong with the file apart from its examples, e.g. a rule without a title.
+    problems: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
-        return all(result.passed for result in self.results)
+        return not self.problems and all(result.passed for result in self.results)
 
     @property
     def failures(self) -> list[ExampleResult]:
@@ -50,7 +52,7 @@ class CheckReport:
             label = f" ({r.name})" if r.name else ""
             detail = f"expected {r.expected}" + ("" if r.passed else f", got {r.got}")
             out.append(f"{'PASS' if r.passed else 'FAIL'}  {where}{label}: {detail}")
-        return out
+        return out + [f"FAIL  {problem}" for problem in self.problems]
 
 
 def pupil_frame(pupils: list[dict[str, Any]], catalogue: Any = None) -> pd.DataFrame:
@@ -69,7 +71,15 @@ def check_rule_set(path: str | Path | None = None, catalogue: Any = None) -> Che
     cases = [(rule.id, e) for rule in rule_set.rules for e in rule.examples]
     cases += [(None, e) for e in rule_set.examples]
     results = evaluate_rules(rule_set, pupil_frame([e.pupil for _, e in cases], catalogue))
-    report = CheckReport(path=rule_set.path, version=rule_set.version)
+    report = CheckReport(
+        path=rule_set.path,
+        version=rule_set.version,
+        problems=[
+            f"rule {rule.id}: no title (flag sentences and headlines name a rule by its title)"
+            for rule in rule_set.rules
+            if not rule.title
+        ],
+    )
     for (rule_id, example), (_, result) in zip(cases, results.iterrows(), strict=True):
         report.results.append(_judge(rule_id, example, result))
     return report

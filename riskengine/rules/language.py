@@ -76,6 +76,13 @@ class Rule:
     points: float
     always_flag: bool = False
     examples: tuple[Example, ...] = ()
+    #: A short plain-English name ("Attendance below 80%") that headlines and sentences use, never the id.
+    title: str = ""
+
+    @property
+    def heading(self) -> str:
+        """The title, or for a rule without one its reason template (never the id)."""
+        return self.title or self.reason
 
     @property
     def features(self) -> list[str]:
@@ -98,6 +105,11 @@ class RuleSet:
     @property
     def rule_ids(self) -> list[str]:
         return [rule.id for rule in self.rules]
+
+    @property
+    def titles(self) -> dict[str, str]:
+        """Rule id -> the words a sentence uses for it (its title; its reason when it has none)."""
+        return {rule.id: rule.heading for rule in self.rules}
 
     @property
     def band_names(self) -> list[str]:
@@ -200,7 +212,7 @@ class _Parser:
             raise self.fail("a rule must be a mapping with id, reason, when and points")
         if isinstance(entry.get("id"), str) and entry["id"].strip():
             self.rule_id = entry["id"]
-        self._keys(entry, {"id", "reason", "when", "points"}, {"always_flag", "examples"})
+        self._keys(entry, {"id", "reason", "when", "points"}, {"always_flag", "examples", "title"})
         if not isinstance(entry["id"], str) or not entry["id"].isidentifier():
             raise self.fail("id must be a word of letters, digits and underscores")
         points = entry["points"]
@@ -213,6 +225,9 @@ class _Parser:
         if not isinstance(reason, str) or not reason.strip():
             raise self.fail("reason must be a sentence")
         self.template(reason)
+        title = entry.get("title", "")
+        if not isinstance(title, str) or ("title" in entry and not title.strip()) or len(title) > 80:
+            raise self.fail("title must be a short phrase (at most 80 characters)")
         examples = tuple(self.example(e, set_level=False) for e in entry.get("examples") or ())
         return Rule(
             id=entry["id"],
@@ -221,6 +236,7 @@ class _Parser:
             points=float(points),
             always_flag=always_flag,
             examples=examples,
+            title=title.strip(),
         )
 
     def template(self, reason: str) -> None:

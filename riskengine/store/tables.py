@@ -134,6 +134,10 @@ scores = sa.Table(
     sa.Column("reasons_up", sa.JSON, nullable=True),
     sa.Column("reasons_down", sa.JSON, nullable=True),
     sa.Column("contributions", sa.JSON, nullable=True),
+    # issue 11 (migration 0003_i11): per feature the risk in percentage points and the pupil's value, the
+    # model point used; and "what would change it" (the smallest single change below the flag lines)
+    sa.Column("details", sa.JSON, nullable=True),
+    sa.Column("what_would_change", sa.JSON, nullable=True),
     sa.PrimaryKeyConstraint("run_id", "upn", "school_urn"),
 )
 

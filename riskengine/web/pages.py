@@ -29,7 +29,7 @@ from riskengine.web.auth import (
     store_of,
 )
 from riskengine.web.caseload import BLANK, SORTS, CaseloadFilters, caseload
-from riskengine.web.charts import contribution_chart, feature_labels
+from riskengine.web.charts import pupil_chart
 from riskengine.web.evaluator import (
     fairness_tables,
     flag_summary,
@@ -193,7 +193,7 @@ def pupil_page(request: Request, ref: str) -> Response:
     with refused_as_404(request, session.user, ref):
         record = pupil_record(store, session.user, ref)
     audit.record(store, session.user, "view_pupil", ref)
-    chart = contribution_chart(record.score.get("contributions") if record.score else None, feature_labels())
+    chart = pupil_chart(record.score)
     return render(
         request,
         "pupil.html",

@@ -61,6 +61,14 @@ def describe_threshold(threshold: Mapping[str, Any] | None) -> str:
     if isinstance(model, Mapping) and model.get("description"):
         cutoff = model.get("probability_cutoff")
         note = "" if cutoff is None else f" (risk cut-off {float(cutoff):.1%})"
+        by_year = model.get("by_year_group")
+        if isinstance(by_year, Mapping) and by_year:  # capacity applied within each year group
+            cutoffs = ", ".join(
+                f"Year {year} {float(entry['probability_cutoff']):.1%}"
+                for year, entry in by_year.items()
+                if isinstance(entry, Mapping) and entry.get("probability_cutoff") is not None
+            )
+            note = f", within each year group (risk cut-offs: {cutoffs})"
         sentences.append(f"The model flags {model['description']}{note}.")
     bands = " or ".join(str(band) for band in threshold.get("rule_bands") or ())
     always = bool(threshold.get("always_flag"))
@@ -82,6 +90,7 @@ def _scores(store: Store, user: User, upn: str) -> list[dict]:
             r.c.feature_version,
             r.c.model_version,
             r.c.threshold,
+            r.c.settings.label("run_settings"),
         )
         .join(r, r.c.id == s.c.run_id)
         .where(s.c.upn == upn)

@@ -16,8 +16,8 @@ from riskengine.paths import data_path
 #: The names the rules and models are written against; renaming one breaks them.
 FIXED_NAMES = [
     "attendance_rate_term", "attendance_rate_ytd", "persistent_absence", "severe_absence",
-    "attendance_change_prev_term", "attendance_change_last_year", "suspensions_year",
-    "suspension_sessions_year",
+    "attendance_change_prev_term", "attendance_change_last_year", "attendance_rate_last_year",
+    "suspensions_year", "suspension_sessions_year",
     "suspensions_ever", "suspension_sessions_ever", "permanent_exclusion_ever", "sen_provision",
     "sen_primary_need", "looked_after", "looked_after_ever", "child_in_need", "fsm_eligible", "eal",
     "young_carer", "youth_justice", "alternative_provision", "school_moves", "ks2_reading_scaled",
@@ -121,6 +121,21 @@ def _feature(raw: dict, name: str) -> dict:
         (lambda raw: _feature(raw, "ncyear").update(when_below="low"), "ncyear", "need a line"),
         (lambda raw: _feature(raw, "ncyear").update(name="year_group"), "year_group", "no such feature"),
         (lambda raw: raw["features"].append(_feature(raw, "eal")), "eal", "listed twice"),
+        (lambda raw: _feature(raw, "eal").pop("reference"), "eal", "reference"),
+        (lambda raw: _feature(raw, "eal").update(reference=0.5), "eal", "true or false"),
+        (lambda raw: _feature(raw, "eal").update(direction="up"), "eal", "direction"),
+        (lambda raw: _feature(raw, "sen_provision").update(reference="Z"), "sen_provision", "not one of"),
+        (
+            lambda raw: _feature(raw, "sen_provision").update(direction={"N": "raises"}),
+            "sen_provision",
+            "reference code has no direction",
+        ),
+        (lambda raw: _feature(raw, "eal").update(actionable=True), "eal", "changes through"),
+        (
+            lambda raw: _feature(raw, "attendance_rate_term").update(changes_through=["suspensions"]),
+            "attendance_rate_term",
+            "outside its source",
+        ),
     ],
 )
 def test_malformed_catalogue_is_rejected_naming_file_feature_and_reason(tmp_path, edit, feature, reason):
@@ -154,3 +169,17 @@ def test_catalogue_command_checks_a_file(tmp_path, catalogue):
     bad = _edited(tmp_path, lambda raw: _feature(raw, "eal").pop("when_true"))
     refused = CliRunner().invoke(app, ["catalogue", str(bad)])
     assert refused.exit_code == 1 and "feature 'eal'" in refused.output
+
+
+def test_every_feature_has_a_reference_and_a_direction(catalogue):
+    assert catalogue["attendance_rate_term"].reference == 0.95
+    assert catalogue["attendance_rate_term"].direction == "lowers"
+    assert (
+        catalogue["sen_provision"].reference == "N"
+        and catalogue["sen_provision"].code_direction("K") == "raises"
+    )
+    assert catalogue["sen_primary_need"].reference is None  # none recorded
+    assert catalogue["sen_primary_need"].code_direction("SEMH") == "raises"
+    assert catalogue["sen_primary_need"].code_direction("ASD") == "either"
+    actionable = {n for n, f in catalogue.features.items() if f.actionable}
+    assert "attendance_rate_term" in actionable and "suspensions_ever" not in actionable

@@ -24,14 +24,23 @@ def rule_results() -> pd.DataFrame:
 
 
 def test_rules_only_flags_always_flag_rules_and_the_high_band():
-    flags = combine_flags(rule_results())
+    titles = {"R1": "Attendance 80-85%", "R3": "Looked after", "R4": "Suspended this year"}
+    flags = combine_flags(rule_results(), titles=titles)
     assert flags["flag"].tolist() == [True, True, False, False]
     assert flags["flag_source"].tolist()[:2] == ["rule", "rule"]
     assert flags["flag_source"].isna().tolist()[2:] == [True, True]
-    assert flags.loc["A", "flag_reason"] == "flagged by rule R3: looked after and attendance below 85%"
-    assert flags.loc["B", "flag_reason"].startswith("flagged by rules R1: attendance this term was 80%; R4:")
+    assert (
+        flags.loc["A", "flag_reason"] == "flagged by rule Looked after: looked after and attendance below 85%"
+    )
+    assert flags.loc["B", "flag_reason"].startswith(
+        "flagged by rules Attendance 80-85%: attendance this term was 80%; Suspended this year:"
+    )
     assert "high band, 12 points" in flags.loc["B", "flag_reason"]
     assert flags.loc[["C", "D"], "flag_reason"].isna().all()
+    # without titles a rule's reason stands alone: a rule id never reaches a sentence
+    untitled = combine_flags(rule_results())
+    assert untitled.loc["A", "flag_reason"] == "flagged by rule looked after and attendance below 85%"
+    assert not untitled["flag_reason"].str.contains("R[0-9]", regex=True).fillna(False).any()
 
 
 def test_model_and_rules_combine_with_their_source_and_reasons():
@@ -44,5 +53,8 @@ def test_model_and_rules_combine_with_their_source_and_reasons():
         "flagged by model: 34% risk, top reasons: is looked after; attendance this year was 85%"
     )
     both = flags.loc["B", "flag_reason"]
-    assert both.startswith("flagged by rules R1") and "; and flagged by model: 40% risk" in both
+    assert (
+        both.startswith("flagged by rules attendance this term was 80%")
+        and "; and flagged by model: 40% risk" in both
+    )
     assert not flags.loc["D", "flag"]

@@ -125,6 +125,10 @@ def test_score_term_saves_a_run_and_explain_reads_it(store, tmp_path, trained):
     text = explain_pupil(store, upn, YEAR, TERM)
     assert upn in text and "Model risk:" in text and "Reasons raising risk:" in text
     assert run["model_version"] in text and "Flag: YES" in text
+    assert "Effect on model risk (percentage points" in text and " pp" in text
+    assert "What would change it: " in text
+    fired = stored.set_index("upn").loc[upn, "fired"]
+    assert not any(f"{rule}:" in text for rule in fired)  # rules are named by their titles, never ids
     with pytest.raises(LookupError):
         explain_pupil(store, "Z000000000000", YEAR, TERM)
 

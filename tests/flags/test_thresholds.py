@@ -37,3 +37,20 @@ def test_ties_at_the_boundary_still_give_the_stated_caseload():
 def test_more_capacity_than_pupils_flags_everyone():
     flags, record = model_flags(np.array([0.2, 0.3]), as_threshold({"top_n": 10}))
     assert flags.all() and record["n_model_flagged"] == 2
+
+
+def test_capacity_applies_within_each_year_group_and_records_each_cut_off(probability):
+    years = np.repeat([9, 10, 11], [500, 300, 200])
+    shifted = probability + (years - 9) * 0.5  # older pupils all score higher: one line would take only them
+    flags, record = model_flags(shifted, as_threshold({"top_percent": 10}), years)
+    assert [flags[years == y].sum() for y in (9, 10, 11)] == [50, 30, 20]
+    by_year = record["by_year_group"]
+    for year in (9, 10, 11):
+        rows = years == year
+        assert by_year[str(year)]["probability_cutoff"] == pytest.approx(shifted[rows & flags].min())
+        assert by_year[str(year)]["n_scored"] == rows.sum()
+    # top N is shared across year groups in proportion to their pupils
+    flags, record = model_flags(shifted, as_threshold({"top_n": 99}), years)
+    # 49.5, 29.7, 19.8: whole pupils by largest remainder
+    assert [flags[years == y].sum() for y in (9, 10, 11)] == [49, 30, 20] and flags.sum() == 99
+    assert record["applied"] == "within each year group"

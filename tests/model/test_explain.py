@@ -86,3 +86,30 @@ def test_with_the_sen_group_no_pupil_reads_sen_provision_and_need_as_separate_re
     )
     total = explanation.base_value + explanation.contributions.sum(axis=1).to_numpy()
     np.testing.assert_allclose(total, explanation.log_odds, atol=1e-6)
+
+
+def test_only_material_reasons_and_never_lowering_for_a_fired_rules_feature(catalogue):
+    from riskengine.model.explain import fired_rule_features
+
+    features = pd.DataFrame(
+        {
+            "fsm_eligible": pd.array([True, True], dtype="boolean"),
+            "eal": pd.array([True, True], dtype="boolean"),
+            "sen_provision": pd.array(["K", "K"], dtype="string"),
+            "sen_primary_need": pd.array([pd.NA, pd.NA], dtype="string"),
+        }
+    )
+    contributions = pd.DataFrame({"fsm_eligible": [0.3, 0.01], "eal": [-0.4, -0.4], "sen": [-0.2, -0.2]})
+    points = pd.DataFrame({"fsm_eligible": [3.0, 0.4], "eal": [-2.5, -2.5], "sen": [-1.5, -1.5]})
+    groups = {"sen": ("sen_provision", "sen_primary_need")}
+    blocked = fired_rule_features(
+        [["sen_support"], []], {"sen_support": ["sen_provision"]}, list(contributions.columns), groups
+    )
+    assert blocked.tolist() == [[False, False, True], [False, False, False]]
+    up, down = top_reasons(
+        contributions, features, catalogue, 3, groups, risk_points=points, materiality_pp=1.0,
+        not_lowering=blocked,
+    )  # fmt: skip
+    assert up == [[catalogue.describe("fsm_eligible", True)], []]  # 0.4 points is below materiality
+    assert down[0] == [catalogue.describe("eal", True)]  # SEN fired a rule: never listed as lowering
+    assert len(down[1]) == 2

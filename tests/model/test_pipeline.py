@@ -29,10 +29,11 @@ def test_contributions_are_per_catalogue_feature(fitted):
     assert contributions.index.equals(frame.index)
     # the one-hot group and missing indicator columns all sum into their feature
     assert set(model.column_features_) == set(KINDS)
-    assert (model.column_features_ == "sen_provision").sum() == 4  # N, K, E and (missing)
+    # reference coding: the reference code (N, the first listed) has no column; K, E and (missing) do
+    assert (model.column_features_ == "sen_provision").sum() == 3
 
 
-def test_a_pupil_at_the_training_mean_of_a_feature_gets_no_contribution_from_it(fitted):
+def test_a_flags_contribution_is_its_coefficient_and_no_is_no_reason(fitted):
     model, frame = fitted
     plain = frame.iloc[:5].copy()
     plain["looked_after"] = pd.array([False] * 5, dtype="boolean")
@@ -43,6 +44,7 @@ def test_a_pupil_at_the_training_mean_of_a_feature_gets_no_contribution_from_it(
     )
     coef = model.coefficients().set_index("column").loc["looked_after", "coefficient"]
     np.testing.assert_allclose(delta.to_numpy(), coef)  # a flag's effect is exactly its coefficient
+    np.testing.assert_allclose(model.explain(plain).contributions["looked_after"], 0.0)  # "no" = reference
     assert coef > 0  # being looked after raises risk in the generating model
 
 
@@ -106,3 +108,73 @@ def test_a_bad_explain_together_group_is_refused_at_fit():
     frame, outcome = feature_frame(200)
     with pytest.raises(ValueError, match="not among"):
         RiskModel(KINDS, CATEGORIES, explain_together={"g": ["looked_after", "eal"]}).fit(frame, outcome)
+
+
+REFERENCES = {
+    "attendance_rate_term": 0.95,
+    "looked_after": False,
+    "sen_provision": "N",
+    "suspensions_year": 0,
+}
+DIRECTIONS = {"attendance_rate_term": "lowers", "looked_after": "raises", "sen_provision": "raises"}
+
+
+def test_contributions_equal_shap_with_the_reference_pupil_as_the_only_background_row():
+    shap = pytest.importorskip("shap")
+    frame, outcome = feature_frame(2000, seed=3)
+    model = RiskModel(KINDS, CATEGORIES, references=REFERENCES, directions=DIRECTIONS).fit(frame, outcome)
+    matrix = model.pipeline_.named_steps["columns"].transform(frame)
+    reference = model.pipeline_.named_steps["columns"].transform(model._reference_frame())
+    explainer = shap.LinearExplainer(model.logistic_, shap.maskers.Independent(reference))
+    np.testing.assert_allclose(model.column_contributions(matrix), explainer.shap_values(matrix), atol=1e-10)
+    explanation = model.explain(frame)
+    assert explanation.base_value == pytest.approx(float(np.ravel(explainer.expected_value)[0]))
+    total = explanation.base_value + explanation.contributions.sum(axis=1).to_numpy()
+    np.testing.assert_allclose(total, model.decision_function(frame), atol=1e-9)
+    # a pupil at 95% attendance, not looked after, no SEN, no suspensions has no contribution at all
+    at_reference = model._reference_frame().set_index(pd.Index(["R"]))
+    np.testing.assert_allclose(model.explain(at_reference).contributions.to_numpy(), 0.0, atol=1e-12)
+
+
+def test_coefficients_keep_the_declared_directions_and_the_card_can_show_both_fits():
+    frame, outcome = feature_frame(2000, seed=4)
+    # declare the opposite of the truth for attendance: the bound holds it at zero
+    wrong = DIRECTIONS | {"attendance_rate_term": "raises"}
+    model = RiskModel(KINDS, CATEGORIES, references=REFERENCES, directions=wrong).fit(frame, outcome)
+    table = model.coefficients().set_index("column")
+    assert table.loc["attendance_rate_term", "coefficient"] == pytest.approx(0.0, abs=1e-8)
+    assert table.loc["attendance_rate_term", "unconstrained"] < 0  # what the data wanted
+    assert table.loc["attendance_rate_term", "bound"] == ">= 0"
+    for code in ("sen_provision_K", "sen_provision_E", "looked_after"):
+        assert table.loc[code, "coefficient"] >= 0
+
+
+def test_a_prior_keeps_a_rare_strong_factor_from_shrinking_to_nothing():
+    frame, outcome = feature_frame(2000, seed=5)
+    strong = dict(C=0.001, references=REFERENCES, directions=DIRECTIONS)
+    plain = RiskModel(KINDS, CATEGORIES, **strong).fit(frame, outcome)
+    held = RiskModel(KINDS, CATEGORIES, priors={"looked_after": 1.2}, **strong).fit(frame, outcome)
+    coef = {m: m.coefficients().set_index("column").loc["looked_after", "coefficient"] for m in (plain, held)}
+    assert coef[plain] < 0.3 < 0.9 < coef[held]
+    with pytest.raises(ValueError, match="prior"):
+        RiskModel(KINDS, CATEGORIES, priors={"attendance_rate_term": 1.0}).fit(frame, outcome)
+
+
+def test_each_pupil_is_explained_by_their_points_model_and_later_years_are_told_so():
+    frame, outcome = feature_frame(1200, seed=6)
+    year9 = RiskModel(KINDS, CATEGORIES, references=REFERENCES, directions=DIRECTIONS).fit(frame, outcome)
+    year11 = RiskModel(KINDS, CATEGORIES, references=REFERENCES, directions=DIRECTIONS, C=0.01)
+    year11.fit(frame, ~outcome)
+    year9.point_, year9.point_models_ = "9 autumn", {"11 summer": year11}
+    pupils = frame.iloc[:4].assign(
+        ncyear=pd.array([9, 10, 11, 12], dtype="Int64"), scoring_term=["autumn", "spring", "summer", "autumn"]
+    )
+    explanation = year9.explain(pupils)
+    assert explanation.points.tolist() == ["9 autumn", "9 autumn", "11 summer", "11 summer"]
+    assert explanation.notes[0] is None and explanation.notes[2] is None
+    assert explanation.notes[1] == "no model for Year 10 spring: scored by the Year 9 autumn model"
+    assert explanation.notes[3] == "no model for Year 12 autumn: scored by the Year 11 summer model"
+    own = np.r_[year9.predict_proba(frame.iloc[:2])[:, 1], year11.predict_proba(frame.iloc[2:4])[:, 1]]
+    np.testing.assert_allclose(explanation.probability, own)
+    total = explanation.base_value + explanation.contributions.sum(axis=1).to_numpy()
+    np.testing.assert_allclose(total, explanation.log_odds, atol=1e-9)

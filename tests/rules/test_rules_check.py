@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from riskengine.cli import app
@@ -58,3 +59,34 @@ def test_an_invalid_rule_file_fails_the_check(rule_file):
     result = CliRunner().invoke(app, ["rules", "check", str(path)])
     assert result.exit_code == 1
     assert "unknown feature 'suspensions'" in result.output
+
+
+UNTITLED = """
+name: untitled
+bands: {low: 0, high: 2}
+rules:
+  - id: suspended
+    reason: "suspended {suspensions_year} times"
+    when: {suspensions_year: {">=": 1}}
+    points: 2
+    examples:
+      - pupil: {suspensions_year: 1}
+        fires: true
+"""
+
+
+def test_a_rule_without_a_title_fails_the_check_and_a_bad_title_is_refused(tmp_path):
+    from riskengine.rules import RuleError, load_rule_set
+
+    path = tmp_path / "untitled.yaml"
+    path.write_text(UNTITLED)
+    result = CliRunner().invoke(app, ["rules", "check", str(path)])
+    assert result.exit_code == 1 and "rule suspended: no title" in result.output
+    titled = tmp_path / "titled.yaml"
+    titled.write_text(UNTITLED.replace("  - id: suspended\n", '  - id: suspended\n    title: "Suspended"\n'))
+    assert check_rule_set(titled).passed
+    assert load_rule_set(titled).titles == {"suspended": "Suspended"}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(UNTITLED.replace("  - id: suspended\n", "  - id: suspended\n    title: 3\n"))
+    with pytest.raises(RuleError, match="title"):
+        load_rule_set(bad)

@@ -102,6 +102,22 @@ def example_scores(pupil_terms: pd.DataFrame, academic_year: str, term: str) -> 
             "reasons_up": reasons,
             "reasons_down": [[] for _ in range(len(now))],
             "contributions": contributions.to_dict("records"),
+            # issue 11: risk in percentage points beside the pupil's value, and what would change it
+            "details": [
+                {
+                    "risk_points": {k: round(100 * v * p * (1 - p), 1) for k, v in row.items()},
+                    "values": {"attendance_rate_term": f"{1 - a:.0%}", "looked_after": "yes" if c else "no"},
+                }
+                for row, p, a, c in zip(
+                    contributions.to_dict("records"), probability, absence, cla, strict=True
+                )
+            ],
+            "what_would_change": [
+                {"enough": True, "text": f"if attendance this term were 96% rather than {1 - a:.0%}, ..."}
+                if flagged
+                else None
+                for a, flagged in zip(absence, rule_flag | model_flag, strict=True)
+            ],
         }
     )
 

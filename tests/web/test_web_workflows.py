@@ -33,6 +33,9 @@ def test_pupil_page_shows_history_reasons_chart_and_versions(clients):
     assert "Term-by-term history" in page and "Attendance" in page and "Suspensions" in page
     assert "Rules that fired" in page and "<svg" in page and 'class="up"' in page
     assert "Attendance this term" in page, "the chart names features by their catalogue label"
+    assert " pp</text>" in page and "percentage points of risk" in page  # adviser units, not log-odds
+    assert "Attendance this term: " in page  # the pupil's value beside the feature
+    assert "What would change it" in page and "if attendance this term were 96%" in page
     assert "rules-test-1" in page and "model-test-1" in page and "features-test-1" in page
     assert "The model flags every pupil with a risk of 30% or more (risk cut-off 30.0%)." in page
     assert "Rules flag pupils in the high band and pupils for whom an always-flag rule fires." in page
