@@ -146,6 +146,7 @@ def features_numpy(
             "severe_absence": np.where(np.isnan(ytd_absent), np.nan, ytd_absent * 2 >= ytd_possible),
             "attendance_change_prev_term": rate(LOOKBACK) - rate(LOOKBACK - 1),
             "attendance_change_last_year": rate(LOOKBACK) - rate(0),
+            "attendance_rate_last_year": rate(0),
         }
     year_start_term = now - now % 3
     for name in ("suspensions", "suspension_sessions"):
@@ -263,7 +264,9 @@ def model_numpy(model: Any, features: dict[str, np.ndarray], catalogue: Catalogu
     column_owner = np.array([names.index(owner.get(f, f)) for f in model.column_features_])
     grouping = np.zeros((len(column_owner), len(names)))
     grouping[np.arange(len(column_owner)), column_owner] = 1
-    contributions = ((matrix - model.background_mean_) * coef) @ grouping
+    reference = getattr(model, "reference_row_", None)  # the reference pupil, once explanations have one
+    reference = model.background_mean_ if reference is None else reference
+    contributions = ((matrix - reference) * coef) @ grouping
 
     reasons = []
     k = min(k, len(names))
