@@ -331,7 +331,9 @@ class Store:
             # the cost of saving a term's scores.
             as_json = {
                 c.name: pd.Series(
-                    [json.dumps(v) for v in frame[c.name].tolist()], index=frame.index, dtype=object
+                    [json.dumps(_json_value(v)) for v in frame[c.name].tolist()],
+                    index=frame.index,
+                    dtype=object,
                 )
                 for c in t.scores.columns
                 if isinstance(c.type, sa.JSON)
@@ -383,6 +385,13 @@ class Store:
                 "flag_reason": "string",
             }
         )
+
+
+def _json_value(value: Any) -> Any:
+    """A JSON cell's value: a missing one (None, NaN or NA, as a reindexed column holds) is JSON null."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    return value
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
