@@ -328,13 +328,21 @@ def _stage_bar(description: str, stages: int):
 
 @contextlib.contextmanager
 def _clear_errors():
-    """Bad input (a malformed spec, an unknown term or model version) as one line and exit code 1."""
-    from mlflow.exceptions import MlflowException
+    """Bad input (a malformed spec, an unknown term or model version) or a rule-engine failure as one line
+    and exit code 1. MLflow's exception type is looked up only if MLflow was loaded (scoring never is)."""
+    import sys
 
     try:
         yield
-    except (ValueError, LookupError, FileNotFoundError, MlflowException) as error:
-        message = error.message if isinstance(error, MlflowException) else str(error)
+    except Exception as error:
+        from riskengine.rules.engine import RuleEngineError
+
+        mlflow_error = getattr(sys.modules.get("mlflow.exceptions"), "MlflowException", None)
+        known = (ValueError, LookupError, FileNotFoundError, RuleEngineError)
+        known += (mlflow_error,) if mlflow_error else ()
+        if not isinstance(error, known):
+            raise
+        message = error.message if mlflow_error and isinstance(error, mlflow_error) else str(error)
         typer.echo(f"Error: {message}", err=True)
         raise typer.Exit(1) from None
 
