@@ -430,6 +430,44 @@ def evaluate_command(
         typer.echo(f"MLflow run {result.run_info['mlflow_run_id']}")
 
 
+# --- interventions, assessments and impact (issue 13) ------------------------------------------------------
+
+interventions_app = typer.Typer(help="A service's intervention records (interventions/types.yaml).")
+app.add_typer(interventions_app, name="interventions")
+assessments_app = typer.Typer(help="Pre/post assessments (instruments in interventions/instruments/).")
+app.add_typer(assessments_app, name="assessments")
+
+
+@interventions_app.command("import")
+def interventions_import_command(
+    file: str = typer.Argument(..., help="interventions.csv (CSV or XLSX; shared/spec/interventions.md)."),
+    mapping: str | None = typer.Option(None, "--mapping", help=_MAPPING_HELP),
+    errors_csv: str | None = typer.Option(None, "--errors-csv", help="Also write every problem to this CSV."),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+    by: str = typer.Option("cli", "--by", help="Who is importing (recorded with the import)."),
+) -> None:
+    """Validate a service's intervention records and append them as events; nothing is stored on error."""
+    from riskengine.interventions import import_interventions
+    from riskengine.store import Store
+
+    _finish_upload(import_interventions(Store.open(db), file, mapping=mapping, uploaded_by=by), errors_csv)
+
+
+@assessments_app.command("import")
+def assessments_import_command(
+    file: str = typer.Argument(..., help="assessments.csv (CSV or XLSX; shared/spec/interventions.md)."),
+    mapping: str | None = typer.Option(None, "--mapping", help=_MAPPING_HELP),
+    errors_csv: str | None = typer.Option(None, "--errors-csv", help="Also write every problem to this CSV."),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+    by: str = typer.Option("cli", "--by", help="Who is importing (recorded with the import)."),
+) -> None:
+    """Validate pre/post assessment scores and store them; nothing is stored on error."""
+    from riskengine.interventions import import_assessments
+    from riskengine.store import Store
+
+    _finish_upload(import_assessments(Store.open(db), file, mapping=mapping, uploaded_by=by), errors_csv)
+
+
 # --- web service (issue 7) --------------------------------------------------------------------------------
 
 users_app = typer.Typer(
