@@ -89,6 +89,7 @@ def load_audit_settings(path: str | Path | None = None) -> AuditSettings:
     raw = yaml.safe_load(Path(path or data_path("evaluation", "audit.yaml")).read_text()) or {}
     boot = raw.pop("bootstrap", {}) or {}
     attributes = raw.pop("attributes", None)
+    raw.pop("disclosure", None)  # read by riskengine.evaluation.disclosure.DisclosureSettings
     kwargs: dict[str, Any] = dict(raw)
     kwargs.update(
         {f"bootstrap_{k}" if k in ("reps", "seed") else k: v for k, v in boot.items()},
