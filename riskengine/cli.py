@@ -59,6 +59,12 @@ def synth_command(
     single_file: bool = typer.Option(
         False, "--single-file", help="One pupil_terms.csv instead of one file per school per term."
     ),
+    service: bool = typer.Option(
+        False,
+        "--service",
+        help="Add an early-intervention service with a planted effect: also writes interventions.csv, "
+        "assessments.csv, service_scores.csv and service_truth.json (the true effects).",
+    ),
 ) -> None:
     """Generate a synthetic local authority (seeded, calibrated to English figures) and write its files."""
     from pathlib import Path
@@ -67,7 +73,17 @@ def synth_command(
 
     year, _, term = as_of.partition(" ")
     try:
-        la = generate(pupils=pupils, cohorts=cohorts, schools=schools, seed=seed, as_of=(year, term.strip()))
+        from riskengine.synth.service import ServiceSpec
+
+        planted = ServiceSpec() if service else None
+        la = generate(
+            pupils=pupils,
+            cohorts=cohorts,
+            schools=schools,
+            seed=seed,
+            as_of=(year, term.strip()),
+            service=planted,
+        )
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
     paths = write_uploads(la, out_dir, messy=messy, single_file=single_file, progress=True)
@@ -80,6 +96,11 @@ def synth_command(
         f"Wrote {len(la.destinations):,} destination rows for "
         f"{int(la.truth['has_destination'].sum()):,} young people to {destinations}"
     )
+    if service:
+        from riskengine.synth.service import write_service
+
+        written = write_service(la, out_dir)
+        typer.echo(f"Wrote the service's records and true effects: {', '.join(p.name for p in written)}")
 
 
 # --- upload and store (issue 3) ---------------------------------------------------------------------------
@@ -466,6 +487,53 @@ def assessments_import_command(
     from riskengine.store import Store
 
     _finish_upload(import_assessments(Store.open(db), file, mapping=mapping, uploaded_by=by), errors_csv)
+
+
+@app.command("impact")
+def impact_command(
+    scores: str | None = typer.Option(
+        None,
+        "--scores",
+        help="A scores file (CSV or Parquet, with probability_cutoff) instead of stored runs.",
+    ),
+    ncyear: int = typer.Option(9, "--ncyear", help="Year group of the service's scoring point."),
+    term: str = typer.Option("autumn", "--term", help="Term of the service's scoring point."),
+    share: float = typer.Option(0.15, "--at-risk-share", help="Share of each cohort counted at risk."),
+    boot: int = typer.Option(200, "--boot", help="Bootstrap replicates for the weighting intervals."),
+    out_dir: str = typer.Option(
+        "impact-report", "--out", help="Folder for impact.html, impact.json, tables/."
+    ),
+    mlflow: bool = typer.Option(True, "--mlflow/--no-mlflow", help="Log the report to MLflow."),
+    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help=_TRACKING_HELP),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Did the help work? Fair comparisons (weighting, discontinuity at the cut-off, before/after) beside
+    the naive figures, and the outcome measures, as a self-contained HTML report plus JSON and CSV."""
+    from riskengine.evaluation.workflow import read_scores_file
+    from riskengine.impact.workflow import impact_store
+    from riskengine.store import Store
+
+    frame = read_scores_file(scores) if scores is not None else None
+    with _clear_errors():
+        result, report = impact_store(
+            Store.open(db),
+            scores=frame,
+            ncyear=ncyear,
+            term=term,
+            out_dir=out_dir,
+            n_boot=boot,
+            at_risk_share=share,
+            mlflow=mlflow,
+            tracking_uri=tracking_uri,
+        )
+    for estimate in result.estimates:
+        typer.echo(
+            f"{estimate.method}, {estimate.outcome}: {estimate.estimate:+.3f} "
+            f"({estimate.ci_low:+.3f} to {estimate.ci_high:+.3f}); naive {estimate.naive:+.3f}"
+        )
+    for name, reason in result.not_estimated.items():
+        typer.echo(f"Not estimated ({name}): {reason}")
+    typer.echo(f"Report: {report}")
 
 
 # --- web service (issue 7) --------------------------------------------------------------------------------

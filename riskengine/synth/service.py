@@ -356,3 +356,58 @@ def true_estimands(frame: pd.DataFrame, rd_bandwidth: float = 0.4) -> dict[str, 
         "att_attendance": float((frame["attendance1"] - frame["attendance0"])[supported].mean()),
         "rd_outcome": float(beta[0]),
     }
+
+
+def scoring_run(la) -> pd.DataFrame:
+    """The service's Year 9 autumn scoring runs as a scores file (the scores contract's columns plus each
+    row's `probability_cutoff`), for `riskengine impact --scores` on generated data."""
+    pupils = la.service.pupils
+    terms = la.pupil_terms
+    y9 = terms[(terms["ncyear"] == 9) & (terms["term"] == "autumn")].drop_duplicates("upn", keep="last")
+    own = pupils.reindex(y9["upn"].astype(str))
+    keep = own["scored"].fillna(False).to_numpy(dtype=bool)
+    y9, own = y9[keep], own[keep]
+    source = np.select(
+        [own["model_flag"] & own["rule_flag"], own["model_flag"], own["rule_flag"]],
+        ["both", "model", "rule"],
+        "",
+    )
+    return pd.DataFrame(
+        {
+            "upn": y9["upn"].astype(str).to_numpy(),
+            "school_urn": y9["school_urn"].astype(str).to_numpy(),
+            "academic_year": y9["academic_year"].astype(str).to_numpy(),
+            "term": "autumn",
+            "ncyear": 9,
+            "probability": own["score"].round(6).to_numpy(),
+            "flag": own["flagged"].to_numpy(dtype=bool),
+            "flag_source": pd.Series(source).replace("", pd.NA).to_numpy(),
+            "probability_cutoff": own["cutoff"].round(6).to_numpy(),
+        }
+    )
+
+
+def write_service(la, folder) -> list:
+    """interventions.csv, assessments.csv, service_scores.csv and service_truth.json into `folder`."""
+    import json
+    from dataclasses import asdict
+    from pathlib import Path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [
+        folder / n
+        for n in ("interventions.csv", "assessments.csv", "service_scores.csv", "service_truth.json")
+    ]
+    la.service.interventions.to_csv(paths[0], index=False, lineterminator="\n")
+    la.service.assessments.to_csv(paths[1], index=False, lineterminator="\n")
+    scoring_run(la).to_csv(paths[2], index=False, lineterminator="\n")
+    frame = analysis_frame(la)
+    truth = {
+        "spec": asdict(la.service.spec),
+        "start_year": la.service.start_year,
+        "estimands": true_estimands(frame) if frame["supported"].any() else {},
+        "note": "from both potential outcomes of the pupils with a complete destination window",
+    }
+    paths[3].write_text(json.dumps(truth, indent=2))
+    return paths
