@@ -32,6 +32,14 @@ class InterventionTypes:
     def ids(self) -> tuple[str, ...]:
         return tuple(self.labels)
 
+    def id_of(self, text: str) -> str:
+        """The type an adviser meant, given its id or its label (any case); ValueError if neither."""
+        folded = (text or "").strip().casefold()
+        for type_id, label in self.labels.items():
+            if folded in (type_id.casefold(), label.casefold()):
+                return type_id
+        raise ValueError(f"the intervention type should be one of: {', '.join(self.labels.values())}")
+
 
 def load_types(path: str | Path | None = None) -> InterventionTypes:
     """Read the intervention types (default: the shipped interventions/types.yaml)."""

@@ -138,3 +138,20 @@ def cohort_change(
             }
         )
     return pd.DataFrame(rows)
+
+
+def pupil_assessments(assessments: pd.DataFrame, instruments: dict[str, Instrument]) -> dict[str, pd.DataFrame]:
+    """One pupil's assessments for the pupil page: per instrument, a table of each assessment (date, stage,
+    one column per subscale; newest first) and their change per scale (`distance_travelled`)."""
+    out = {}
+    for instrument in instruments.values():
+        own = assessments[assessments["instrument"] == instrument.id]
+        if own.empty:
+            continue
+        history = _scores_wide(own, instrument).sort_values(["date", "id"], ascending=False)
+        history = history.assign(date=history["date"].dt.date)[["date", "stage", *instrument.subscale_names]]
+        out[instrument.id] = history
+        change = distance_travelled(own, {instrument.id: instrument})
+        if len(change):
+            out[f"{instrument.id}:change"] = change.drop(columns=["upn", "instrument"])
+    return out

@@ -139,8 +139,8 @@ def record_intervention_event(
     qualification: str | None = None,
     notes: str | None = None,
     types: InterventionTypes | None = None,
-) -> str:
-    """Append one event (a new intervention, or a change to `intervention_id`); returns the intervention's
+) -> int:
+    """Append one event (a new intervention, or a change to `intervention_id`); returns the event's row
     id. Checks the same rules as an import, raising ValueError in words an adviser understands."""
     types = types or load_types()
     if type not in types.labels:
@@ -161,23 +161,24 @@ def record_intervention_event(
             ).first()
             if owner is not None and owner[0] != upn:
                 raise ValueError("that intervention belongs to another pupil")
-        connection.execute(
-            sa.insert(interventions).values(
-                upn=upn,
-                intervention_id=intervention_id,
-                kind=type,
-                started_on=start_date,
-                ended_on=end_date,
-                status=status,
-                adviser=(adviser or "").strip() or None,
-                prompted_by_run=prompted_by_run,
-                qualification=qualification,
-                note=(notes or "").strip() or None,
-                recorded_by=recorded_by,
-                created_at=datetime.now(UTC),
-            )
+        return int(
+            connection.execute(
+                sa.insert(interventions).values(
+                    upn=upn,
+                    intervention_id=intervention_id,
+                    kind=type,
+                    started_on=start_date,
+                    ended_on=end_date,
+                    status=status,
+                    adviser=(adviser or "").strip() or None,
+                    prompted_by_run=prompted_by_run,
+                    qualification=qualification,
+                    note=(notes or "").strip() or None,
+                    recorded_by=recorded_by,
+                    created_at=datetime.now(UTC),
+                )
+            ).inserted_primary_key[0]
         )
-    return intervention_id
 
 
 def read_intervention_events(store: Store, upns: Sequence[str] | None = None) -> pd.DataFrame:

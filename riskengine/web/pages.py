@@ -38,6 +38,7 @@ from riskengine.web.evaluator import (
     safe_report_html,
     versions_in_use,
 )
+from riskengine.web.impact import intervention_context, latest_impact, record_assessment_form
 from riskengine.web.pupils import resolve_pupil
 from riskengine.web.record import describe_threshold, pupil_record
 from riskengine.web.reviews import REVIEWER_ROLES, record_intervention, record_review
@@ -201,6 +202,7 @@ def pupil_page(request: Request, ref: str) -> Response:
         chart=chart,
         can_review=session.user.role in REVIEWER_ROLES,
         today=date.today().isoformat(),
+        **intervention_context(store, record.upn),
     )
 
 
@@ -243,11 +245,37 @@ async def intervention_form(request: Request, ref: str) -> Response:
             started,
             ended,
             str(form.get("note", "")),
+            status=str(form.get("status", "")) or None,
+            adviser=str(form.get("adviser", "")).strip() or None,
+            qualification=str(form.get("qualification", "")) or None,
+            intervention_id=str(form.get("intervention_id", "")) or None,
         )
     except ValueError as error:
         raise HTTPException(status_code=422, detail=str(error)) from None
     audit.record(store_of(request), session.user, "intervention", ref)
     return RedirectResponse(f"/pupils/{ref}#interventions", status_code=303)
+
+
+@router.post("/pupils/{ref}/assessments")
+async def assessment_form(request: Request, ref: str) -> Response:
+    session, form = await checked_form(request, *REVIEWER_ROLES)
+    upn = _pupil_for_write(request, session, ref)
+    try:
+        record_assessment_form(store_of(request), session.user, upn, dict(form))
+    except ValueError as error:
+        raise HTTPException(status_code=422, detail=str(error)) from None
+    audit.record(store_of(request), session.user, "assessment", ref)
+    return RedirectResponse(f"/pupils/{ref}#assessments", status_code=303)
+
+
+@router.get("/evaluator/impact")
+def impact_page(request: Request) -> Response:
+    page_session(request, "evaluator", "admin")
+    try:
+        impact = latest_impact(request.app.state.reports_dir)
+    except ValueError as error:
+        raise HTTPException(status_code=409, detail=str(error)) from None
+    return render(request, "impact.html", impact=impact)
 
 
 def _school_page(request: Request, session: Session, status_code: int = 200, **context) -> HTMLResponse:
