@@ -140,7 +140,9 @@ def cohort_change(
     return pd.DataFrame(rows)
 
 
-def pupil_assessments(assessments: pd.DataFrame, instruments: dict[str, Instrument]) -> dict[str, pd.DataFrame]:
+def pupil_assessments(
+    assessments: pd.DataFrame, instruments: dict[str, Instrument]
+) -> dict[str, pd.DataFrame]:
     """One pupil's assessments for the pupil page: per instrument, a table of each assessment (date, stage,
     one column per subscale; newest first) and their change per scale (`distance_travelled`)."""
     out = {}

@@ -118,7 +118,10 @@ def _finish(
 
 
 def intervention_validator(
-    types: InterventionTypes, known: Known, known_runs: Callable[[], set[int]]
+    types: InterventionTypes,
+    known: Known,
+    known_runs: Callable[[], set[int]],
+    owners: Callable[[pd.Series], pd.Series] = lambda ids: pd.Series(pd.NA, index=ids.index, dtype="string"),
 ) -> Callable[[pd.DataFrame, ColumnMapping], tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
     """A validator (cells, mapping) -> (typed events, errors, warnings) for interventions.csv."""
     checks: dict[str, list[pa.Check]] = {
@@ -163,6 +166,17 @@ def intervention_validator(
                 lambda f: f["prompted_by_run"].isna() | f["prompted_by_run"].isin(list(runs)),
                 lambda f: "there is no scoring run " + f["prompted_by_run"].astype("string"),
                 ("prompted_by_run",),
+            ),
+            schema.RowCheck(
+                "same_pupil_as_stored",
+                "intervention_id",
+                lambda f: (
+                    owners(f["intervention_id"]).isna() | (owners(f["intervention_id"]) == f["upn"])
+                ).fillna(True),
+                lambda f: pd.Series(
+                    "this intervention_id is already recorded for another pupil", index=f.index
+                ),
+                ("intervention_id", "upn"),
             ),
             schema.RowCheck(
                 "one_pupil_per_intervention",
@@ -258,6 +272,27 @@ def _known_pupils(store: Store) -> Known:
     return known
 
 
+def _stored_owners(store: Store) -> Callable[[pd.Series], pd.Series]:
+    """intervention ids -> the pupil each is already recorded for (NA when new)."""
+    from riskengine.web.tables import interventions
+
+    def owners(ids: pd.Series) -> pd.Series:
+        wanted = sorted(set(ids.dropna().astype(str)))
+        with store.engine.connect() as connection:
+            held = dict(
+                row
+                for start in range(0, len(wanted), 1000)
+                for row in connection.execute(
+                    sa.select(interventions.c.intervention_id, interventions.c.upn)
+                    .where(interventions.c.intervention_id.in_(wanted[start : start + 1000]))
+                    .distinct()
+                )
+            )
+        return ids.astype("string").map(held).astype("string")
+
+    return owners
+
+
 def _known_runs(store: Store) -> Callable[[], set[int]]:
     def runs() -> set[int]:
         with store.engine.connect() as connection:
@@ -308,7 +343,7 @@ def import_interventions_bytes(
     """Validate an interventions file and, only if every row is right, append its events in one
     transaction (re-importing the identical file is a recorded no-op)."""
     types = types or load_types()
-    validate = intervention_validator(types, _known_pupils(store), _known_runs(store))
+    validate = intervention_validator(types, _known_pupils(store), _known_runs(store), _stored_owners(store))
     return _import(
         store,
         data,

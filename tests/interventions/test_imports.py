@@ -61,6 +61,12 @@ def test_interventions_import_appends_events_and_derives_current_state(store: St
     other = current[current["upn"] == UPNS[1]].iloc[0]
     assert other["type"] == "work_experience" and other["start_date"] == pd.Timestamp("2025-01-13")
     assert import_interventions_bytes(store, _csv(rows), "interventions.csv").status == "unchanged"
+    stolen = [{**rows[0], "UPN": UPNS[2], "status": "withdrawn"}]
+    refused = import_interventions_bytes(store, _csv(stolen), "later.csv")
+    assert (
+        "row 2, intervention_id: this intervention_id is already recorded for another pupil"
+        in refused.report()
+    )
 
 
 def test_broken_interventions_file_stores_nothing(store: Store) -> None:
