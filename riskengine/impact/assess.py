@@ -21,7 +21,7 @@ from riskengine.impact.before_after import before_after
 from riskengine.impact.discontinuity import fuzzy_rd
 from riskengine.impact.estimate import Estimate
 from riskengine.impact.frame import MAIN_FACTORS
-from riskengine.impact.weighting import doubly_robust_att
+from riskengine.impact.weighting import weighted_att
 from riskengine.interventions.catalogue import Instrument
 from riskengine.interventions.change import cohort_change, distance_travelled, unpaired_counts
 from riskengine.spec import upload as spec
@@ -203,7 +203,7 @@ def assess_impact(
     enough = labelled["supported"].sum() >= MIN_GROUP and (~labelled["supported"]).sum() >= MIN_GROUP
     reason = f"needs at least {MIN_GROUP} supported and {MIN_GROUP} unsupported pupils with an outcome"
     if enough:
-        _try(result, "weighting: outcome", lambda: doubly_robust_att(
+        _try(result, "weighting: outcome", lambda: weighted_att(
             after, "outcome", numeric=numeric, categorical=categorical, n_boot=n_boot,
             confidence=confidence, seed=seed))  # fmt: skip
         _try(result, "discontinuity: outcome", lambda: fuzzy_rd(after, "outcome", confidence=confidence))
@@ -211,7 +211,7 @@ def assess_impact(
         result.not_estimated["weighting: outcome"] = reason
         result.not_estimated["discontinuity: outcome"] = reason
     if after["attendance"].notna().sum() > 2 * MIN_GROUP and after["supported"].sum() >= MIN_GROUP:
-        _try(result, "weighting: attendance", lambda: doubly_robust_att(
+        _try(result, "weighting: attendance", lambda: weighted_att(
             after, "attendance", numeric=[*numeric, "attendance_pre"], categorical=categorical,
             baseline="attendance_pre", n_boot=n_boot, confidence=confidence, seed=seed))  # fmt: skip
     else:

@@ -8,7 +8,7 @@ import pandas as pd
 
 from riskengine.impact.before_after import before_after
 from riskengine.impact.discontinuity import fuzzy_rd
-from riskengine.impact.weighting import doubly_robust_att
+from riskengine.impact.weighting import weighted_att
 from riskengine.synth.service import MAIN_FACTORS, analysis_frame, true_estimands
 
 COMPARED_ON = ["score_logit", *MAIN_FACTORS, "flagged", "rule_flag"]
@@ -40,15 +40,13 @@ def estimates_against_truth(la, n_boot: int = 200, seed: int = 0) -> pd.DataFram
         )
 
     row(
-        "doubly robust ATT, outcome",
-        doubly_robust_att(
-            after, "outcome", numeric=COMPARED_ON, categorical=CATEGORIES, n_boot=n_boot, seed=seed
-        ),
+        "weighted ATT, outcome",
+        weighted_att(after, "outcome", numeric=COMPARED_ON, categorical=CATEGORIES, n_boot=n_boot, seed=seed),
         truth["att_outcome"],
     )
     row(
-        "doubly robust ATT, attendance",
-        doubly_robust_att(
+        "weighted ATT, attendance",
+        weighted_att(
             after,
             "attendance",
             numeric=[*COMPARED_ON, "attendance_pre"],

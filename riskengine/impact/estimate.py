@@ -44,19 +44,25 @@ class Estimate:
 
 
 def logistic_fit(
-    x: np.ndarray, y: np.ndarray, ridge: float = 1e-3, iterations: int = 50, start: np.ndarray | None = None
+    x: np.ndarray,
+    y: np.ndarray,
+    ridge: float = 1e-3,
+    iterations: int = 50,
+    start: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Coefficients of a logistic regression (first column of `x` the intercept, left unpenalised) by
     Newton's method with a small ridge, which keeps separated data finite. Fast enough to refit inside a
     bootstrap, especially from a `start` near the answer (the full-sample fit)."""
     n, k = x.shape
+    w = np.ones(n) if weights is None else weights * (n / weights.sum())
     beta = np.zeros(k) if start is None else start.copy()
     penalty = np.full(k, ridge * n)
     penalty[0] = 0.0
     for _ in range(iterations):
         p = 1.0 / (1.0 + np.exp(-np.clip(x @ beta, -30, 30)))
-        gradient = x.T @ (y - p) - penalty * beta
-        hessian = (x * (p * (1 - p))[:, None]).T @ x + np.diag(penalty)
+        gradient = x.T @ (w * (y - p)) - penalty * beta
+        hessian = (x * (w * p * (1 - p))[:, None]).T @ x + np.diag(penalty)
         step = np.linalg.solve(hessian + 1e-9 * np.eye(k), gradient)
         beta += step
         if np.max(np.abs(step)) < 1e-8:

@@ -13,7 +13,7 @@ import pytest
 from riskengine.impact.before_after import before_after
 from riskengine.impact.check import estimates_against_truth
 from riskengine.impact.discontinuity import fuzzy_rd, ik_bandwidth
-from riskengine.impact.weighting import doubly_robust_att
+from riskengine.impact.weighting import weighted_att
 from riskengine.synth import generate
 from riskengine.synth.service import ServiceSpec
 
@@ -40,7 +40,7 @@ def test_fuzzy_rd_recovers_a_known_local_effect() -> None:
     assert ik_bandwidth(r, y) == pytest.approx(estimate.details["bandwidth"])
 
 
-def test_doubly_robust_att_removes_confounding_the_naive_difference_keeps() -> None:
+def test_weighted_att_removes_confounding_the_naive_difference_keeps() -> None:
     rng = np.random.default_rng(6)
     n = 6000
     risk = rng.normal(0, 1, n)
@@ -48,7 +48,7 @@ def test_doubly_robust_att_removes_confounding_the_naive_difference_keeps() -> N
     supported = rng.random(n) < 1 / (1 + np.exp(-(-1.5 + 1.2 * risk + 0.3 * (school == "b"))))
     y = 0.5 * risk + 0.2 * (school == "c") - 0.3 * supported + rng.normal(0, 0.4, n)
     frame = pd.DataFrame({"risk": risk, "school": school, "supported": supported, "y": y})
-    estimate = doubly_robust_att(frame, "y", numeric=["risk"], categorical=["school"], n_boot=100)
+    estimate = weighted_att(frame, "y", numeric=["risk"], categorical=["school"], n_boot=100)
     assert np.isfinite([estimate.ci_low, estimate.ci_high]).all() and estimate.width < 0.2
     assert _within(estimate, -0.3)
     assert estimate.naive > 0  # supported pupils are at higher risk: the raw difference has the wrong sign
@@ -63,8 +63,8 @@ def test_before_after_needs_both_periods() -> None:
 
 
 WIDTHS = {
-    "doubly robust ATT, outcome": 0.4,
-    "doubly robust ATT, attendance": 0.4,
+    "weighted ATT, outcome": 0.4,
+    "weighted ATT, attendance": 0.4,
     "fuzzy RD at the cut-off, outcome": 0.9,
     "before/after, at-risk outcome (ITT)": 0.35,
 }
@@ -82,11 +82,7 @@ def test_estimators_cover_the_planted_service_effect(seed: int) -> None:
         se = (row["ci_high"] - row["ci_low"]) / (2 * Z)
         assert abs(row["estimate"] - row["truth"]) <= 4 * se, name
     # the planted effects are harmful-to-NEET reductions and attendance gains, so the truth has a sign
-    assert (
-        rows.loc["doubly robust ATT, outcome", "truth"]
-        < 0
-        < rows.loc["doubly robust ATT, attendance", "truth"]
-    )
+    assert rows.loc["weighted ATT, outcome", "truth"] < 0 < rows.loc["weighted ATT, attendance", "truth"]
     # pupils assessed at a low point improve anyway: the naive resilience change overstates the effect
     resilience = rows.loc["naive pre/post, resilience (mean sten)"]
     assert resilience["estimate"] > resilience["truth"] + 0.3

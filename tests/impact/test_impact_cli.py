@@ -45,7 +45,7 @@ def test_impact_report_from_a_generated_service(tmp_path) -> None:
     result = runner.invoke(app, ["impact", "--scores", str(out / "service_scores.csv"), "--boot", "30",
                                  "--no-mlflow", "--out", str(report), "--db", db])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "doubly robust weighting, outcome:" in result.output and "naive" in result.output
+    assert "inverse-probability weighting, outcome:" in result.output and "naive" in result.output
     html = (report / "impact.html").read_text()
     assert "Estimand:" in html and "Assumption:" in html and "there is no comparison group" in html
     assert "<script" not in html and "http" not in html.replace("http-equiv", "")
