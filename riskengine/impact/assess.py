@@ -181,6 +181,7 @@ def assess_impact(
         run_info={
             **(run_info or {}),
             "pupils": len(frame),
+            "left_out": dict(frame.attrs.get("left_out", {})),
             "supported": int(frame["supported"].sum()),
             "cohorts_before_service": sorted(
                 int(c) for c in frame.loc[frame["before_service"], "cohort"].unique()

@@ -96,7 +96,8 @@ def impact_frame(
     either `probability_cutoff` or `threshold` (the run's record). `interventions` is
     `current_interventions`' frame. A pupil is supported when an intervention that began (status active,
     completed or withdrawn) started after their scoring term began and before the end of Year 11; a
-    cohort in which nobody was supported counts as before the service.
+    cohort in which nobody was supported counts as before the service. Pupils supported before the
+    scoring point are left out and counted in `attrs["left_out"]`.
     """
     picked = scores[(scores["ncyear"].astype(int) == ncyear) & (scores["term"].astype(str) == term)]
     picked = picked.drop_duplicates("upn", keep="last").reset_index(drop=True)
@@ -134,6 +135,11 @@ def impact_frame(
     frame["support_start"] = start
     frame["supported"] = (start >= frame["scored_from"]) & (start <= left)
     frame["before_service"] = ~frame.groupby("cohort")["supported"].transform("any")
+    # Pupils whose support began before the scoring point were neither prompted by it nor untouched by
+    # the service: they are left out of every comparison, and counted (frame.attrs["left_out"]).
+    earlier = (start < frame["scored_from"]).fillna(False)
+    left_out = {"supported before the scoring point": int(earlier.sum())}
+    frame = frame[~earlier.to_numpy()].reset_index(drop=True)
 
     own = outcomes if "upn" in outcomes.columns else outcomes.reset_index()
     own = own.set_index("upn").reindex(frame["upn"])
@@ -163,4 +169,5 @@ def impact_frame(
         frame[column] = now[column].astype("boolean").astype(float)
     for column in ("alternative_provision", "eal"):
         frame[column] = now[column].astype("boolean").astype(float) if column in now else np.nan
+    frame.attrs["left_out"] = left_out
     return frame

@@ -87,6 +87,7 @@ def write_impact_report(
     info = dict(result.run_info)
     info["pupils"] = format_count(info.get("pupils"), settings)
     info["supported"] = format_count(info.get("supported"), settings)
+    info["left_out"] = {k: format_count(v, settings) for k, v in (info.get("left_out") or {}).items()}
     document = {
         "run_info": info,
         "estimates": estimates,
