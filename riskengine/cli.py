@@ -35,6 +35,8 @@ def demo_command(
     typer.echo(f"Held-out cohort AUC of the model: {result.validation_auc:.3f}")
     typer.echo(f"Explained flags:     {result.flags_csv}")
     typer.echo(f"Evaluation report:   {result.report_html}")
+    if result.impact_html is not None:
+        typer.echo(f"Impact report:       {result.impact_html}")
     typer.echo(f"Store (SQLite):      {result.database}")
     typer.echo(f"MLflow tracking:     {result.tracking_uri}")
     typer.echo(f"Try: riskengine explain UPN --db sqlite:///{result.database}")

@@ -96,7 +96,8 @@ def impact_frame(
     either `probability_cutoff` or `threshold` (the run's record). `interventions` is
     `current_interventions`' frame. A pupil is supported when an intervention that began (status active,
     completed or withdrawn) started after their scoring term began and before the end of Year 11; a
-    cohort in which nobody was supported counts as before the service. Pupils supported before the
+    cohort in which nobody was supported and which was scored before support first began counts as before
+    the service. Pupils supported before the
     scoring point are left out and counted in `attrs["left_out"]`.
     """
     picked = scores[(scores["ncyear"].astype(int) == ncyear) & (scores["term"].astype(str) == term)]
@@ -134,7 +135,13 @@ def impact_frame(
     start = frame["upn"].map(first)
     frame["support_start"] = start
     frame["supported"] = (start >= frame["scored_from"]) & (start <= left)
-    frame["before_service"] = ~frame.groupby("cohort")["supported"].transform("any")
+    # A cohort is before the service when nobody in it was supported and it was scored before the first
+    # support began (a cohort scored since, whose support has not started yet, is not "before").
+    first_support = start[frame["supported"]].min()
+    nobody = ~frame.groupby("cohort")["supported"].transform("any")
+    frame["before_service"] = nobody & (
+        frame["scored_from"] < first_support if pd.notna(first_support) else True
+    )
     # Pupils whose support began before the scoring point were neither prompted by it nor untouched by
     # the service: they are left out of every comparison, and counted (frame.attrs["left_out"]).
     earlier = (start < frame["scored_from"]).fillna(False)

@@ -5,6 +5,7 @@ the disclosure-control module first, so small counts never leave the engine."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import jinja2
@@ -143,7 +144,7 @@ def log_impact(result: ImpactResult, report_dir: str | Path, tracking_uri: str |
         ):
             client.log_param(run_id, key, str(result.run_info.get(key))[:500])
         for estimate in result.estimates:
-            stem = f"{estimate.method}_{estimate.outcome}".replace(" ", "_").replace("/", "_")
+            stem = re.sub(r"[^A-Za-z0-9]+", "_", f"{estimate.method} {estimate.outcome}").strip("_")
             for name in ("estimate", "ci_low", "ci_high", "naive"):
                 value = getattr(estimate, name)
                 if value == value:

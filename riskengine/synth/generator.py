@@ -201,6 +201,7 @@ def generate(
     )
 
 
-def demo_la(seed: int = 0) -> SyntheticLA:
-    """A local authority sized for a quick demonstration: 4 schools, 8 intakes of 600 pupils."""
-    return generate(pupils=600, cohorts=8, schools=4, seed=seed)
+def demo_la(seed: int = 0, service: ServiceSpec | None = None) -> SyntheticLA:
+    """A local authority sized for a quick demonstration: 4 schools, 8 intakes of 600 pupils (and, if
+    given, an early-intervention service with a planted effect)."""
+    return generate(pupils=600, cohorts=8, schools=4, seed=seed, service=service)

@@ -42,9 +42,17 @@ def test_impact_report_from_a_generated_service(tmp_path) -> None:
         result = runner.invoke(app, [kind, "import", str(out / f"{kind}.csv"), "--db", db])
         assert result.exit_code == 0, result.output
     report = tmp_path / "report"
+    tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
     result = runner.invoke(app, ["impact", "--scores", str(out / "service_scores.csv"), "--boot", "30",
-                                 "--no-mlflow", "--out", str(report), "--db", db])  # fmt: skip
+                                 "--tracking-uri", tracking, "--out", str(report), "--db", db])  # fmt: skip
     assert result.exit_code == 0, result.output
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking)
+    runs = client.search_runs([client.get_experiment_by_name("riskengine-impact").experiment_id])
+    metrics = runs[0].data.metrics
+    assert "inverse_probability_weighting_outcome_estimate" in metrics
+    assert "before_and_after_the_service_risk_adjusted_outcome_ci_low" in metrics
     assert "inverse-probability weighting, outcome:" in result.output and "naive" in result.output
     html = (report / "impact.html").read_text()
     assert "Estimand:" in html and "Assumption:" in html and "there is no comparison group" in html
