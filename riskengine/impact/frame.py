@@ -44,22 +44,15 @@ def term_start(academic_year: pd.Series, term: pd.Series) -> pd.Series:
 
 
 def cutoff_for(threshold: Mapping[str, Any] | None, ncyear: int) -> float | None:
-    """The model's probability cut-off for a year group in a run's threshold record: the per-year-group
-    cut-off when the run records one (`model.cutoffs_by_year` / `model.per_year`, keyed by year group),
-    else the run's single `model.probability_cutoff`; None when the run has no model threshold."""
+    """The model's probability cut-off for a year group in a run's threshold record: the year group's own
+    cut-off when capacity was applied within each year group (`model.by_year_group`, written by
+    `riskengine.flags.thresholds`), else the run's single `model.probability_cutoff`; None when the run
+    has no model threshold."""
     model = (threshold or {}).get("model") if isinstance(threshold, Mapping) else None
     if not isinstance(model, Mapping):
         return None
-    for key in ("cutoffs_by_year", "per_year", "cutoffs"):
-        table = model.get(key)
-        if isinstance(table, Mapping):
-            for candidate in (ncyear, str(ncyear), f"year_{ncyear}"):
-                value = table.get(candidate)
-                if isinstance(value, Mapping):
-                    value = value.get("probability_cutoff")
-                if value is not None:
-                    return float(value)
-    value = model.get("probability_cutoff")
+    own = (model.get("by_year_group") or {}).get(str(ncyear))
+    value = own.get("probability_cutoff") if isinstance(own, Mapping) else model.get("probability_cutoff")
     return None if value is None else float(value)
 
 
