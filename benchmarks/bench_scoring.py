@@ -1,30 +1,42 @@
-"""Benchmark: scoring plus explanations (features, rules, model, SHAP, flags; no database) for about one
-million pupil-terms.
+"""Benchmark: scoring about one million pupil-terms end to end, three ways, on the same data (issue 15).
 
 A generated local authority large enough that its Year 9+ pupil-terms total about a million is scored term
-by term with `score_frame`, as termly runs would be, timing each stage; then the model side alone (model,
-SHAP, reasons, flags, contribution dicts) is timed on one million stacked pupils. Generation and training
-are not timed.
+by term, as termly runs would be:
+1. `score_frame` as `riskengine score` runs it: durable-rules (one fact per distinct pattern), checked
+   against the vectorised evaluator, then model, explanations, reasons and flags;
+2. `score_frame` with the vectorised rule evaluator only;
+3. `benchmarks/reference_numpy.py`: the same outputs written as directly as numpy allows (the limit).
+Each line prints its time and its ratio to the numpy reference; every term's three outputs are checked to
+agree (untimed). Also prints how many distinct rule patterns the million pupil-terms have, i.e. how many
+facts went through durable-rules. Generation and training are not timed. Targets on 2 cores: durable end to
+end under 20 s and within 3x the reference.
 
-    python benchmarks/bench_scoring.py                       # ~1M pupil-terms, durable-rules
-    python benchmarks/bench_scoring.py --rules vectorised    # the same with the vectorised rule evaluator
-    python benchmarks/bench_scoring.py --pupils 2000         # quick check
+    python benchmarks/bench_scoring.py                  # ~1M pupil-terms
+    python benchmarks/bench_scoring.py --pupils 2000    # quick check
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from riskengine.features import compute_features, load_catalogue
-from riskengine.flags import combine_flags, model_flags, score_frame
-from riskengine.model import contribution_records, load_model_spec, top_reasons, train_model
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from reference_numpy import compare, score_numpy
+
+from riskengine.features import load_catalogue
+from riskengine.flags import score_frame
+from riskengine.model import train_model
 from riskengine.model.tracking import LoadedModel
-from riskengine.rules import evaluate_rules, evaluate_rules_vectorised, load_rule_set
+from riskengine.rules import evaluate_rules_vectorised, load_rule_set
+from riskengine.rules.patterns import distinct_patterns
 from riskengine.spec import upload as spec
 from riskengine.synth import generate
 
@@ -37,80 +49,104 @@ def scored_terms(pupil_terms: pd.DataFrame) -> list[tuple[str, str]]:
     return [tuple(x) for x in terms.iloc[np.argsort(order)].itertuples(index=False)]
 
 
+def _cpu() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+class Clock:
+    """Wall and CPU seconds spent inside `with clock:` blocks."""
+
+    def __init__(self) -> None:
+        self.wall = self.cpu = 0.0
+
+    def __enter__(self) -> Clock:
+        self._wall, self._cpu = time.perf_counter(), _cpu()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.wall += time.perf_counter() - self._wall
+        self.cpu += _cpu() - self._cpu
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pupils", type=int, default=19_000, help="pupils per intake (10 intakes)")
-    parser.add_argument("--stacked", type=int, default=1_000_000, help="pupils for the model-side timing")
-    parser.add_argument(
-        "--rules",
-        choices=["durable", "vectorised"],
-        default="durable",
-        help="rule evaluator: durable-rules (the engine of record) or the vectorised cross-check",
-    )
     args = parser.parse_args()
-    print(f"cores available: {len(os.sched_getaffinity(0))}")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"cores available: {len(os.sched_getaffinity(0))}; load average {load}")
 
     started = time.perf_counter()
     la = generate(pupils=args.pupils, cohorts=10, schools=8, seed=7)
     catalogue, rule_set = load_catalogue(), load_rule_set()
     model = LoadedModel(train_model(la.pupil_terms, la.destinations, catalogue=catalogue).model, "benchmark")
+    top_percent = model.model.metadata_["spec"]["flag_threshold"]["top_percent"]
     print(
         f"set-up (generate {len(la.pupil_terms):,} pupil-term rows, train): "
         f"{time.perf_counter() - started:.1f} s"
     )
 
-    # 1. End to end, term by term, timing each stage through the progress callback.
-    evaluator = evaluate_rules_vectorised if args.rules == "vectorised" else evaluate_rules
+    durable, vectorised, reference = Clock(), Clock(), Clock()
     stages: dict[str, float] = {}
-    clock = [0.0]
+    mark = [0.0]
 
     def progress(stage: str) -> None:
         now = time.perf_counter()
-        stages[stage] = stages.get(stage, 0.0) + now - clock[0]
-        clock[0] = now
+        stages[stage] = stages.get(stage, 0.0) + now - mark[0]
+        mark[0] = now
 
-    started, total = time.perf_counter(), 0
+    total, rule_features, disagreements = 0, [], []
     for academic_year, term in scored_terms(la.pupil_terms):
-        clock[0] = time.perf_counter()
-        scores = score_frame(
-            la.pupil_terms,
-            academic_year,
-            term,
-            model=model,
-            rule_set=rule_set,
-            catalogue=catalogue,
-            progress=progress,
-            rule_evaluator=evaluator,
-        )
-        total += len(scores)
-    seconds = time.perf_counter() - started
-    print(
-        f"end to end ({args.rules} rules): {total:,} pupil-terms scored (features, rules, model, SHAP, "
-        f"reasons, flags) in {seconds:.1f} s ({total / seconds:,.0f} per second)"
-    )
-    print("  by stage: " + ", ".join(f"{stage} {s:.1f} s" for stage, s in stages.items()))
+        common = {"model": model, "rule_set": rule_set, "catalogue": catalogue}
+        with durable:
+            mark[0] = time.perf_counter()
+            by_durable = score_frame(la.pupil_terms, academic_year, term, progress=progress, **common)
+        with vectorised:
+            by_vectorised = score_frame(
+                la.pupil_terms, academic_year, term, rule_evaluator=evaluate_rules_vectorised, **common
+            )
+        with reference:
+            try:
+                by_numpy = score_numpy(
+                    la.pupil_terms, academic_year, term, rule_set, catalogue, model.model, top_percent
+                )
+            except (KeyError, ValueError, AttributeError) as error:  # scoring grew past the reference
+                raise SystemExit(
+                    f"the numpy reference does not reproduce this model yet ({type(error).__name__}: "
+                    f"{error}); extend benchmarks/reference_numpy.py with scoring's additions"
+                ) from None
+        total += len(by_durable)
+        same = by_durable.equals(by_vectorised)
+        problems = compare(by_numpy, by_durable, rule_set) + ([] if same else ["vectorised run differs"])
+        disagreements += [f"{term} {academic_year}: {p}" for p in problems]
+        rule_features.append(pd.DataFrame({f: by_numpy.features[f] for f in rule_set.features}))
 
-    # 2. The model side on one million pupils (features and rules computed once, stacked).
-    year, term = scored_terms(la.pupil_terms)[-1]
-    features = compute_features(la.pupil_terms, year, term, catalogue)
-    features = features[(features["ncyear"] >= spec.SCORED_FROM_NCYEAR).fillna(False).to_numpy(bool)]
-    rules = evaluator(rule_set, features)
-    rows = np.resize(np.arange(len(features)), args.stacked)
-    stacked, rules = features.iloc[rows], rules.iloc[rows]
-    threshold = load_model_spec().flag_threshold
-    started = time.perf_counter()
-    explanation = model.model.explain(stacked)
-    t_shap = time.perf_counter() - started
-    up, _ = top_reasons(explanation.contributions, stacked, catalogue, 3, explanation.groups)
-    t_reasons = time.perf_counter() - started - t_shap
-    flags, _ = model_flags(explanation.probability, threshold)
-    combine_flags(rules, explanation.probability, flags, up)
-    contribution_records(explanation.contributions)
-    seconds = time.perf_counter() - started
+    patterns = distinct_patterns(rule_set, pd.concat(rule_features, ignore_index=True))
+    limit = reference.wall
+    for label, clock in (
+        ("durable-rules, checked, end to end", durable),
+        ("vectorised rules, end to end", vectorised),
+        ("numpy reference", reference),
+    ):
+        print(
+            f"{label}: {total:,} pupil-terms in {clock.wall:.1f} s wall ({clock.cpu:.1f} s CPU), "
+            f"{clock.wall / limit:.2f}x the numpy reference"
+        )
+    print("  durable run by stage: " + ", ".join(f"{stage} {s:.1f} s" for stage, s in stages.items()))
     print(
-        f"model side: {len(stacked):,} pupils (probability, SHAP, top-3 reasons each way, flags, "
-        f"contribution dicts) in {seconds:.1f} s (SHAP {t_shap:.1f} s, reasons {t_reasons:.1f} s)"
+        f"distinct rule patterns in {total:,} pupil-terms: {patterns.count:,} "
+        f"(facts asserted in durable-rules instead of one per pupil-term)"
     )
+    met = durable.wall < 20 and durable.wall <= 3 * limit
+    print(
+        f"targets (durable end to end < 20 s and within 3x the reference): {'met' if met else 'NOT met'} "
+        f"at load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
+    if disagreements:
+        print("OUTPUTS DISAGREE:\n  " + "\n  ".join(disagreements[:20]))
+        raise SystemExit(1)
+    print("outputs agree: durable = vectorised = numpy reference (fired rules, points, bands, probabilities,")
+    print("  contributions, reasons up and down, flags) for every term")
 
 
 if __name__ == "__main__":

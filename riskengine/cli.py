@@ -81,6 +81,8 @@ def demo_command(
     typer.echo(f"Held-out cohort AUC of the model: {result.validation_auc:.3f}")
     typer.echo(f"Explained flags:     {result.flags_csv}")
     typer.echo(f"Evaluation report:   {result.report_html}")
+    if result.impact_html is not None:
+        typer.echo(f"Impact report:       {result.impact_html}")
     typer.echo(f"Store (SQLite):      {result.database}")
     typer.echo(f"MLflow tracking:     {result.tracking_uri}")
     typer.echo(f"Try: riskengine explain UPN --db sqlite:///{result.database}")
@@ -105,6 +107,12 @@ def synth_command(
     single_file: bool = typer.Option(
         False, "--single-file", help="One pupil_terms.csv instead of one file per school per term."
     ),
+    service: bool = typer.Option(
+        False,
+        "--service",
+        help="Add an early-intervention service with a planted effect: also writes interventions.csv, "
+        "assessments.csv, service_scores.csv and service_truth.json (the true effects).",
+    ),
 ) -> None:
     """Generate a synthetic local authority (seeded, calibrated to English figures) and write its files."""
     from pathlib import Path
@@ -113,7 +121,17 @@ def synth_command(
 
     year, _, term = as_of.partition(" ")
     try:
-        la = generate(pupils=pupils, cohorts=cohorts, schools=schools, seed=seed, as_of=(year, term.strip()))
+        from riskengine.synth.service import ServiceSpec
+
+        planted = ServiceSpec() if service else None
+        la = generate(
+            pupils=pupils,
+            cohorts=cohorts,
+            schools=schools,
+            seed=seed,
+            as_of=(year, term.strip()),
+            service=planted,
+        )
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
     paths = write_uploads(la, out_dir, messy=messy, single_file=single_file, progress=True)
@@ -126,12 +144,27 @@ def synth_command(
         f"Wrote {len(la.destinations):,} destination rows for "
         f"{int(la.truth['has_destination'].sum()):,} young people to {destinations}"
     )
+    if service:
+        from riskengine.synth.service import write_service
+
+        written = write_service(la, out_dir)
+        typer.echo(f"Wrote the service's records and true effects: {', '.join(p.name for p in written)}")
 
 
 # --- upload and store (issue 3) ---------------------------------------------------------------------------
 
 _DB_HELP = "Database URL (default: $RISKENGINE_DB_URL, else SQLite in $RISKENGINE_HOME or ./.riskengine)."
 _MAPPING_HELP = "Column mapping: a YAML file, or the name of a shipped one in upload/mappings (e.g. sims)."
+
+
+def _finish_upload(result, errors_csv) -> None:
+    """One imported file (interventions, assessments): its report, its problems CSV, exit 1 if refused."""
+    typer.echo(result.report())
+    if errors_csv is not None and (len(result.errors) or len(result.warnings)):
+        result.errors_csv(errors_csv)
+        typer.echo(f"Problems written to {errors_csv}")
+    if not result.ok:
+        raise typer.Exit(1)
 
 
 def _finish_batch(batch, errors_csv, check: bool) -> None:
@@ -329,13 +362,21 @@ def _stage_bar(description: str, stages: int):
 
 @contextlib.contextmanager
 def _clear_errors():
-    """Bad input (a malformed spec, an unknown term or model version) as one line and exit code 1."""
-    from mlflow.exceptions import MlflowException
+    """Bad input (a malformed spec, an unknown term or model version) or a rule-engine failure as one line
+    and exit code 1. MLflow's exception type is looked up only if MLflow was loaded (scoring never is)."""
+    import sys
 
     try:
         yield
-    except (ValueError, LookupError, FileNotFoundError, MlflowException) as error:
-        message = error.message if isinstance(error, MlflowException) else str(error)
+    except Exception as error:
+        from riskengine.rules.engine import RuleEngineError
+
+        mlflow_error = getattr(sys.modules.get("mlflow.exceptions"), "MlflowException", None)
+        known = (ValueError, LookupError, FileNotFoundError, RuleEngineError)
+        known += (mlflow_error,) if mlflow_error else ()
+        if not isinstance(error, known):
+            raise
+        message = error.message if mlflow_error and isinstance(error, mlflow_error) else str(error)
         typer.echo(f"Error: {message}", err=True)
         raise typer.Exit(1) from None
 
@@ -661,6 +702,91 @@ def _engine_file(path: str) -> bool:
 
     parquet = path.lower().endswith((".parquet", ".pq"))
     return is_engine_scores(pd.read_parquet(path).head(0) if parquet else pd.read_csv(path, nrows=0))
+
+
+# --- interventions, assessments and impact (issue 13) ------------------------------------------------------
+
+interventions_app = typer.Typer(help="A service's intervention records (interventions/types.yaml).")
+app.add_typer(interventions_app, name="interventions")
+assessments_app = typer.Typer(help="Pre/post assessments (instruments in interventions/instruments/).")
+app.add_typer(assessments_app, name="assessments")
+
+
+@interventions_app.command("import")
+def interventions_import_command(
+    file: str = typer.Argument(..., help="interventions.csv (CSV or XLSX; shared/spec/interventions.md)."),
+    mapping: str | None = typer.Option(None, "--mapping", help=_MAPPING_HELP),
+    errors_csv: str | None = typer.Option(None, "--errors-csv", help="Also write every problem to this CSV."),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+    by: str = typer.Option("cli", "--by", help="Who is importing (recorded with the import)."),
+) -> None:
+    """Validate a service's intervention records and append them as events; nothing is stored on error."""
+    from riskengine.interventions import import_interventions
+    from riskengine.store import Store
+
+    _finish_upload(import_interventions(Store.open(db), file, mapping=mapping, uploaded_by=by), errors_csv)
+
+
+@assessments_app.command("import")
+def assessments_import_command(
+    file: str = typer.Argument(..., help="assessments.csv (CSV or XLSX; shared/spec/interventions.md)."),
+    mapping: str | None = typer.Option(None, "--mapping", help=_MAPPING_HELP),
+    errors_csv: str | None = typer.Option(None, "--errors-csv", help="Also write every problem to this CSV."),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+    by: str = typer.Option("cli", "--by", help="Who is importing (recorded with the import)."),
+) -> None:
+    """Validate pre/post assessment scores and store them; nothing is stored on error."""
+    from riskengine.interventions import import_assessments
+    from riskengine.store import Store
+
+    _finish_upload(import_assessments(Store.open(db), file, mapping=mapping, uploaded_by=by), errors_csv)
+
+
+@app.command("impact")
+def impact_command(
+    scores: str | None = typer.Option(
+        None,
+        "--scores",
+        help="A scores file (CSV or Parquet, with probability_cutoff) instead of stored runs.",
+    ),
+    ncyear: int = typer.Option(9, "--ncyear", help="Year group of the service's scoring point."),
+    term: str = typer.Option("autumn", "--term", help="Term of the service's scoring point."),
+    share: float = typer.Option(0.15, "--at-risk-share", help="Share of each cohort counted at risk."),
+    boot: int = typer.Option(200, "--boot", help="Bootstrap replicates for the weighting intervals."),
+    out_dir: str = typer.Option(
+        "impact-report", "--out", help="Folder for impact.html, impact.json, tables/."
+    ),
+    mlflow: bool = typer.Option(True, "--mlflow/--no-mlflow", help="Log the report to MLflow."),
+    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help=_TRACKING_HELP),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Did the help work? Fair comparisons (weighting, discontinuity at the cut-off, before/after) beside
+    the naive figures, and the outcome measures, as a self-contained HTML report plus JSON and CSV."""
+    from riskengine.evaluation.workflow import read_scores_file
+    from riskengine.impact.workflow import impact_store
+    from riskengine.store import Store
+
+    frame = read_scores_file(scores) if scores is not None else None
+    with _clear_errors():
+        result, report = impact_store(
+            Store.open(db),
+            scores=frame,
+            ncyear=ncyear,
+            term=term,
+            out_dir=out_dir,
+            n_boot=boot,
+            at_risk_share=share,
+            mlflow=mlflow,
+            tracking_uri=tracking_uri,
+        )
+    for estimate in result.estimates:
+        typer.echo(
+            f"{estimate.method}, {estimate.outcome}: {estimate.estimate:+.3f} "
+            f"({estimate.ci_low:+.3f} to {estimate.ci_high:+.3f}); naive {estimate.naive:+.3f}"
+        )
+    for name, reason in result.not_estimated.items():
+        typer.echo(f"Not estimated ({name}): {reason}")
+    typer.echo(f"Report: {report}")
 
 
 # --- web service (issue 7) --------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from riskengine.spec.upload import TERMS, academic_year, year_start
 from riskengine.store import Store
 from riskengine.synth import demo_la, write_destinations, write_uploads
 from riskengine.synth.destinations import as_of_date
+from riskengine.synth.service import ServiceSpec
 from riskengine.upload import load_destinations, load_paths
 
 #: Marks a folder this function made, so a rerun may replace it and nothing else is ever deleted.
@@ -39,6 +40,7 @@ class DemoResult:
     n_flagged: int
     n_scored: int
     validation_auc: float
+    impact_html: Path | None = None
 
 
 def _fresh_folder(out_dir: Path) -> None:
@@ -73,7 +75,7 @@ def run_demo(out_dir: str | Path = "riskengine-demo", seed: int = 0) -> DemoResu
     """
     out = Path(out_dir).resolve()
     _fresh_folder(out)
-    la = demo_la(seed)
+    la = demo_la(seed, service=ServiceSpec())
     write_uploads(la, out / "uploads")
     destinations = write_destinations(la, out / "destinations.csv")
     database = out / "riskengine.db"
@@ -101,6 +103,7 @@ def run_demo(out_dir: str | Path = "riskengine-demo", seed: int = 0) -> DemoResu
     cohort_of = backtest["academic_year"].map(year_start) - backtest["ncyear"].astype(int)
     held_out = backtest[cohort_of == cohort_year11_start(trained.validation_cohort) - 11]
     _, report = evaluate_store(store, scores=held_out, out_dir=out / "evaluation", tracking_uri=tracking_uri)
+    impact_html = _impact(store, la, out, tracking_uri)
     return DemoResult(
         out_dir=out,
         database=database,
@@ -110,4 +113,24 @@ def run_demo(out_dir: str | Path = "riskengine-demo", seed: int = 0) -> DemoResu
         n_flagged=int(current["flag"].sum()),
         n_scored=len(current),
         validation_auc=float(trained.metrics["validation"]["auc"]),
+        impact_html=impact_html,
     )
+
+
+def _impact(store: Store, la, out: Path, tracking_uri: str) -> Path:
+    """The generated service's records imported as a service would, and its impact assessed from its
+    Year 9 autumn scoring runs (the generator's own: the demo scores only recent terms)."""
+    from riskengine.impact.workflow import impact_store
+    from riskengine.interventions import import_assessments, import_interventions
+    from riskengine.synth.service import scoring_run, write_service
+
+    interventions, assessments, *_ = write_service(la, out / "service")
+    for importer, path in ((import_interventions, interventions), (import_assessments, assessments)):
+        result = importer(store, path, uploaded_by="demo")
+        if not result.ok:
+            raise RuntimeError(f"generated {path.name} was rejected:\n{result.report()}")
+    with quiet_mlflow():
+        _, html = impact_store(
+            store, scores=scoring_run(la), out_dir=out / "impact", tracking_uri=tracking_uri
+        )
+    return html

@@ -53,8 +53,8 @@ def past_retention(
 
 
 def retention(store: Store, today: date | None = None, settings: AccessSettings | None = None) -> Purged:
-    """Purge names, dates of birth, tutor groups and note text of pupils past retention, in one
-    transaction."""
+    """Purge names, dates of birth, tutor groups, note text and assessments of pupils past retention, in
+    one transaction (`Purged.notes` counts notes blanked and assessments deleted)."""
     upns = past_retention(store, today, settings)
     identity = notes = 0
     with store.engine.begin() as connection:
@@ -72,6 +72,11 @@ def retention(store: Store, today: date | None = None, settings: AccessSettings 
                 sa.update(wt.interventions)
                 .where(wt.interventions.c.upn.in_(chunk), wt.interventions.c.note.is_not(None))
                 .values(note=None)
+            ).rowcount
+            # pre/post assessments are personal data held for the service's evaluation (issue 13): the same
+            # retention as notes (docs/lawful-basis.md)
+            notes += connection.execute(
+                sa.delete(t.assessments).where(t.assessments.c.upn.in_(chunk))
             ).rowcount
     return Purged(len(upns), identity, notes)
 

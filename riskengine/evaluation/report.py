@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from riskengine.evaluation import figures
 from riskengine.evaluation.disclosure import DisclosureSettings, format_count
 from riskengine.evaluation.evaluate import EvaluationResult
 from riskengine.evaluation.fairness import OUTSIDE, UNCERTAIN
@@ -46,6 +45,8 @@ def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
 
 def report_figures(result: EvaluationResult, band: tuple[float, float] | None = None) -> dict[str, bytes]:
     """The report's plots as PNG bytes, by name."""
+    from riskengine.evaluation import figures  # matplotlib, only when figures are drawn
+
     tables = {name: as_numbers(table) for name, table in result.tables.items()}
     band = band or tuple(result.run_info.get("band", (0.8, 1.25)))
     drawn = {"roc": figures.roc_figure(tables["roc_curve"], tables["accuracy"])}

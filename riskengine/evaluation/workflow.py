@@ -165,7 +165,8 @@ def evaluate_store(
     to `result.run_info["mlflow_run_id"]`). Returns the result and the report's HTML path.
     `progress`, if given, is called after each of the four stages with its name (the CLI's bar).
     Only pupils of cohorts whose outcome window closed by `as_of` (default: the newest destinations
-    extract's as-of date) are evaluated; the others are named in `run_info["cohort_notices"]`.
+    extract's as-of date) have outcomes; the others are reported as "no destinations yet" and named, with
+    why, in `run_info["cohort_notices"]`.
     """
     done = progress or (lambda stage: None)
     definition = (
@@ -204,14 +205,15 @@ def evaluate_store(
     destinations = destinations[member_of(destinations["upn"], year11.index)]
     windows = outcome_windows(year11, destinations, as_of or store.destinations_as_of(), definition)
     notices = windows.notices()
-    left_out = year11.index[~windows.included(year11).to_numpy()]
-    scores = scores[~member_of(scores["upn"], left_out)]
-    if scores.empty:
+    included = windows.included(year11).to_numpy()
+    if not included.any():
         raise ValueError(
             "no scored pupil is in a cohort whose outcome window has closed. " + " ".join(notices)
         )
-    year11 = year11.drop(left_out)
-    outcomes = derive_outcomes(destinations, year11, definition)
+    # A left-out cohort stays in the report as "no destinations yet": its pupils have no outcome, so they
+    # enter no figure, and the notices say why.
+    left_out = year11.index[~included]
+    outcomes = derive_outcomes(destinations[~member_of(destinations["upn"], left_out)], year11, definition)
     pupil_terms = with_stored_attributes(pupil_terms, _stored_attributes(store, year11.index))
     extra = [a for a in settings.references if a in pupil_terms.columns and a not in ATTRIBUTE_COLUMNS]
     attributes = pupil_terms[["upn", "academic_year", "term", *ATTRIBUTE_COLUMNS, *extra]]

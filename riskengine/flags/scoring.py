@@ -7,8 +7,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -16,19 +17,14 @@ import pandas as pd
 from riskengine.features import Catalogue, compute_features, load_catalogue
 from riskengine.flags.combine import FLAGGING_BANDS, combine_flags
 from riskengine.flags.thresholds import as_threshold, model_flags
-from riskengine.model.explain import (
-    contribution_records,
-    detail_records,
-    fired_rule_features,
-    top_reasons,
-    value_table,
-)
-from riskengine.model.pipeline import POINT_TERM, RULE_POINTS, RiskModel
-from riskengine.model.spec import FlagThreshold, load_model_spec
+from riskengine.model.spec import POINT_TERM, RULE_POINTS, FlagThreshold, load_model_spec
 from riskengine.model.tracking import LoadedModel, champion_exists, load_model
 from riskengine.spec import upload as spec
 
-ModelReference = LoadedModel | RiskModel | str | Path | None
+if TYPE_CHECKING:  # scikit-learn loads with the model, not with this module (`explain` stays fast)
+    from riskengine.model.pipeline import RiskModel
+
+ModelReference: TypeAlias = "LoadedModel | RiskModel | str | Path | None"
 Progress = Callable[[str], None]
 
 
@@ -43,6 +39,19 @@ def pupils_in_scope(pupil_terms: pd.DataFrame, academic_year: str, term: str) ->
     ]
     at_term = at_term[(at_term["ncyear"] >= spec.SCORED_FROM_NCYEAR).fillna(False)]
     return at_term.drop_duplicates("upn", keep="last")[["upn", "school_urn", "ncyear"]].reset_index(drop=True)
+
+
+def _pupil_description(
+    scope: pd.DataFrame, pupil_reference: Callable[[str], str] | None
+) -> Callable[[int], str]:
+    """For error messages: the pupil at a row of `scope` by school and opaque reference, never by UPN."""
+
+    def describe(row: int) -> str:
+        school = scope["school_urn"].iloc[row]
+        who = f"reference {pupil_reference(scope['upn'].iloc[row])}" if pupil_reference else f"row {row + 1}"
+        return f"a pupil at school {school} ({who})"
+
+    return describe
 
 
 def _model_side(
@@ -60,6 +69,14 @@ def _model_side(
     spec the model was trained with (for a model without that record, the shipped spec's). Each pupil is
     scored by their year group and term's model when the model has one per point; capacity then applies
     within each year group."""
+    from riskengine.model.explain import (
+        contribution_records,
+        detail_records,
+        fired_rule_features,
+        top_reasons,
+        value_table,
+    )
+
     metadata = getattr(loaded.model, "metadata_", {})
     trained_spec = metadata.get("spec") or load_model_spec().model_dump(mode="json")
     inputs = features.assign(**{RULE_POINTS: rules["points"].astype("Float64"), POINT_TERM: term})
@@ -133,16 +150,19 @@ def score_frame(
     n_jobs: int = 1,
     progress: Progress = _no_progress,
     rule_evaluator: Callable[..., pd.DataFrame] | None = None,
+    pupil_reference: Callable[[str], str] | None = None,
 ) -> pd.DataFrame:
     """Score every Year 9+ pupil on roll in `term` of `academic_year` (rules-only when `model` is None).
 
     Rules flag on their own through any always-flag rule and `flagging_bands` (default: the rule set's top
-    band). `rule_evaluator` defaults to `riskengine.rules.evaluate_rules` (durable-rules, the engine of
-    record); `evaluate_rules_vectorised` gives the same results faster. Returns the scores frame of
-    docs/architecture.md (one row per pupil, column `upn`); `.attrs["run"]` holds what a stored run
-    records: versions, threshold and settings.
+    band). By default the rules run through durable-rules (the engine of record), checked against the
+    vectorised evaluator: any disagreement raises `RuleDisagreement` naming the rule and an example pupil
+    by school and `pupil_reference(upn)` (an opaque reference; default: the pupil's position), never by
+    UPN. A `rule_evaluator` (e.g. `evaluate_rules_vectorised`) replaces both, unchecked. Returns the
+    scores frame of docs/architecture.md (one row per pupil, column `upn`); `.attrs["run"]` holds what a
+    stored run records: versions, threshold and settings.
     """
-    from riskengine.rules import RESULT_COLUMNS, evaluate_rules, load_rule_set
+    from riskengine.rules import RESULT_COLUMNS, evaluate_rules_checked, load_rule_set
 
     catalogue = catalogue or load_catalogue()
     rule_set = rule_set or load_rule_set(catalogue=catalogue)
@@ -152,7 +172,8 @@ def score_frame(
     features = compute_features(history, academic_year, term, catalogue).reindex(pd.Index(scope["upn"]))
     progress("features")
     if rule_evaluator is None:
-        rules = evaluate_rules(rule_set, features, n_jobs=n_jobs)
+        describe = _pupil_description(scope, pupil_reference)
+        rules = evaluate_rules_checked(rule_set, features, describe, n_jobs=n_jobs)
     else:
         rules = rule_evaluator(rule_set, features)
     rules = rules.reindex(features.index)
@@ -191,7 +212,8 @@ def score_frame(
         scores = scores.assign(**columns)
         run.update(model_version=loaded.version, settings=settings)
         run["threshold"]["model"] = record
-    run["settings"]["rule_engine"] = (rule_evaluator or evaluate_rules).__name__
+    run["settings"]["rule_engine"] = "evaluate_rules" if rule_evaluator is None else rule_evaluator.__name__
+    run["settings"]["rules_cross_checked"] = rule_evaluator is None
     run["settings"]["rule_titles"] = rule_set.titles
     for column in ("flag", "flag_source", "flag_reason"):
         scores[column] = combined[column].to_numpy()
@@ -260,6 +282,13 @@ def _default_model(model: ModelReference, tracking_uri: str | None) -> ModelRefe
     return model
 
 
+def _opaque_reference(store: Any, upn: str) -> str:
+    """The pupil's opaque reference (the web's pupil ref, made if the pupil has none): for error messages."""
+    from riskengine.web.pupils import ensure_refs
+
+    return str(ensure_refs(store, [upn]).iloc[0])
+
+
 def score_term(
     store: Any,
     academic_year: str,
@@ -277,8 +306,14 @@ def score_term(
     `model`: None = the registered champion if any, else rules only; "none" = rules only; an alias, a
     registry version, a `models:/` URI or a joblib path. `capacity` overrides the model spec's threshold.
     """
-    pupil_terms = store.read_pupil_terms(up_to=(academic_year, term))
-    model = _default_model(model, tracking_uri)
+    # Loading the model (importing scikit-learn) overlaps with reading the store, which waits on the
+    # database driver: on two cores that takes about a second off a fresh `riskengine score`.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        loading = pool.submit(_default_model, model, tracking_uri)
+        pupil_terms = store.read_pupil_terms(  # only the pupils scored, with their history
+            up_to=(academic_year, term), on_roll=(academic_year, term), min_ncyear=spec.SCORED_FROM_NCYEAR
+        )
+        model = loading.result()
     progress("read")
     scores = score_frame(
         pupil_terms,
@@ -290,6 +325,7 @@ def score_term(
         threshold=capacity,
         n_jobs=n_jobs,
         progress=progress,
+        pupil_reference=lambda upn: _opaque_reference(store, upn),
     )
     run = dict(scores.attrs["run"], n_pupils=len(scores))
     run_id = store.save_scores(run, scores.assign(points=scores["points"].astype(float)))

@@ -34,15 +34,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from riskengine.features.catalogue import KIND_DTYPES, NUMERIC_KINDS
 from riskengine.model.bounded import BoundedLogisticRegression
-from riskengine.model.spec import explain_together_problems
+from riskengine.model.spec import POINT_TERM, explain_together_problems
+from riskengine.model.spec import RULE_POINTS as RULE_POINTS  # defined with the spec; importable from here
 
-#: The column scoring adds to a feature frame: the term scored. With `ncyear` it picks a pupil's point model.
-POINT_TERM = "scoring_term"
 _TERMS = ("autumn", "spring", "summer")
 #: The one-hot level a blank category becomes: "not known" is a value of its own, never a guess.
 MISSING_CATEGORY = "(missing)"
-#: The extra model input holding the rule set's points, when the spec asks for it.
-RULE_POINTS = "rule_points"
 _KINDS = tuple(KIND_DTYPES)
 #: The C values `C="auto"` chooses from: from strong shrinkage (small local authorities) to almost none.
 C_GRID = tuple(float(c) for c in np.logspace(-3, 1, 9))

@@ -19,6 +19,12 @@ from riskengine.spec import upload as spec
 #: Audit-only attributes that a model spec may never list as inputs.
 FORBIDDEN_FEATURES = frozenset(spec.AUDIT_COLUMNS)
 
+#: The column scoring adds to a feature frame: the term scored. With `ncyear` it picks a pupil's point model.
+#: (Here, not in pipeline.py, so scoring and `explain` can name it without importing scikit-learn.)
+POINT_TERM = "scoring_term"
+#: The extra model input holding the rule set's points, when the spec asks for it.
+RULE_POINTS = "rule_points"
+
 
 class ModelSpecError(ValueError):
     """A malformed model spec; the message names the file and the field."""

@@ -17,20 +17,21 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import joblib
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from riskengine.model.card import calibration_figure, model_card, roc_figure
-from riskengine.model.pipeline import RiskModel
+from riskengine.model.bundle import bundle_dir, bundle_exists, read_bundle, write_bundle, write_skops_bundle
 from riskengine.model.spec import load_model_spec
-from riskengine.model.training import TrainingResult
 from riskengine.paths import content_version
 from riskengine.project import riskengine_home
 from riskengine.project import tracking_uri as project_tracking_uri
+
+if TYPE_CHECKING:  # scikit-learn and fairlearn load only when a model is trained or loaded
+    from riskengine.model.pipeline import RiskModel
+    from riskengine.model.training import TrainingResult
 
 EXPERIMENT = "riskengine"
 CHAMPION = "champion"
@@ -137,8 +138,11 @@ def log_training(
     result: TrainingResult, tracking_uri: str | None = None, register: bool = True
 ) -> LoggedModel:
     """Log a training run to MLflow and (by default) register its model under the spec's name."""
+    import matplotlib.pyplot as plt
     import mlflow
     from mlflow.models import infer_signature
+
+    from riskengine.model.card import calibration_figure, model_card, roc_figure
 
     uri = tracking_uri or default_tracking_uri()
     with quiet_mlflow():
@@ -225,15 +229,57 @@ def log_training(
     )
 
 
+def _registered_skops(client: Any, registered: Any) -> tuple[bytes, list[str]] | None:
+    """The registered version's skops file and trusted types, read from its MLmodel; None if the version
+    was not logged in skops format (then the model is loaded and saved again)."""
+    import mlflow.artifacts
+    import yaml
+
+    source = str(getattr(registered, "source", "") or "")
+    model_id = getattr(registered, "model_id", None) or (
+        source.removeprefix("models:/") if source.startswith("models:/m-") else None
+    )
+    if model_id:
+        location = client.get_logged_model(model_id).artifact_location
+    elif source and not source.startswith("models:/"):
+        location = source
+    else:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        mlmodel = mlflow.artifacts.download_artifacts(artifact_uri=f"{location}/MLmodel", dst_path=folder)
+        flavor = (yaml.safe_load(Path(mlmodel).read_text()).get("flavors") or {}).get("sklearn") or {}
+        if flavor.get("serialization_format") != "skops":
+            return None
+        path = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"{location}/{flavor['pickled_model']}", dst_path=folder
+        )
+        return Path(path).read_bytes(), list(flavor.get("skops_trusted_types") or [])
+
+
 def promote(
     version: str | int, alias: str = CHAMPION, model_name: str | None = None, tracking_uri: str | None = None
-) -> None:
-    """Point `alias` (default champion) at a registered version: the explicit step before scoring uses it."""
+) -> Path:
+    """Point `alias` (default champion) at a registered version: the explicit step before scoring uses it.
+
+    Also writes the version as the alias's local bundle (`riskengine.model.bundle`), which scoring reads
+    without MLflow. Returns the bundle's folder.
+    """
+    import mlflow
+
     name = _registered_name(model_name)
     with quiet_mlflow():
         client = _client(tracking_uri)
-        client.get_model_version(name, str(version))  # raises a clear MLflow error for an unknown version
+        registered = client.get_model_version(name, str(version))  # a clear error for an unknown version
+        where = bundle_dir(tracking_uri or default_tracking_uri(), alias)
+        label = f"{name}/{version} (@{alias})"
+        logged = _registered_skops(client, registered)
+        if logged is not None:  # copy the registry's skops file: no model load, no re-serialising
+            directory = write_skops_bundle(logged[0], label, where, logged[1])
+        else:
+            model = mlflow.sklearn.load_model(f"models:/{name}/{version}")
+            directory = write_bundle(model, label, where, _trusted_types(model))
         client.set_registered_model_alias(name, alias, str(version))
+    return directory
 
 
 def list_model_versions(model_name: str | None = None, tracking_uri: str | None = None) -> pd.DataFrame:
@@ -277,7 +323,12 @@ def load_model(
     model_name: str | None = None,
     tracking_uri: str | None = None,
 ) -> LoadedModel:
-    """A model from a joblib path, a `models:/` URI, a registry version number or an alias (champion)."""
+    """A model from a joblib path, a `models:/` URI, a registry version number or an alias (champion).
+
+    An alias that `promote` wrote a local bundle for is read from the bundle, without MLflow.
+    """
+    from riskengine.model.pipeline import RiskModel
+
     if isinstance(reference, RiskModel):
         return LoadedModel(
             reference, f"in-memory ({getattr(reference, 'metadata_', {}).get('spec_version')})"
@@ -289,6 +340,11 @@ def load_model(
         if not isinstance(model, RiskModel):
             raise TypeError(f"{path.name} does not hold a riskengine RiskModel")
         return LoadedModel(model, f"file:{path.name[:40]}@{content_version(content)}")
+    if not str(reference).isdigit() and "/" not in str(reference):
+        directory = bundle_dir(tracking_uri or default_tracking_uri(), str(reference))
+        if model_name is None and bundle_exists(directory):
+            model, label = read_bundle(directory)
+            return LoadedModel(model, label)
     import mlflow
 
     name = _registered_name(model_name)
@@ -307,6 +363,8 @@ def load_model(
 
 def champion_exists(model_name: str | None = None, tracking_uri: str | None = None) -> bool:
     """True when the registry has a version under the champion alias (no registry file: False, none made)."""
+    if model_name is None and bundle_exists(bundle_dir(tracking_uri or default_tracking_uri(), CHAMPION)):
+        return True
     uri = tracking_uri or default_tracking_uri()
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
         return False

@@ -1,9 +1,14 @@
 """The Store: one SQLAlchemy engine, the schema brought up to date by Alembic on open, and the read/write
 API every other stage uses. Every write is a single transaction, so a failure stores nothing.
+
+Opening is cheap: the database's `alembic_version` is compared with the newest revision among the shipped
+migration files (read as text, no Alembic import), and Alembic runs only when they differ.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -12,8 +17,6 @@ from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
 from riskengine.spec import destinations as dest_spec
 from riskengine.spec import upload as spec
@@ -22,6 +25,22 @@ from riskengine.store import tables as t
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 PUPIL_TERMS_KIND = "pupil_terms"
 DESTINATIONS_KIND = "destinations"
+
+
+_REVISION = re.compile(r"""^(down_revision|revision)\s*(?::[^=\n]*)?=\s*['"]?([\w.-]+|None)['"]?""", re.M)
+
+
+def head_revision() -> str | None:
+    """The newest migration (the one no other revises), read from the migration files' text; None if the
+    files do not name exactly one (then Alembic decides)."""
+    revisions, revised = set(), set()
+    for path in (_MIGRATIONS / "versions").glob("*.py"):
+        found = dict((key, value) for key, value in _REVISION.findall(path.read_text()))
+        if "revision" in found:
+            revisions.add(found["revision"])
+            revised.add(found.get("down_revision"))
+    heads = revisions - revised
+    return heads.pop() if len(heads) == 1 else None
 
 
 def default_url() -> str:
@@ -63,8 +82,8 @@ def _bulk_insert(
 ) -> None:
     """Insert a frame's rows fast, inside the caller's transaction: SQLAlchemy's per-row parameter handling
     is most of the cost of a 100,000-row upload, so the driver is fed directly (SQLite: executemany of
-    plain tuples; PostgreSQL with psycopg: COPY). Only for tables of text, integer and boolean columns,
-    which need no conversion; any other driver gets a Core executemany."""
+    plain tuples; PostgreSQL with psycopg: COPY). Only for text, integer, float and boolean columns (and
+    JSON already serialised to text), which need no conversion; any other driver gets a Core executemany."""
     if frame.empty:
         return
     columns = list(columns)
@@ -89,7 +108,20 @@ def _bulk_insert(
         connection.execute(sa.insert(table), _records(frame, columns))
 
 
-def _typed(rows: Sequence[sa.Row], columns: Sequence[str], dtypes: dict[str, str]) -> pd.DataFrame:
+def _read_typed(
+    connection: sa.Connection, query: sa.Select, columns: Sequence[str], dtypes: dict[str, str]
+) -> pd.DataFrame:
+    """A query's rows as a frame with the contract's nullable dtypes, built column by column.
+
+    The rows come straight from the driver's cursor as plain tuples: SQLAlchemy's per-row Result objects
+    were most of the cost of reading a term's history. Only text, integer and boolean columns are read
+    this way (no type conversion needed; SQLite's 0/1 booleans become "boolean" in `pd.array`).
+    """
+    rows = connection.execute(query).cursor.fetchall()
+    return _typed(rows, columns, dtypes)
+
+
+def _typed(rows: Sequence[Any], columns: Sequence[str], dtypes: dict[str, str]) -> pd.DataFrame:
     """Fetched rows as a frame with the contract's nullable dtypes (built column by column: fast)."""
     values = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
     return pd.DataFrame(
@@ -124,12 +156,22 @@ class Store:
         if engine.dialect.name == "sqlite":
             sa.event.listen(engine, "connect", _sqlite_pragmas)
         store = cls(engine)
-        if migrate:
+        if migrate and ((head := head_revision()) is None or store.schema_revision() != head):
             store.upgrade()
         return store
 
+    def schema_revision(self) -> str | None:
+        """The database's Alembic revision (None for an empty database): one small query."""
+        with self.engine.connect() as connection:
+            if not sa.inspect(connection).has_table("alembic_version"):
+                return None
+            return connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+
     def upgrade(self, revision: str = "head") -> None:
         """Bring the schema to `revision` (migrations ship inside the package, so this works from a wheel)."""
+        from alembic import command
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", str(_MIGRATIONS))
         with self.engine.begin() as connection:
@@ -146,9 +188,15 @@ class Store:
         up_to: tuple[str, str] | None = None,
         schools: Sequence[str] | None = None,
         upns: Sequence[str] | None = None,
+        on_roll: tuple[str, str] | None = None,
+        min_ncyear: int | None = None,
     ) -> pd.DataFrame:
         """Canonical pupil-terms (spec.upload columns and dtypes), every term up to and including `up_to`
-        (academic_year, term) and never a later one; sorted by upn, then term."""
+        (academic_year, term) and never a later one; sorted by upn, then term.
+
+        `on_roll` (academic_year, term) keeps only the pupils with a row in that term (in Year
+        `min_ncyear` or above, when given), with their whole history: what scoring that term needs.
+        """
         pt = t.pupil_terms
         query = sa.select(*(pt.c[c] for c in spec.COLUMNS))
         if up_to is not None:
@@ -157,10 +205,14 @@ class Store:
             query = query.where(pt.c.school_urn.in_(list(schools)))
         if upns is not None:
             query = query.where(pt.c.upn.in_(list(upns)))
+        if on_roll is not None:
+            present = sa.select(pt.c.upn).where(pt.c.term_index == spec.term_index(*on_roll))
+            if min_ncyear is not None:
+                present = present.where(pt.c.ncyear >= min_ncyear)
+            query = query.where(pt.c.upn.in_(present))
         query = query.order_by(pt.c.upn, pt.c.term_index, pt.c.school_urn)
         with self.engine.connect() as connection:
-            rows = connection.execute(query).all()
-        return _typed(rows, spec.COLUMNS, spec.canonical_dtypes())
+            return _read_typed(connection, query, spec.COLUMNS, spec.canonical_dtypes())
 
     def read_school_term(
         self, school_urn: str, academic_year: str, term: str, columns: Sequence[str] = spec.COLUMNS
@@ -337,10 +389,21 @@ class Store:
                     **run_values, n_pupils=len(frame), created_at=datetime.now(UTC)
                 )
             ).inserted_primary_key[0]
-            # `_records` already turns NaN in object columns into None (to_numpy's na_value uses isna).
-            rows = _records(frame.assign(run_id=run_id), ("run_id", *t.SCORE_COLUMNS))
-            if rows:
-                connection.execute(sa.insert(t.scores), rows)
+            # JSON columns serialised here as SQLAlchemy would (None as JSON null), so the rows go to the
+            # driver directly (executemany of tuples, or COPY): per-row parameter processing was most of
+            # the cost of saving a term's scores.
+            as_json = {
+                c.name: pd.Series(
+                    [json.dumps(_json_value(v)) for v in frame[c.name].tolist()],
+                    index=frame.index,
+                    dtype=object,
+                )
+                for c in t.scores.columns
+                if isinstance(c.type, sa.JSON)
+            }
+            _bulk_insert(
+                connection, t.scores, frame.assign(run_id=run_id, **as_json), ("run_id", *t.SCORE_COLUMNS)
+            )
         return int(run_id)
 
     def list_score_runs(self) -> pd.DataFrame:
@@ -420,6 +483,13 @@ class Store:
         values = dict(row._mapping)
         run = {c.name: values.pop(f"run__{c.name}") for c in r.c}
         return values, run
+
+
+def _json_value(value: Any) -> Any:
+    """A JSON cell's value: a missing one (None, NaN or NA, as a reindexed column holds) is JSON null."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    return value
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -161,6 +161,23 @@ scores = sa.Table(
     sa.Index("ix_scores_upn", "upn"),
 )
 
+#: Pre/post assessments on an instrument of interventions/instruments/ (issue 13, revision 0003_i13);
+#: `scores` maps each subscale to its score. Imported rows name their upload, web ones their user.
+assessments = sa.Table(
+    "assessments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("upn", sa.String(13), nullable=False),
+    sa.Column("instrument", sa.String(64), nullable=False),
+    sa.Column("assessed_on", sa.Date, nullable=False),
+    sa.Column("stage", sa.String(6), nullable=False),
+    sa.Column("scores", sa.JSON, nullable=False),
+    sa.Column("recorded_by", sa.Integer, sa.ForeignKey("users.id"), nullable=True),
+    sa.Column("upload_id", sa.Integer, sa.ForeignKey("uploads.id"), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_assessments_upn", "upn"),
+)
+
 SCORE_COLUMNS = tuple(c.name for c in scores.columns if c.name != "run_id")
 SCORE_RUN_COLUMNS = tuple(c.name for c in score_runs.columns if c.name not in ("id", "created_at"))
 

@@ -41,6 +41,7 @@ from riskengine.spec.upload import ETHNICITY_MAJOR_GROUP, term_index, year_start
 from riskengine.synth.destinations import MOVED_AWAY_SHARE, as_of_date, check_under_record, draw_destinations
 from riskengine.synth.population import N_TERMS, make_pupils, make_schools
 from riskengine.synth.risk import latent_logit, risk_drivers
+from riskengine.synth.service import ServiceData, ServiceSpec, run_service
 from riskengine.synth.terms import simulate_terms, to_pupil_terms
 
 DEFAULT_AS_OF = ("2026/27", "autumn")
@@ -65,6 +66,8 @@ class SyntheticLA:
     as_of: tuple[str, str]
     seed: int
     params: dict[str, object] = field(default_factory=dict)
+    #: The optional early-intervention service (`generate(service=...)`), with both potential outcomes.
+    service: ServiceData | None = None
 
 
 def _validate(pupils: int, cohorts: int, schools: int, seed: int, as_of: tuple[str, str]) -> None:
@@ -98,6 +101,7 @@ def generate(
     seed: int = 0,
     as_of: tuple[str, str] = DEFAULT_AS_OF,
     under_record: Mapping[str, object] | None = None,
+    service: ServiceSpec | None = None,
 ) -> SyntheticLA:
     """Generate a local authority: `cohorts` consecutive Year 7 intakes of `pupils` each over `schools`.
 
@@ -109,6 +113,10 @@ def generate(
     "group": "Black", "share": 0.3, "record_as": "eet"}`: 30% of that group's positive outcomes are recorded
     as EET ("missing": no record at all). Attributes: sex, ethnicity (a code) or ethnic_group (a DfE major
     group). The default None records every outcome faithfully.
+
+    `service` adds an early-intervention service with a planted effect (`riskengine.synth.service`): the
+    outcomes, attendance and assessments then reflect who was supported, and `SyntheticLA.service` holds
+    its records and both potential outcomes of every pupil. None (the default) changes nothing.
     """
     _validate(pupils, cohorts, schools, seed, as_of)
     check_under_record(under_record)
@@ -126,7 +134,14 @@ def generate(
     drivers = risk_drivers(full).reindex(people.upn)
     logit = latent_logit(drivers).to_numpy()
     probability = 1.0 / (1.0 + np.exp(-logit))
-    outcome = rng.random(len(people)) < probability
+    u = rng.random(len(people))
+    outcome = u < probability
+    service_data = None
+    if service is not None:
+        full, outcome, service_data = run_service(
+            service, people, full, drivers, logit, u, as_of, as_of_date(as_of), seed
+        )
+        pupil_terms = full.iloc[: int(observed.sum())].reset_index(drop=True)
     year11 = people.y7_start + 4
     window_started = as_of_date(as_of) >= pd.to_datetime(
         pd.DataFrame({"year": year11 + 1, "month": 9, "day": 1})
@@ -182,9 +197,11 @@ def generate(
         as_of=as_of,
         seed=seed,
         params={"pupils": pupils, "cohorts": cohorts, "schools": schools, "under_record": under_record},
+        service=service_data,
     )
 
 
-def demo_la(seed: int = 0) -> SyntheticLA:
-    """A local authority sized for a quick demonstration: 4 schools, 8 intakes of 600 pupils."""
-    return generate(pupils=600, cohorts=8, schools=4, seed=seed)
+def demo_la(seed: int = 0, service: ServiceSpec | None = None) -> SyntheticLA:
+    """A local authority sized for a quick demonstration: 4 schools, 8 intakes of 600 pupils (and, if
+    given, an early-intervention service with a planted effect)."""
+    return generate(pupils=600, cohorts=8, schools=4, seed=seed, service=service)

@@ -46,6 +46,7 @@ from riskengine.web.evaluator import (
     versions_in_use,
 )
 from riskengine.web.export import caseload_xlsx
+from riskengine.web.impact import intervention_context, latest_impact, record_assessment_form
 from riskengine.web.jobs import PENDING, create_job, job_problems, problems_csv, read_job
 from riskengine.web.pupils import ensure_refs, resolve_pupil
 from riskengine.web.record import describe_threshold, pupil_record
@@ -279,6 +280,7 @@ def _pupil_page(
         today=date.today().isoformat(),
         errors=errors or [],
         typed=typed or {},
+        **intervention_context(store, record.upn),
     )
 
 
@@ -315,6 +317,7 @@ async def intervention_form(request: Request, ref: str) -> Response:
     session, form = await checked_form(request, *REVIEWER_ROLES)
     upn = _pupil_for_write(request, session, ref)
     fields = ("kind", "started_on", "ended_on", "note", "shared_with_school")
+    fields += ("status", "adviser", "qualification", "intervention_id")
     typed = {k: str(form.get(k, "")) for k in fields}
     try:
         try:
@@ -330,6 +333,10 @@ async def intervention_form(request: Request, ref: str) -> Response:
             started,
             ended,
             typed["note"],
+            status=typed["status"] or None,
+            adviser=typed["adviser"].strip() or None,
+            qualification=typed["qualification"] or None,
+            intervention_id=typed["intervention_id"] or None,
             shared_with_school=bool(typed["shared_with_school"]),
         )
     except ValueError as error:
@@ -337,6 +344,28 @@ async def intervention_form(request: Request, ref: str) -> Response:
         return _pupil_page(request, session, ref, 422, errors, {"intervention": typed})
     audit.record(store_of(request), session.user, "intervention", ref)
     return RedirectResponse(f"/pupils/{ref}#interventions", status_code=303)
+
+
+@router.post("/pupils/{ref}/assessments")
+async def assessment_form(request: Request, ref: str) -> Response:
+    session, form = await checked_form(request, *REVIEWER_ROLES)
+    upn = _pupil_for_write(request, session, ref)
+    try:
+        record_assessment_form(store_of(request), session.user, upn, dict(form))
+    except ValueError as error:
+        raise HTTPException(status_code=422, detail=str(error)) from None
+    audit.record(store_of(request), session.user, "assessment", ref)
+    return RedirectResponse(f"/pupils/{ref}#assessments", status_code=303)
+
+
+@router.get("/evaluator/impact")
+def impact_page(request: Request) -> Response:
+    page_session(request, "evaluator", "admin")
+    try:
+        impact = latest_impact(request.app.state.reports_dir)
+    except ValueError as error:
+        raise HTTPException(status_code=409, detail=str(error)) from None
+    return render(request, "impact.html", impact=impact)
 
 
 def _school_page(request: Request, session: Session, status_code: int = 200, **context) -> HTMLResponse:

@@ -11,10 +11,12 @@ from datetime import UTC, date, datetime
 import pandas as pd
 import sqlalchemy as sa
 
+from riskengine.interventions import current_interventions, load_types, read_intervention_events
+from riskengine.interventions.events import record_intervention_event
 from riskengine.store import Store
 from riskengine.store.tables import score_runs
 from riskengine.web.accounts import User
-from riskengine.web.tables import DECISIONS, interventions, reviews, users
+from riskengine.web.tables import DECISIONS, reviews, users
 
 REVIEWER_ROLES = ("adviser", "admin")
 CHUNK = 5000
@@ -75,33 +77,36 @@ def record_intervention(
     started_on: date,
     ended_on: date | None = None,
     note: str = "",
+    *,
+    status: str | None = None,
+    adviser: str | None = None,
+    qualification: str | None = None,
+    prompted_by_run: int | None = None,
+    intervention_id: str | None = None,
     shared_with_school: bool = False,
 ) -> int:
-    """Append an intervention (what, from when, until when, notes) for a pupil; returns its id. The
-    pupil's school sees it only when `shared_with_school`."""
+    """Append an intervention event for a pupil; returns its row id. `kind` is a type of
+    interventions/types.yaml (its id or label); the status defaults to completed when an end date is
+    given, else active. Passing `intervention_id` records a change to that intervention (a new event).
+    The pupil's school sees it only when `shared_with_school` (the latest event decides)."""
     _check_reviewer(user)
-    kind = (kind or "").strip()
-    if not kind or len(kind) > 100:
-        raise ValueError("say what the intervention is (up to 100 characters)")
-    if ended_on is not None and ended_on < started_on:
-        raise ValueError("an intervention cannot end before it starts")
-    if len(note or "") > 5000:
-        raise ValueError("notes are limited to 5,000 characters")
-    with store.engine.begin() as connection:
-        return int(
-            connection.execute(
-                sa.insert(interventions).values(
-                    upn=upn,
-                    kind=kind,
-                    started_on=started_on,
-                    ended_on=ended_on,
-                    note=(note or "").strip() or None,
-                    recorded_by=user.id,
-                    created_at=datetime.now(UTC),
-                    shared_with_school=bool(shared_with_school),
-                )
-            ).inserted_primary_key[0]
-        )
+    types = load_types()
+    return record_intervention_event(
+        store,
+        upn,
+        type=types.id_of(kind),
+        start_date=started_on,
+        end_date=ended_on,
+        status=status or ("completed" if ended_on else "active"),
+        adviser=adviser or user.email,
+        qualification=qualification or None,
+        prompted_by_run=prompted_by_run,
+        notes=note,
+        intervention_id=intervention_id or None,
+        recorded_by=user.id,
+        types=types,
+        shared_with_school=shared_with_school,
+    )
 
 
 def review_history(store: Store, upn: str, shared_only: bool = False) -> pd.DataFrame:
@@ -127,26 +132,49 @@ def review_history(store: Store, upn: str, shared_only: bool = False) -> pd.Data
 
 
 def intervention_history(store: Store, upn: str, shared_only: bool = False) -> pd.DataFrame:
-    """Every intervention recorded for this pupil (only those shared with the school when
-    `shared_only`), newest first."""
-    query = (
-        sa.select(
-            interventions.c.id,
-            interventions.c.kind,
-            interventions.c.started_on,
-            interventions.c.ended_on,
-            interventions.c.note,
-            interventions.c.created_at,
-            interventions.c.shared_with_school,
-            users.c.email.label("recorded_by"),
-        )
-        .join(users, users.c.id == interventions.c.recorded_by)
-        .where(interventions.c.upn == upn)
-        .order_by(interventions.c.id.desc())
-    )
+    """Every intervention of this pupil in its current state (derived from its events), newest first:
+    `kind` is the type's label; `n_events` how many events it has had. With `shared_only`, only those
+    whose latest event shares them with the school."""
+    events = read_intervention_events(store, [upn])
+    columns = [
+        "id",
+        "intervention_id",
+        "kind",
+        "status",
+        "started_on",
+        "ended_on",
+        "adviser",
+        "qualification",
+    ]
+    columns += ["note", "shared_with_school", "n_events", "created_at", "recorded_by"]
+    if events.empty:
+        return pd.DataFrame(columns=columns)
+    emails = pd.read_sql(sa.select(users.c.id, users.c.email), store.engine).set_index("id")["email"]
+    current = current_interventions(events)
     if shared_only:
-        query = query.where(interventions.c.shared_with_school.is_(True))
-    return pd.read_sql(query, store.engine)
+        current = current[current["shared_with_school"].fillna(False).astype(bool)]
+        if current.empty:
+            return pd.DataFrame(columns=columns)
+    labels = load_types().labels
+    latest = events.groupby(events["intervention_id"].fillna("w" + events["id"].astype(str)))["id"].max()
+    frame = pd.DataFrame(
+        {
+            "id": current["intervention_id"].map(latest).to_numpy(),
+            "intervention_id": current["intervention_id"],
+            "kind": current["type"].map(labels).fillna(current["type"]),
+            "status": current["status"],
+            "started_on": current["start_date"].dt.date,
+            "ended_on": current["end_date"].dt.date.where(current["end_date"].notna(), None),
+            "adviser": current["adviser"],
+            "qualification": current["qualification"],
+            "note": current["notes"],
+            "shared_with_school": current["shared_with_school"].fillna(False).astype(bool),
+            "n_events": current["n_events"],
+            "created_at": current["last_changed"],
+            "recorded_by": current["recorded_by"].map(emails).fillna("import"),
+        }
+    )
+    return frame.sort_values("id", ascending=False)[columns].reset_index(drop=True)
 
 
 def latest_decisions(store: Store, upns: Sequence[str], shared_only: bool = False) -> pd.Series:

@@ -94,10 +94,18 @@ interventions = sa.Table(
     sa.Column("started_on", sa.Date, nullable=False),
     sa.Column("ended_on", sa.Date, nullable=True),
     sa.Column("note", sa.Text, nullable=True),
-    sa.Column("recorded_by", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("recorded_by", sa.Integer, sa.ForeignKey("users.id"), nullable=True),  # NULL: imported
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("shared_with_school", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Issue 13 (migration 0003): each row is one event of the intervention `intervention_id`.
+    sa.Column("intervention_id", sa.String(64), nullable=True),
+    sa.Column("status", sa.String(10), nullable=True),
+    sa.Column("adviser", sa.String(255), nullable=True),
+    sa.Column("prompted_by_run", sa.Integer, nullable=True),
+    sa.Column("qualification", sa.String(12), nullable=True),
+    sa.Column("upload_id", sa.Integer, sa.ForeignKey("uploads.id"), nullable=True),
     sa.Index("ix_interventions_upn", "upn"),
+    sa.Index("ix_interventions_intervention_id", "intervention_id"),
 )
 
 #: Who looked at which pupil (by opaque ref) and when; admins read it on /admin/audit.

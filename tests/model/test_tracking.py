@@ -67,3 +67,37 @@ def test_no_registry_file_means_no_champion_and_none_is_created(tmp_path: Path):
     uri = f"sqlite:///{tmp_path / 'absent' / 'mlflow.db'}"
     assert not champion_exists(tracking_uri=uri)
     assert not (tmp_path / "absent").exists()
+
+
+@pytest.mark.slow
+def test_promote_writes_a_local_bundle_that_loads_without_mlflow(registry, trained, training_frame):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    uri, folder, logged = registry
+    directory = promote(logged.version, tracking_uri=uri)
+    assert directory == folder / "bundles" / "champion" and (directory / "model.skops").is_file()
+    x = training_frame.features.iloc[:20]
+    x.to_pickle(folder / "x.pkl")
+    code = (
+        "import sys, pandas as pd; from riskengine.model import load_model; "
+        f"m = load_model(tracking_uri={uri!r}); "
+        f"print(m.version, 'mlflow' in sys.modules); "
+        f"print(m.model.predict_proba(pd.read_pickle({str(folder / 'x.pkl')!r}))[:, 1].tolist())"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    ).stdout.splitlines()
+    assert out[0] == "riskengine-neet/1 (@champion) False"  # read from the bundle, MLflow never loaded
+    np.testing.assert_allclose(json.loads(out[1]), trained.model.predict_proba(x)[:, 1])
+
+    (directory / "model.skops").write_bytes((directory / "model.skops").read_bytes() + b"x")
+    with pytest.raises(ValueError, match="changed since it was promoted"):
+        load_model(tracking_uri=uri)

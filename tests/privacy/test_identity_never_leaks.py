@@ -9,11 +9,12 @@ import warnings
 
 import pytest
 
+from riskengine.cohorts import cohort_year11_start
 from riskengine.evaluation import evaluate_store
 from riskengine.flags import score_term
 from riskengine.model import promote, train
 from riskengine.model.tracking import quiet_mlflow
-from riskengine.spec.upload import academic_year, year_start
+from riskengine.spec.upload import academic_year
 from riskengine.store import Store
 from riskengine.synth import generate, write_destinations, write_uploads
 from riskengine.upload import load_destinations, upload_file
@@ -57,7 +58,7 @@ def test_a_run_with_identity_columns_leaks_them_nowhere(tmp_path, caplog):
         promote(logged.version, tracking_uri=tracking)
         _run, current = score_term(store, *la.as_of, tracking_uri=tracking)
         # the held-out cohort's Year 11 summer: outcomes known, so the evaluation has something to judge
-        eleven = academic_year(year_start(trained.validation_cohort) + 2)
+        eleven = academic_year(cohort_year11_start(trained.validation_cohort))
         _run, scores = score_term(store, eleven, "summer", tracking_uri=tracking)
     _, report = evaluate_store(store, scores=scores, out_dir=tmp_path / "evaluation", tracking_uri=tracking)
     for frame in (current, scores):

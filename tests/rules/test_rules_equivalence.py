@@ -10,10 +10,11 @@ from riskengine.rules.simulate import random_features
 
 
 @pytest.mark.slow
-def test_durable_rules_and_vectorised_agree_on_50000_generated_pupils(catalogue):
+@pytest.mark.parametrize("broadcast", [True, False], ids=["one-fact-per-pattern", "one-fact-per-pupil"])
+def test_durable_rules_and_vectorised_agree_on_50000_generated_pupils(catalogue, broadcast):
     rule_set = load_rule_set()
     features = random_features(50_000, seed=4, catalogue=catalogue, missing=0.08)
-    durable = evaluate_rules(rule_set, features)
+    durable = evaluate_rules(rule_set, features, broadcast=broadcast)
     vectorised = evaluate_rules_vectorised(rule_set, features)
     assert durable["fired"].tolist() == vectorised["fired"].tolist()
     assert durable["points"].tolist() == vectorised["points"].tolist()
