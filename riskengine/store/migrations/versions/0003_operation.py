@@ -5,6 +5,7 @@
 - web uploads, sign-in throttle, TOTP, audit without a user (issue 12)
 - intervention events and assessments (issue 13)
 - declared audit attributes (issue 14)
+- an index on scores.upn, so explain finds a pupil's latest score in one query (issue 10)
 
 Revision ID: 0003
 Revises: 0002
@@ -28,9 +29,11 @@ def upgrade() -> None:
     _upgrade_i12a()
     _upgrade_i13()
     _upgrade_i14()
+    _upgrade_i10b()
 
 
 def downgrade() -> None:
+    _downgrade_i10b()
     _downgrade_i14()
     _downgrade_i13()
     _downgrade_i12a()
@@ -287,3 +290,16 @@ def _downgrade_i14() -> None:
 
 
 # === end i14
+
+
+# === section i10b
+def _upgrade_i10b() -> None:
+    """Index scores by pupil, so `riskengine explain UPN` finds the pupil's latest scored term in one lookup."""
+    op.create_index("ix_scores_upn", "scores", ["upn"])
+
+
+def _downgrade_i10b() -> None:
+    op.drop_index("ix_scores_upn", table_name="scores")
+
+
+# === end i10b
