@@ -14,6 +14,7 @@ from evaluation_data import generated_inputs
 from typer.testing import CliRunner
 
 from riskengine.cli import app
+from riskengine.cohorts import cohort_name
 from riskengine.evaluation import evaluate_store
 from riskengine.evaluation.disclosure import DisclosureSettings
 from riskengine.spec import upload as spec
@@ -96,12 +97,13 @@ def test_defaults_on_many_terms_and_cohorts_with_and_without_outcomes(
         assert info["cohorts_without_outcomes"] == []
         assert (impact["status"] != "no destinations yet").all()
     else:
-        assert info["cohorts_without_outcomes"] == ["2023/24"]
-        assert info["cohorts_with_outcomes"] == ["2022/23"]
-        waiting = impact[impact["cohort"] == without_outcomes]
+        assert info["cohorts_without_outcomes"] == [cohort_name(without_outcomes)]
+        assert info["cohorts_with_outcomes"] == [cohort_name(without_outcomes - 1)]
+        waiting = impact[impact["cohort"] == cohort_name(without_outcomes)]
+        assert len(waiting)
         assert (waiting["status"] == "no destinations yet").all()
         assert waiting[["neet_rate", "not_known_rate"]].isna().all().all()
-        assert "no destinations yet for Year 11 in 2023/24" in html
+        assert f"no destinations yet for: {cohort_name(without_outcomes)}" in html
     assert scan_report(tmp_path / "report", THRESHOLD) == []
 
 

@@ -219,7 +219,8 @@ def test_reviews_and_interventions_reach_the_school_only_when_shared(store, pupi
         adviser.post(
             f"/pupils/{ref}/interventions",
             data={
-                "kind": text,
+                "kind": "Mentoring",
+                "note": text,
                 "started_on": "2027-01-11",
                 "shared_with_school": shared,
                 "csrf_token": token,
