@@ -13,7 +13,7 @@ trap 'rm -rf "$work"' EXIT
 started=$SECONDS
 "$python" -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install --quiet --disable-pip-version-check uv
-"$work/venv/bin/uv" pip install --quiet --python "$work/venv/bin/python" --index-url https://pypi.org/simple \
+"$work/venv/bin/uv" pip install --quiet --python "$work/venv/bin/python" \
     --resolution lowest-direct '.[test]'
 echo "+ installed the lowest direct versions in $((SECONDS - started)) s:"
 "$work/venv/bin/uv" pip freeze --python "$work/venv/bin/python" \
