@@ -41,7 +41,11 @@ def november_extract(folder: Path, out: Path) -> None:
 
 
 @pytest.mark.slow
-def test_the_analyst_path_through_the_cli(tmp_path, monkeypatch) -> None:
+@pytest.mark.parametrize(
+    "as_of, closed",
+    [("2026-11-30", 3), ("2024-04-01", 1)],  # three cohorts of outcomes, or a local authority starting out
+)
+def test_the_analyst_path_through_the_cli(tmp_path, monkeypatch, as_of, closed) -> None:
     for name in ("RISKENGINE_HOME", "RISKENGINE_DB_URL", "MLFLOW_TRACKING_URI", "RISKENGINE_PROJECT"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
@@ -54,19 +58,29 @@ def test_the_analyst_path_through_the_cli(tmp_path, monkeypatch) -> None:
     assert "destinations.csv" in uploaded and "skipped" in uploaded  # said, not silently dropped
     assert "refused" not in uploaded
     assert (tmp_path / "project" / ".riskengine" / "riskengine.db").exists()  # the project's database
-    loaded = invoke("destinations", "../nccis.csv", "--as-of", "2026-11-30")
-    assert "Destinations as of 30 November 2026." in loaded
+    loaded = invoke("destinations", "../nccis.csv", "--as-of", as_of)
+    day = pd.Timestamp(as_of)
+    assert f"Destinations as of {day.day} {day:%B %Y}." in loaded
 
     trained = invoke("train")
-    # Every cohort whose window closed by 30 November 2026 counts; the one still inside it is named.
-    assert "left Year 11 in summer 2023" in trained and "left Year 11 in summer 2025" in trained
-    assert "Left out left Year 11 in summer 2026" in trained and "runs to 31 March 2027" in trained
+    # Every cohort whose window closed by the as-of date counts; those still inside it are named.
+    assert "left Year 11 in summer 2023" in trained
+    if closed == 3:
+        assert "left Year 11 in summer 2025" in trained
+        assert "Left out left Year 11 in summer 2026" in trained and "runs to 31 March 2027" in trained
+    else:  # one cohort of outcomes: validated within it, and said so
+        assert "Left out left Year 11 in summer 2024" in trained and "runs to 31 March 2025" in trained
+        assert "cross-validated within" in trained
     assert "Registered riskengine-neet version 1" in trained
     invoke("promote", "1")
 
     back_test = invoke("score", "--year", BACK_TEST[0], "--term", BACK_TEST[1])
-    current = invoke("score", "--year", CURRENT[0], "--term", CURRENT[1])
+    current = invoke("score", "--year", CURRENT[0], "--term", CURRENT[1], "--out", "flags.xlsx")
     assert "riskengine-neet/1 (@champion)" in back_test and "riskengine-neet/1 (@champion)" in current
+    exported = pd.read_excel(tmp_path / "project" / "flags.xlsx")
+    assert len(exported) and exported.iloc[:, 0].notna().all()
+    invoke("export", "all.csv", "--year", CURRENT[0], "--term", CURRENT[1], "--all")
+    assert len(pd.read_csv(tmp_path / "project" / "all.csv")) >= len(exported)
 
     on_roll = pd.read_csv(next((tmp_path / "la").glob("1*_2026-27_autumn.csv")), dtype={"upn": str})
     upn = on_roll.loc[on_roll["ncyear"] >= 9, "upn"].iloc[0]
