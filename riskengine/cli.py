@@ -258,7 +258,7 @@ def destinations_command(
     except ValueError:
         raise typer.BadParameter(f"--as-of should be a date like 2026-04-30, not {as_of!r}") from None
     said = "" if as_of else " (today; give --as-of DATE if the extract was taken earlier)"
-    typer.echo(f"Destinations as of {day:%d %B %Y}{said}.")
+    typer.echo(f"Destinations as of {day.day} {day:%B %Y}{said}.")  # "1 April 2024", as the notices say
     try:
         batch = load_destination_paths(
             Store.open(db), paths, as_of=day, mapping=mapping, check=check,
