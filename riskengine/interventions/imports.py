@@ -7,7 +7,6 @@ Problem text may quote the service's own values, so it goes back only to the imp
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -30,7 +29,7 @@ from riskengine.store import Store
 from riskengine.store import tables as st
 from riskengine.upload import schema
 from riskengine.upload.mapping import ColumnMapping, apply_mapping, load_mapping
-from riskengine.upload.parsing import parse, upload_record
+from riskengine.upload.parsing import parse_new_file, upload_record
 from riskengine.upload.problems import UploadResult, combine
 
 INTERVENTIONS_KIND = "interventions"
@@ -313,19 +312,10 @@ def _import(
     write: Callable[[pd.DataFrame, dict], int],
 ) -> UploadResult:
     mapping = load_mapping(mapping, canonical)
-    sha256 = hashlib.sha256(data).hexdigest()
-    result = UploadResult(status="rejected", filename=filename, sha256=sha256)
-    earlier = store.find_upload(kind, sha256, mapping.sha256)
-    if earlier is not None:
-        result.status, result.upload_id = "unchanged", earlier["id"]
-        result.counts = {"rows": earlier["n_rows"], "stored": 0}
+    result, parsed = parse_new_file(store, data, filename, mapping, kind, validate)
+    if parsed is None:
         return result
-    parsed = parse(data, filename, mapping, validate)
-    result.errors, result.warnings = parsed.errors, parsed.warnings
-    result.counts = {"rows": parsed.n_rows, "errors": len(parsed.errors)}
-    if len(parsed.errors):
-        return result
-    upload = upload_record(filename, sha256, mapping, parsed, uploaded_by) | {"kind": kind}
+    upload = upload_record(filename, result.sha256, mapping, parsed, uploaded_by) | {"kind": kind}
     result.upload_id = write(parsed.typed, upload)
     result.status = "stored"
     result.counts.update(stored=len(parsed.typed), warnings=len(parsed.warnings))

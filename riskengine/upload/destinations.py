@@ -7,7 +7,6 @@ in any order; the identical file twice is a no-op.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +16,7 @@ from riskengine.store import Store
 from riskengine.store.store import DESTINATIONS_KIND
 from riskengine.upload import schema
 from riskengine.upload.mapping import ColumnMapping, apply_mapping, load_mapping
-from riskengine.upload.parsing import parse, read_checked, upload_record
+from riskengine.upload.parsing import parse_new_file, read_checked, upload_record
 from riskengine.upload.problems import UploadResult, combine, problems
 
 #: One activity: a repeat of it (in this file or an earlier one) is stored once.
@@ -74,17 +73,10 @@ def load_destinations_bytes(
     `as_of` is the day the extract was taken (default today), recorded with it: outcome windows that end
     by then count as closed (`riskengine.cohorts`). `check` validates without storing."""
     mapping = load_mapping(mapping, spec.COLUMNS)
-    sha256 = hashlib.sha256(data).hexdigest()
-    result = UploadResult(status="rejected", filename=filename, sha256=sha256)
-    earlier = store.find_upload(DESTINATIONS_KIND, sha256, mapping.sha256)
-    if earlier is not None:
-        result.status, result.upload_id = "unchanged", earlier["id"]
-        result.counts = {"rows": earlier["n_rows"], "stored": 0}
-        return result
-    parsed = parse(data, filename, mapping, validate_destination_cells)
-    result.errors, result.warnings = parsed.errors, parsed.warnings
-    result.counts = {"rows": parsed.n_rows, "errors": len(parsed.errors)}
-    if len(parsed.errors):
+    result, parsed = parse_new_file(
+        store, data, filename, mapping, DESTINATIONS_KIND, validate_destination_cells
+    )
+    if parsed is None:
         return result
     as_of = as_of or dt.date.today()
     newest = pd.to_datetime(parsed.typed["activity_date"]).max()
@@ -106,7 +98,7 @@ def load_destinations_bytes(
         result.counts["warnings"] = len(parsed.warnings)
         return result
     unique = parsed.typed.drop_duplicates(subset=list(ACTIVITY_KEY))
-    record = upload_record(filename, sha256, mapping, parsed, uploaded_by) | {"as_of": as_of}
+    record = upload_record(filename, result.sha256, mapping, parsed, uploaded_by) | {"as_of": as_of}
     stored = store.write_destinations(unique, upload=record)
     result.status, result.upload_id = "stored", stored.upload_id
     result.counts.update(stored=stored.n_stored, already_held=len(unique) - stored.n_stored)

@@ -4,16 +4,20 @@ validator."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from riskengine.upload.mapping import ColumnMapping, load_mapping
-from riskengine.upload.problems import combine, describe, problems
+from riskengine.upload.problems import UploadResult, combine, describe, problems
 from riskengine.upload.reading import FileProblem, read_table
+
+if TYPE_CHECKING:
+    from riskengine.store import Store
 
 #: cells, mapping -> (canonical frame, errors, warnings)
 Validator = Callable[[pd.DataFrame, ColumnMapping], tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]]
@@ -43,6 +47,25 @@ def parse(data: bytes, filename: str, mapping: ColumnMapping, validate: Validato
         return Parsed(pd.DataFrame(), problems([None], [None], [str(problem)]), problems(), 0)
     typed, errors, warnings = validate(cells, mapping)
     return Parsed(typed, combine(row_problems, errors), warnings, len(cells) + len(row_problems))
+
+
+def parse_new_file(
+    store: Store, data: bytes, filename: str, mapping: ColumnMapping, kind: str, validate: Validator
+) -> tuple[UploadResult, Parsed | None]:
+    """A whole-file import (destinations, interventions, assessments) read and validated, unless the same
+    bytes under the same mapping are already stored as `kind` (then the result says "unchanged"). `Parsed`
+    is None when there is nothing to store: unchanged, or refused with the result's errors."""
+    sha256 = hashlib.sha256(data).hexdigest()
+    result = UploadResult(status="rejected", filename=filename, sha256=sha256)
+    earlier = store.find_upload(kind, sha256, mapping.sha256)
+    if earlier is not None:
+        result.status, result.upload_id = "unchanged", earlier["id"]
+        result.counts = {"rows": earlier["n_rows"], "stored": 0}
+        return result, None
+    parsed = parse(data, filename, mapping, validate)
+    result.errors, result.warnings = parsed.errors, parsed.warnings
+    result.counts = {"rows": parsed.n_rows, "errors": len(parsed.errors)}
+    return result, None if len(parsed.errors) else parsed
 
 
 def read_checked(
