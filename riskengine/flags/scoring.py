@@ -76,6 +76,7 @@ def _model_side(
         top_reasons,
         value_table,
     )
+    from riskengine.model.pipeline import unseen_code_notices
 
     metadata = getattr(loaded.model, "metadata_", {})
     trained_spec = metadata.get("spec") or load_model_spec().model_dump(mode="json")
@@ -133,6 +134,9 @@ def _model_side(
         ),
         "model_spec_version": metadata.get("spec_version"),
         "explained_together": {name: list(members) for name, members in explanation.groups.items()},
+        "notices": unseen_code_notices(
+            loaded.model, inputs, {n: catalogue.label(n) for n in catalogue.names}
+        ),
     }
     return columns, flagged, record, settings, explanation
 
