@@ -121,8 +121,12 @@ class Lever:
                 moved[flag] = on
         return moved
 
-    def text(self, value: float) -> str:
-        return value_text(self.kind, value, {})
+    def text(self, value: float, beside: float | None = None) -> str:
+        """A value as an adviser reads it; to two decimals of a percent where it would read as `beside`."""
+        said = value_text(self.kind, value, {})
+        if beside is not None and self.kind == "rate" and said == value_text(self.kind, beside, {}):
+            said = f"{value:.2%}"
+        return said
 
 
 def _thresholds(rule_set: RuleSet, names: set[str]) -> dict[str, list[float]]:
@@ -227,10 +231,11 @@ def _answers_for(
     rates = lever.rates(picked, weights[movable])
     target = np.where(np.isnan(cutoff), np.inf, np.log(cutoff / (1 - cutoff)))[movable, None]
     t = _walk(lever, model, rule_set, picked, term, rates, target, rule_set.bands[-1][0])
-    # what an adviser reads: a whole percent up, a whole number down; checked through the model and rules
+    # what an adviser reads: a whole percent up, a whole number down; checked through the model and rules.
+    # A walk's answer just past a breakpoint (by _EPS) is past it: the rounding tolerance is far smaller.
     step = _STEP[lever.kind]
-    exact = np.round((x0[movable] + lever.sign * t) / step, 6)
-    shown = (np.ceil(exact) if lever.sign > 0 else np.floor(exact)) * step
+    exact = (x0[movable] + lever.sign * t) / step
+    shown = (np.ceil(exact - 1e-11) if lever.sign > 0 else np.floor(exact + 1e-11)) * step
     shown = np.clip(shown, min(lever.bound, 0.0), max(lever.bound, 1.0) if lever.kind == "rate" else np.inf)
     found = np.flatnonzero(~np.isnan(shown))
     moved = lever.at(
@@ -262,11 +267,26 @@ def _answers_for(
             "points_to": float(new_points[i]),
             "text": (
                 f"if {lever.label.lower()} were {lever.text(shown[found[i]])} rather than "
-                f"{lever.text(x0[j])}{said}, model risk would fall from {probability[j]:.0%} to "
-                f"{new_probability[i]:.0%} and the rule points from {points[j]:g} to {new_points[i]:g}"
+                f"{lever.text(x0[j], shown[found[i]])}{said}, "
+                + _effect(probability[j], new_probability[i], points[j], new_points[i])
             ),
         }
     return answers
+
+
+def _effect(p0: float, p1: float, points0: float, points1: float) -> str:
+    """What the change does, saying only what moves: "model risk would fall from 34% to 15% and the rule
+    points from 11 to 8", or "the rule points would fall from 6 to 4 (model risk stays at 18%)"."""
+    risk = f"{p0:.0%}" != f"{p1:.0%}"
+    rules = points0 != points1
+    if risk and rules:
+        return (
+            f"model risk would fall from {p0:.0%} to {p1:.0%} and the rule points from {points0:g} to "
+            f"{points1:g}"
+        )
+    if risk:
+        return f"model risk would fall from {p0:.0%} to {p1:.0%} (the rule points stay at {points0:g})"
+    return f"the rule points would fall from {points0:g} to {points1:g} (model risk stays at {p0:.0%})"
 
 
 def _number(value: Any) -> float | None:
@@ -323,6 +343,6 @@ def _not_enough(levers: list[Lever], features: pd.DataFrame, row: int) -> str:
             f": {even} would {'not ' if len(tried) == 1 else ''}take the pupil below both the model's flag "
             "line and the rules' band (another factor, or an always-flag rule, keeps them flagged)"
         )
-    if stuck:
-        said += (" (" if tried else ": ") + "; ".join(stuck) + (")" if tried else "")
+    elif stuck:
+        said += ": " + "; ".join(stuck)
     return said
