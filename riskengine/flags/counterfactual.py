@@ -129,9 +129,9 @@ class Lever:
         return said
 
 
-def _thresholds(rule_set: RuleSet, names: set[str]) -> dict[str, list[float]]:
+def _thresholds(rule_set: RuleSet, names: set[str]) -> dict[str, set[float]]:
     """Every number a rule compares one of `names` with."""
-    found: dict[str, list[float]] = {}
+    found: dict[str, set[float]] = {}
 
     def walk(condition: Any) -> None:
         if isinstance(condition, Group):
@@ -139,7 +139,7 @@ def _thresholds(rule_set: RuleSet, names: set[str]) -> dict[str, list[float]]:
                 walk(part)
         elif isinstance(condition, Test) and condition.feature in names and condition.op != "is_missing":
             values = condition.value if isinstance(condition.value, tuple) else (condition.value,)
-            found.setdefault(condition.feature, []).extend(float(v) for v in values)
+            found.setdefault(condition.feature, set()).update(float(v) for v in values)
 
     for rule in rule_set.rules:
         walk(rule.condition)
@@ -238,6 +238,8 @@ def _answers_for(
     shown = (np.ceil(exact - 1e-11) if lever.sign > 0 else np.floor(exact + 1e-11)) * step
     shown = np.clip(shown, min(lever.bound, 0.0), max(lever.bound, 1.0) if lever.kind == "rate" else np.inf)
     found = np.flatnonzero(~np.isnan(shown))
+    if not len(found):
+        return answers
     moved = lever.at(
         picked.iloc[found],
         lever.sign * (shown[found] - x0[movable][found]),
