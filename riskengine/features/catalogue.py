@@ -168,10 +168,10 @@ class FeatureSpec(BaseModel):
         outside = [c for c in self.changes_through if c not in self.source]
         if outside:
             raise ValueError(f"changes_through names columns outside its source: {outside}")
-        if self.follows is not None and (self.follows.by is None) != (self.kind == "flag"):
-            raise ValueError("a flag follows with at_or_below; a rate or count with by")
         if self.follows is not None and self.kind not in ("rate", "count", "flag"):
             raise ValueError("only a rate, count or flag can follow another feature")
+        if self.follows is not None and (self.follows.by is None) != (self.kind == "flag"):
+            raise ValueError("a flag follows with at_or_below; a rate or count with by")
         if self.when_missing_reason and self.reference is None:
             raise ValueError("when_missing_reason: a blank is this feature's reference, never a reason")
 
@@ -182,8 +182,15 @@ class FeatureSpec(BaseModel):
         return self.direction
 
     def _sentences(self) -> list[str]:
-        keys = ("template", "when_true", "when_false", "when_missing", "when_below", "when_above")
-        keys += ("when_missing_reason",)
+        keys = (
+            "template",
+            "when_true",
+            "when_false",
+            "when_missing",
+            "when_below",
+            "when_above",
+            "when_missing_reason",
+        )
         return [s for s in (getattr(self, k) for k in keys) if s] + list(self.when_value.values())
 
     def _check_sentence(self, sentence: str) -> None:

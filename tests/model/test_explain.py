@@ -54,8 +54,8 @@ def test_a_blank_record_is_a_reason_only_as_the_catalogue_words_it(catalogue):
     assert not any("youth justice" in reason for row in up for reason in row)
     assert up[0][1:] == [catalogue.describe("fsm_eligible", True)]  # a blank SEN record is no reason either
     # a group with a real value (SEMH) still reads as one reason; the blank youth justice one gives way
-    assert up[1] == [catalogue.describe("fsm_eligible", True), f"{catalogue.describe('sen_provision', 'N')} and "
-                     f"{catalogue.describe('sen_primary_need', 'SEMH')}"]  # fmt: skip
+    sen = f"{catalogue.describe('sen_provision', 'N')} and {catalogue.describe('sen_primary_need', 'SEMH')}"
+    assert up[1] == [catalogue.describe("fsm_eligible", True), sen]
 
 
 def test_contribution_records_are_per_feature_dicts():
