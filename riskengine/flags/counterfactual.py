@@ -236,7 +236,7 @@ def _answers_for(
     step = _STEP[lever.kind]
     exact = (x0[movable] + lever.sign * t) / step
     shown = (np.ceil(exact - 1e-11) if lever.sign > 0 else np.floor(exact + 1e-11)) * step
-    shown = np.clip(shown, min(lever.bound, 0.0), max(lever.bound, 1.0) if lever.kind == "rate" else np.inf)
+    shown = np.clip(shown, 0.0, 1.0 if lever.kind == "rate" else np.inf)
     found = np.flatnonzero(~np.isnan(shown))
     if not len(found):
         return answers
