@@ -352,7 +352,25 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         missing = [f for f in self.feature_names_in_ if f not in X.columns]
         if missing:
             raise ValueError(f"the feature frame lacks the model's features {missing}")
-        return self.pipeline_.named_steps["columns"].transform(X[list(self.feature_names_in_)])
+        X = X[list(self.feature_names_in_)]
+        unseen = self.unseen_codes(X)
+        if unseen:  # scored as not known, as the run's notice says (`unseen_code_notices`)
+            X = X.assign(**{name: X[name].mask(rows) for name, rows in unseen.items()})
+        return self.pipeline_.named_steps["columns"].transform(X)
+
+    def unseen_codes(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Category feature -> the rows whose code the model was not trained with (not one of its codes,
+        e.g. a code added to the spec after training). They are scored as not known (the blank level)."""
+        columns = self.pipeline_.named_steps["columns"]
+        found = {}
+        for name, kind in self.feature_kinds.items():
+            if kind != "category" or name not in X:
+                continue
+            known = columns.named_transformers_[name].named_steps["one_hot"].categories_[0]
+            rows = (X[name].notna() & ~X[name].astype("string").isin(known)).to_numpy(bool)
+            if rows.any():
+                found[name] = rows
+        return found
 
     def _probability(self, log_odds: np.ndarray) -> np.ndarray:
         if self.calibrator_ is None:
@@ -508,6 +526,22 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             ]
         )
         return pd.concat([intercept, table], ignore_index=True)
+
+
+def unseen_code_notices(model: RiskModel, X: pd.DataFrame, labels: Mapping[str, str]) -> list[str]:
+    """In words, for a run's output: each category feature with codes the model was not trained with, how
+    many pupils (a small count suppressed, never who) and how they were scored."""
+    from riskengine.evaluation.disclosure import format_count
+
+    notices = []
+    for name, rows in model.unseen_codes(X).items():
+        codes = sorted(X.loc[rows, name].astype(str).unique())
+        notices.append(
+            f"{labels.get(name, name)}: {format_count(int(rows.sum()))} pupils had a code the model was not "
+            f"trained with ({', '.join(codes[:5])}{', ...' if len(codes) > 5 else ''}); the model scored "
+            "them as 'not known' for it (the rules read the code as it is)"
+        )
+    return notices
 
 
 def _bound_text(lower: float, upper: float) -> str:
