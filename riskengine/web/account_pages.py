@@ -23,7 +23,7 @@ from riskengine.web.accounts import (
     totp_uri,
 )
 from riskengine.web.auth import SESSION_COOKIE, checked_form, page_session, store_of
-from riskengine.web.pages import HOME_BY_ROLE, render
+from riskengine.web.pages import HOME_BY_ROLE, problems, render
 from riskengine.web.sessions import complete_enrolment
 
 router = APIRouter(include_in_schema=False)
@@ -66,7 +66,8 @@ async def totp_enrol(request: Request) -> Response:
             status_code=422,
             secret=secret,
             uri=totp_uri(secret, session.user.email),
-            error=str(error),
+            code=str(form.get("code", "")),
+            **problems(("code", str(error))),
         )
     complete_enrolment(store_of(request), request.cookies.get(SESSION_COOKIE))
     audit.record(store_of(request), session.user, "totp_enrolled")
@@ -110,7 +111,18 @@ async def users_action(request: Request, action: str) -> Response:
         else:
             raise HTTPException(status_code=404, detail="no such action")
     except ValueError as error:
-        raise HTTPException(status_code=422, detail=str(error)) from None
+        accounts = list_users(store).to_dict("records")
+        row = next((a for a in accounts if a["email"] == email), None)
+        if action != "schools" or row is None:
+            raise HTTPException(status_code=422, detail=str(error)) from None
+        return render(  # the users page again, with what was typed and the message beside it
+            request,
+            "users.html",
+            status_code=422,
+            accounts=accounts,
+            typed_schools=str(form.get("schools", "")),
+            **problems((f"schools-{row['id']}", str(error))),
+        )
     audit.record(store, session.user, logged, detail=f"user {user_id}")
     done = {
         "deactivate": f"{email} is deactivated and signed out everywhere.",

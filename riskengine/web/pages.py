@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import urlencode
 
 import pandas as pd
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
@@ -86,10 +88,22 @@ def render(request: Request, name: str, status_code: int = 200, **context) -> HT
             "user": session.user if session else None,
             "status_code": status_code,
             "school_name": lambda urn: names.get(urn, urn) if urn else BLANK,
+            "errors": [],
+            "field_errors": {},
             **context,
         },
         status_code=status_code,
     )
+
+
+def problems(*fields: tuple[str, str]) -> dict:
+    """A failed form's (field id, message) pairs as the GOV.UK error pattern shows them: the error summary
+    at the top, linking to each field, and the message again beside the field."""
+    fields = tuple((field, text[:1].upper() + text[1:]) for field, text in fields)
+    return {
+        "errors": [{"text": text, "href": f"#{field}"} for field, text in fields],
+        "field_errors": dict(fields),
+    }
 
 
 def _set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
@@ -108,10 +122,16 @@ def login_page(request: Request) -> Response:
     return _login_form(request)
 
 
-def _login_form(request: Request, error: str | None = None, status_code: int = 200) -> Response:
-    """The sign-in form with a fresh login CSRF token (double-submitted: cookie and hidden field)."""
+def _login_form(
+    request: Request, error: tuple[str, str] | None = None, status_code: int = 200, email: str = ""
+) -> Response:
+    """The sign-in form with a fresh login CSRF token (double-submitted: cookie and hidden field); after a
+    failed sign-in, the (field, message) error and the email as typed."""
     token = secrets.token_urlsafe(32)
-    response = render(request, "login.html", status_code=status_code, login_csrf=token, error=error)
+    context = problems(error) if error else {}
+    response = render(
+        request, "login.html", status_code=status_code, login_csrf=token, email=email, **context
+    )
     _set_cookie(request, response, LOGIN_CSRF_COOKIE, token, max_age=3600)
     return response
 
@@ -124,22 +144,23 @@ async def login(request: Request) -> Response:
         raise HTTPException(
             status_code=403, detail="the form was missing its security token; reload the page"
         )
+    email = str(form.get("email", ""))
     try:  # argon2 is deliberately slow: verify in a worker thread so other requests keep flowing
         user = await run_in_threadpool(
             authenticate,
             store_of(request),
-            str(form.get("email", "")),
+            email,
             str(form.get("password", "")),
             client_ip(request),
             str(form.get("code", "")),
         )
     except LoginThrottled as error:
-        return _login_form(request, error=str(error), status_code=429)
+        return _login_form(request, ("email", str(error)), 429, email)
     except LoginNeedsCode:
         error = "Enter the 6-digit code from your authentication app (or check it and try again)."
-        return _login_form(request, error=error, status_code=401)
+        return _login_form(request, ("code", error), 401, email)
     if user is None:
-        return _login_form(request, error="Wrong email or password.", status_code=401)
+        return _login_form(request, ("email", "Wrong email or password."), 401, email)
     home = "/account/totp" if needs_totp_enrolment(user) else HOME_BY_ROLE[user.role]
     response = RedirectResponse(home, status_code=303)
     _set_cookie(request, response, SESSION_COOKIE, start_session(store_of(request), user), max_age=8 * 3600)
@@ -160,21 +181,46 @@ def _int_or_none(value: str | None) -> int | None:
     return int(value) if value and value.strip().isdigit() else None
 
 
+@dataclass
+class CaseloadQuery:
+    """The caseload's query parameters, one FastAPI dependency for the page and its XLSX export: the
+    raw values as typed (for the page's links) and the filters they mean."""
+
+    school: str | None = None
+    ncyear: str | None = None
+    band: str | None = None
+    sort: str = "risk"
+    order: str = "desc"
+    all_pupils: str | None = None
+    q: str | None = None
+    not_reviewed: str | None = None
+    page: int = 1
+
+    def filters(self, per_page: int | None = 50) -> CaseloadFilters:
+        return CaseloadFilters(
+            school=self.school or None,
+            ncyear=_int_or_none(self.ncyear),
+            band=self.band or None,
+            flagged_only=not self.all_pupils,
+            sort=self.sort if self.sort in SORTS else "risk",
+            descending=self.order != "asc",
+            page=max(self.page, 1),
+            per_page=per_page,
+            search=(self.q or "").strip()[:100] or None,
+            not_reviewed=bool(self.not_reviewed),
+        )
+
+    def link(self, **changes) -> str:
+        """This query string with some values changed (the filters given, sort and order always)."""
+        kept = ("school", "ncyear", "band", "all_pupils", "q", "not_reviewed")
+        query = {k: getattr(self, k) for k in kept if getattr(self, k)}
+        return "?" + urlencode({**query, "sort": self.filters().sort, "order": self.order, **changes})
+
+
 @router.get("/caseload")
-def caseload_page(
-    request: Request,
-    school: str | None = None,
-    ncyear: str | None = None,
-    band: str | None = None,
-    sort: str = "risk",
-    order: str = "desc",
-    all_pupils: str | None = None,
-    q: str | None = None,
-    not_reviewed: str | None = None,
-    page: int = 1,
-) -> Response:
+def caseload_page(request: Request, query: Annotated[CaseloadQuery, Depends()]) -> Response:
     session = page_session(request, *PUPIL_ROLES)
-    filters = _caseload_filters(school, ncyear, band, sort, order, all_pupils, q, not_reviewed, page)
+    filters = query.filters()
     result = caseload(store_of(request), session.user, filters)
     audit.record(
         store_of(request),
@@ -182,67 +228,23 @@ def caseload_page(
         "view_caseload",
         detail=f"page {filters.page}: {len(result.rows)} pupils",
     )
-    query = {
-        k: v
-        for k, v in {
-            "school": school,
-            "ncyear": ncyear,
-            "band": band,
-            "all_pupils": all_pupils,
-            "q": q,
-            "not_reviewed": not_reviewed,
-        }.items()
-        if v
-    }
-
-    def link(**changes) -> str:
-        return "?" + urlencode({**query, "sort": filters.sort, "order": order, **changes})
-
     return render(
         request,
         "caseload.html",
         caseload=result,
         filters=filters,
-        link=link,
-        order=order,
+        link=query.link,
+        order=query.order,
         pages=max(1, -(-result.total // filters.per_page)),
-        export_link="/caseload.xlsx?" + urlencode({**query, "sort": filters.sort, "order": order}),
-    )
-
-
-def _caseload_filters(
-    school, ncyear, band, sort, order, all_pupils, q, not_reviewed, page=1, per_page: int | None = 50
-) -> CaseloadFilters:
-    return CaseloadFilters(
-        school=school or None,
-        ncyear=_int_or_none(ncyear),
-        band=band or None,
-        flagged_only=not all_pupils,
-        sort=sort if sort in SORTS else "risk",
-        descending=order != "asc",
-        page=max(page, 1),
-        per_page=per_page,
-        search=(q or "").strip()[:100] or None,
-        not_reviewed=bool(not_reviewed),
+        export_link="/caseload.xlsx" + query.link(),
     )
 
 
 @router.get("/caseload.xlsx")
-def caseload_export(
-    request: Request,
-    school: str | None = None,
-    ncyear: str | None = None,
-    band: str | None = None,
-    sort: str = "risk",
-    order: str = "desc",
-    all_pupils: str | None = None,
-    q: str | None = None,
-    not_reviewed: str | None = None,
-) -> Response:
+def caseload_export(request: Request, query: Annotated[CaseloadQuery, Depends()]) -> Response:
     """The caseload as filtered on the page, every page, as an XLSX workbook."""
     session = page_session(request, *PUPIL_ROLES)
-    filters = _caseload_filters(school, ncyear, band, sort, order, all_pupils, q, not_reviewed, per_page=None)
-    result = caseload(store_of(request), session.user, filters)
+    result = caseload(store_of(request), session.user, query.filters(per_page=None))
     audit.record(store_of(request), session.user, "export_caseload", detail=f"{result.total} pupils")
     return Response(
         caseload_xlsx(result.rows, with_identity=session.user.role in IDENTITY_ROLES),
@@ -391,25 +393,20 @@ async def upload_form(request: Request) -> Response:
     """Check the request (session first, before the body is read), queue the file for a worker process
     and answer at once with the job's status page."""
     session, form = await checked_form(request, *UPLOAD_ROLES)
+    typed = {k: str(form.get(k, "")) for k in ("school_urn", "academic_year", "term", "mapping")}
     file = form.get("file")
-    if file is None or isinstance(file, str):
-        raise HTTPException(status_code=422, detail="choose a file to upload")
+    if file is None or isinstance(file, str) or not file.filename:
+        missing = problems(("file", "choose a file to upload"))
+        return _school_page(request, session, 422, typed=typed, **missing)
     data = await file.read()
     store = store_of(request)
     try:
         job = await run_in_threadpool(
-            check_upload,
-            session.user,
-            data,
-            file.filename or "upload.csv",
-            str(form.get("school_urn", "")),
-            str(form.get("academic_year", "")),
-            str(form.get("term", "")),
-            str(form.get("mapping", "")),
+            check_upload, session.user, data, file.filename or "upload.csv", **typed
         )
     except UploadRequestError as error:
         audit.record(store, session.user, "upload_refused", detail=str(error)[:200])
-        return _school_page(request, session, status_code=422, error=str(error))
+        return _school_page(request, session, 422, typed=typed, **problems((error.field, str(error))))
     job_id = await run_in_threadpool(create_job, store, job)
     await request.app.state.upload_jobs.submit(job_id, data, job)
     return RedirectResponse(f"/school/uploads/{job_id}", status_code=303)
@@ -428,14 +425,14 @@ def upload_status_page(request: Request, job_id: str) -> Response:
     """The upload's status: refreshes itself (a meta refresh; the CSP allows no script) until done."""
     session = page_session(request, *UPLOAD_ROLES)
     job = _own_job(request, session, job_id)
-    problems = job_problems(job)
+    found = job_problems(job)
     return render(
         request,
         "upload_result.html",
         job=job,
         pending=job["state"] in PENDING,
-        errors=problems[problems["severity"] == "error"],
-        warnings=problems[problems["severity"] == "warning"],
+        error_rows=found[found["severity"] == "error"],
+        warning_rows=found[found["severity"] == "warning"],
         uploads=history_for(store_of(request), session.user),
     )
 
@@ -513,6 +510,15 @@ def _date_or_none(value: str | None) -> date | None:
         return None
 
 
+def _bad_dates(**dates: str | None) -> list[tuple[str, str]]:
+    """(field, message) for each date filter given that is not a real date: said, never silently ignored."""
+    return [
+        (field, "enter a real date, like 2025-01-31")
+        for field, value in dates.items()
+        if value and _date_or_none(value) is None
+    ]
+
+
 @router.get("/admin/audit")
 def audit_page(
     request: Request,
@@ -552,6 +558,8 @@ def audit_page(
         pages=max(1, -(-total // AUDIT_PER_PAGE)),
         total=total,
         link=lambda n: "?" + urlencode({**query, "page": n}),
+        typed={"since": since, "until": until},
+        **problems(*_bad_dates(since=since, until=until)),
     )
 
 

@@ -30,9 +30,18 @@ HISTORY_COLUMNS = (
 )
 
 
+#: The upload form's field each of check_upload_request's messages is about (by its first words).
+REQUEST_FIELDS = {"school URN": "school_urn", "academic year": "academic_year", "term": "term"}
+
+
 class UploadRequestError(ValueError):
     """The request itself is wrong (school outside scope, bad year or term, file too big or over the
-    file limits): refused at once, before any validation work is queued."""
+    file limits): refused at once, before any validation work is queued. `field` names the upload form's
+    field to correct."""
+
+    def __init__(self, message: str, field: str = "file") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def check_upload(
@@ -60,10 +69,14 @@ def check_upload(
     if not data:
         raise UploadRequestError("the file is empty")
     if mapping and mapping not in shipped_mappings():
-        raise UploadRequestError("unknown column mapping")
+        raise UploadRequestError("unknown column mapping", "mapping")
     school_urn, academic_year, term = school_urn.strip(), academic_year.strip(), term.strip()
     try:
         check_upload_request(school_urn, academic_year, term)
+    except ValueError as error:
+        field = next((f for words, f in REQUEST_FIELDS.items() if str(error).startswith(words)), "file")
+        raise UploadRequestError(str(error), field) from None
+    try:
         if data.startswith(b"PK\x03\x04"):
             check_xlsx(data)
         else:

@@ -144,7 +144,7 @@ def test_bad_upload_through_the_page_stores_nothing(
     page.set_input_files("input[name=file]", path)
     page.click("form[action='/school/upload'] button[type=submit]")
     page.wait_for_selector("#upload-status:has-text('rejected')", timeout=60_000)
-    assert "upn" in page.inner_text("table.problems")
+    assert "upn" in page.get_by_role("table", name="Errors (must be fixed)").inner_text()
     with page.expect_download() as download:
         page.click("text=Download the problems as CSV")
     assert "upn" in Path(download.value.path()).read_text(encoding="utf-8-sig")
@@ -205,22 +205,34 @@ def test_a_failed_form_keeps_its_text_in_the_browser(page, base_url, users):
     assert page.input_value("input[name=ended_on]") == "2027-02-01"
 
 
-def test_the_caseload_fits_a_390_pixel_phone(browser, base_url, users):
+def test_every_page_fits_a_390_pixel_phone(browser, base_url, users):
     context = browser.new_context(viewport={"width": 390, "height": 844})
     page = context.new_page()
+    wide = {}
+
+    def check(where: str) -> None:
+        if (width := page.evaluate("document.documentElement.scrollWidth")) > 390:
+            wide[where] = width
+
     try:
-        for role, path in (("adviser", "/caseload?all_pupils=1"), ("school_a", "/school")):
+        check("/login")
+        for role, paths in (
+            ("adviser", ["/caseload?all_pupils=1"]),
+            ("school_a", ["/school", "/account"]),
+            ("admin", ["/admin/users", "/admin/audit", "/admin/conflicts"]),
+            ("evaluator", ["/evaluator", "/evaluator/fairness", "/evaluator/impact", "/evaluator/full"]),
+        ):
             sign_in(page, base_url, users[role])
-            page.goto(f"{base_url}{path}")
-            width = page.evaluate("document.documentElement.scrollWidth")
-            assert width <= 390, f"{path} is {width} px wide at 390 px"
+            for path in paths:
+                page.goto(f"{base_url}{path}")
+                check(path)
             if role == "adviser":
                 page.click("table.caseload tbody tr:first-child a")
-                width = page.evaluate("document.documentElement.scrollWidth")
-                assert width <= 390, f"the pupil page is {width} px wide at 390 px"
+                check("the pupil page")
             page.context.clear_cookies()
     finally:
         context.close()
+    assert not wide, f"wider than 390 px: {wide}"
 
 
 def test_admin_deactivates_a_user_on_the_users_page_and_their_session_ends(
@@ -234,12 +246,20 @@ def test_admin_deactivates_a_user_on_the_users_page_and_their_session_ends(
     admin = browser.new_context().new_page()
     sign_in(admin, base_url, users["admin"])
     admin.click("header nav >> text=Users")
-    row = admin.locator("table.users tr", has_text=email)
-    assert "active" in row.inner_text() and "1" in row.locator("td").nth(5).inner_text()
-    row.get_by_role("button", name=f"Deactivate: {email}").click()
+
+    def cell(column: str):
+        table = admin.get_by_role("table", name="Users and what you can change")
+        index = table.locator("thead th").all_inner_texts().index(column)
+        return table.get_by_role("row").filter(has_text=email).locator("th, td").nth(index)
+
+    def text(column: str) -> str:
+        return cell(column).inner_text().strip()
+
+    assert text("Status") == "active" and text("Sessions") == "1"
+    cell("Change").get_by_role("button", name=f"Deactivate: {email}").click()
     assert "deactivated and signed out everywhere" in admin.inner_text("#users-done")
-    row = admin.locator("table.users tr", has_text=email)
-    assert "deactivated" in row.inner_text() and row.locator("td").nth(5).inner_text() == "0"
+    assert text("Status") == "deactivated" and text("Sessions") == "0"
+    row = admin.get_by_role("row").filter(has_text=email)
     leaver.reload()
     assert leaver.url.endswith("/login"), "the leaver's open session has ended"
     row.get_by_role("button", name=f"Reset password: {email}").click()

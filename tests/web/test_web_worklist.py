@@ -4,11 +4,12 @@ was typed when they fail."""
 from __future__ import annotations
 
 import io
+import re
 
 from openpyxl import load_workbook
 
 from riskengine.web.export import caseload_xlsx
-from tests.web.conftest import csrf_of
+from tests.web.conftest import TestClient, csrf_of, login_csrf
 
 
 def first_ref(client) -> str:
@@ -26,7 +27,8 @@ def test_not_reviewed_filter_leaves_out_reviewed_pupils(clients):
     after = adviser.get("/api/v1/caseload", params={**params, "not_reviewed": True}).json()
     assert after["total"] == before["total"] - 1 and ref not in {r["ref"] for r in after["pupils"]}
     page = adviser.get("/caseload", params={"all_pupils": "1", "not_reviewed": "1"})
-    assert f"/pupils/{ref}" not in page.text and 'name="not_reviewed" value="1" checked' in page.text
+    ticked = re.search(r'<input[^>]*name="not_reviewed"[^>]*>', page.text).group(0)
+    assert f"/pupils/{ref}" not in page.text and re.search(r"\bchecked\b", ticked), "the box stays ticked"
 
 
 def test_caseload_export_is_the_filtered_caseload_as_xlsx(clients):
@@ -87,3 +89,37 @@ def test_review_decisions_are_found_for_a_caseload_larger_than_one_query(store, 
     adviser.post(f"/pupils/{row['ref']}/reviews", data={"decision": "refer", "csrf_token": token})
     many = [f"X{i:012d}" for i in range(2 * CHUNK + 7)] + [row["upn"]]
     assert latest_decisions(store, many).to_dict() == {row["upn"]: "refer"}
+
+
+def field(page: str, field_id: str) -> str:
+    """The form field with this id, as the page shows it."""
+    return re.search(rf'<(?:input|select)[^>]*id="{field_id}"[^>]*>', page).group(0)
+
+
+def test_the_other_failed_forms_link_to_the_field_and_keep_what_was_typed(app, clients, schools):
+    admin, school = clients["admin"], clients["school_a"]
+    sent = {"school_urn": "12345", "academic_year": "2026/27", "term": "summer"}
+    page = admin.post(
+        "/school/upload",
+        data={**sent, "csrf_token": csrf_of(admin, "/school")},
+        files={"file": ("t.csv", b"upn\n", "text/csv")},
+    )
+    assert page.status_code == 422 and 'href="#school_urn">School URN should be 6 digits' in page.text
+    assert 'value="12345"' in field(page.text, "school_urn") and 'value="summer" selected' in page.text
+    page = school.post(
+        "/school/upload",
+        data={"academic_year": "2026", "term": "spring", "csrf_token": csrf_of(school, "/school")},
+        files={"file": ("t.csv", b"upn\n", "text/csv")},
+    )
+    assert 'href="#academic_year">Academic year should look like' in page.text
+    assert 'value="2026"' in field(page.text, "academic_year")
+    page = school.post("/school/upload", data={"academic_year": "2026/27", "csrf_token": csrf_of(school)})
+    assert page.status_code == 422 and 'href="#file">Choose a file' in page.text
+    page = admin.get("/admin/audit", params={"since": "31/01/2027"}).text
+    assert 'href="#since">Enter a real date' in page and "matching these filters" not in page
+    fresh = TestClient(app)
+    page = fresh.post(
+        "/login", data={"email": "typed@example.org", "password": "wrong", "csrf_token": login_csrf(fresh)}
+    )
+    assert page.status_code == 401 and 'value="typed@example.org"' in field(page.text, "email")
+    assert 'type="password"' in field(page.text, "password") and "value=" not in field(page.text, "password")
