@@ -23,7 +23,7 @@ from riskengine.spec import upload as spec
 from riskengine.store import Store
 from riskengine.store import tables as st
 from riskengine.web.accounts import User
-from riskengine.web.pupils import ensure_refs
+from riskengine.web.pupils import refs_of
 from riskengine.web.reviews import latest_decisions
 
 SORTS = {
@@ -223,7 +223,7 @@ def _build(store: Store, chosen: list[dict]) -> pd.DataFrame:
     frame["change"] = (frame["risk"] - frame["previous_risk"]).fillna(
         frame["points"] - frame["previous_points"]
     )
-    frame["ref"] = frame["upn"].map(ensure_refs(store, frame["upn"]))
+    frame["ref"] = frame["upn"].map(refs_of(store, frame["upn"]))
     frame["flag"] = frame["flag"].fillna(False).astype(bool)
     return _with_display_text(frame).reset_index(drop=True)
 

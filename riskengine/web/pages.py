@@ -48,7 +48,7 @@ from riskengine.web.evaluator import (
 from riskengine.web.export import caseload_xlsx
 from riskengine.web.impact import intervention_context, latest_impact, record_assessment_form
 from riskengine.web.jobs import PENDING, create_job, job_problems, problems_csv, read_job
-from riskengine.web.pupils import ensure_refs, resolve_pupil
+from riskengine.web.pupils import refs_of, resolve_pupil
 from riskengine.web.record import describe_threshold, pupil_record
 from riskengine.web.reviews import REVIEWER_ROLES, record_intervention, record_review
 from riskengine.web.sessions import Session, end_session, needs_totp_enrolment, start_session
@@ -561,7 +561,7 @@ def conflicts_page(request: Request) -> Response:
     session = page_session(request, "admin")
     audit.record(store_of(request), session.user, "read_conflicts")
     frame = list_conflicts(store_of(request))
-    refs = ensure_refs(store_of(request), frame["upn"]) if len(frame) else pd.Series(dtype="string")
+    refs = refs_of(store_of(request), frame["upn"]) if len(frame) else pd.Series(dtype="string")
     rows = frame.assign(ref=frame["upn"].map(refs)).to_dict("records") if len(frame) else []
     return render(request, "conflicts.html", conflicts=rows)
 
