@@ -137,15 +137,19 @@ MAX_VIEWS = 256
 def scored_pupils(store: Store) -> tuple[pd.DataFrame, dict | None, dict | None]:
     """Every pupil of each school's current run with ref, risk, top reasons and change since that school's
     previous scored term; plus the newest current and previous runs."""
-    with store.engine.connect() as connection:
+    runs = st.score_runs
+    with store.engine.connect() as connection:  # one round trip: runs are only ever added, never changed;
         # the pupil count changes when one is erased (`riskengine forget`), which must drop them at once
-        pupils = connection.execute(sa.select(sa.func.count()).select_from(st.pupils)).scalar()
-        run_ids = tuple(
-            connection.execute(sa.select(st.score_runs.c.id).order_by(st.score_runs.c.id)).scalars()
-        )
-    if not run_ids:
+        version = connection.execute(
+            sa.select(
+                sa.select(sa.func.count(runs.c.id)).scalar_subquery(),
+                sa.select(sa.func.max(runs.c.id)).scalar_subquery(),
+                sa.select(sa.func.count()).select_from(st.pupils).scalar_subquery(),
+            )
+        ).one()
+    if not version[0]:
         return pd.DataFrame(), None, None
-    key = (str(store.engine.url), id(store.engine), run_ids, pupils)
+    key = (str(store.engine.url), id(store.engine), *version)
     with _build_lock:  # one build at a time per process: the others wait for it, then read the cache
         with _cache_lock:
             cached = _cache.get(key)
@@ -249,11 +253,18 @@ def _with_display_text(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def caseload(store: Store, user: User, filters: CaseloadFilters, today: date | None = None) -> Caseload:
+def caseload(
+    store: Store,
+    user: User,
+    filters: CaseloadFilters,
+    today: date | None = None,
+    names: dict[str, str] | None = None,
+) -> Caseload:
     """The page of pupils `user` may see that match `filters`, sorted, with their latest review decision.
 
     Schools and advisers see a pupil only while a school in their scope sees them (riskengine.enrolment);
-    a school sees only the decisions an adviser shared with it; names only reach schools and advisers."""
+    a school sees only the decisions an adviser shared with it; names only reach schools and advisers.
+    `names`: the school names (riskengine.enrolment.school_names) when the caller has them already."""
     if not user.sees_pupils:
         raise PermissionError("this role does not see pupils")
     frame, run, previous = scored_pupils(store)
@@ -294,7 +305,7 @@ def caseload(store: Store, user: User, filters: CaseloadFilters, today: date | N
         start = max(filters.page - 1, 0) * filters.per_page
         page = chosen[start : start + filters.per_page]
     decisions = latest_decisions(store, [row["upn"] for row in page], shared_only=shared_only).to_dict()
-    named = school_names(store)
+    named = school_names(store) if names is None else names
     rows = [
         {
             **row,

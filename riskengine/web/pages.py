@@ -75,9 +75,16 @@ templates.env.filters.update(
 router = APIRouter(include_in_schema=False)
 
 
+def page_school_names(request: Request) -> dict[str, str]:
+    """The school names, read once per request (the page and its caseload share them)."""
+    if not hasattr(request.state, "school_names"):
+        request.state.school_names = school_names(store_of(request))
+    return request.state.school_names
+
+
 def render(request: Request, name: str, status_code: int = 200, **context) -> HTMLResponse:
     session = session_of(request)
-    names = school_names(store_of(request)) if session is not None else {}
+    names = page_school_names(request) if session is not None else {}
     return templates.TemplateResponse(
         request,
         name,
@@ -175,7 +182,7 @@ def caseload_page(
 ) -> Response:
     session = page_session(request, *PUPIL_ROLES)
     filters = _caseload_filters(school, ncyear, band, sort, order, all_pupils, q, not_reviewed, page)
-    result = caseload(store_of(request), session.user, filters)
+    result = caseload(store_of(request), session.user, filters, names=page_school_names(request))
     audit.record(
         store_of(request),
         session.user,
