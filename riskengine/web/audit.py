@@ -70,7 +70,7 @@ class _Journal:
         self.lock_fd = os.open(folder / f"{self.token}.lock", os.O_CREAT | os.O_RDWR, 0o600)
         fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self.fd: int | None = None
-        self.number = self.in_segment = self.written = self.synced = 0
+        self.number = self.sealed = self.in_segment = self.written = self.synced = 0
         self.append_lock = threading.Lock()  # held for the write only
         self.sync_lock = threading.Lock()  # one fsync at a time; those waiting may find theirs done
 
@@ -101,6 +101,7 @@ class _Journal:
                 os.fdatasync(self.fd)
                 os.close(self.fd)
                 self.synced, self.fd, self.in_segment = self.written, None, 0
+            self.sealed = self.number
 
     def ready(self) -> tuple[list[Path], dict[Path, int]]:
         """Sealed segments to move into the database, oldest first: this process's, and those of any
@@ -118,9 +119,13 @@ class _Journal:
                 gone[lock] = fd
             except BlockingIOError:  # a live process
                 os.close(fd)
-        tokens = {self.token, *(lock.stem for lock in gone)}
-        segments = sorted(p for p in self.folder.glob("*.jsonl") if p.name.split("-")[0] in tokens)
-        return segments, gone
+        tokens = {lock.stem for lock in gone}
+
+        def wanted(path: Path) -> bool:  # never this process's open segment, nor one opened since sealing
+            token, number = path.stem.split("-")
+            return token in tokens or (token == self.token and int(number) <= self.sealed)
+
+        return sorted(p for p in self.folder.glob("*.jsonl") if wanted(p)), gone
 
     def close(self) -> None:
         """At exit, once everything is moved in: the lock and (when empty) the folder go."""

@@ -24,7 +24,6 @@ from riskengine.web.accounts import add_user
 from riskengine.web.tables import audit_log
 from tests.web.seeding import seed_store
 
-pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 EMAIL, PASSWORD = "durable@example.org", "a long enough password"
 READS = 15
@@ -95,12 +94,14 @@ def caseload_views(url: str) -> int:
     return views
 
 
+@pytest.mark.slow
 def test_audit_entries_are_in_the_database_after_the_server_is_stopped(database, tmp_path):
     before = caseload_views(database)
     serve_and_read(database, tmp_path, signal.SIGTERM)
     assert caseload_views(database) == before + READS  # moved in at shutdown, by the server itself
 
 
+@pytest.mark.slow
 def test_audit_entries_survive_the_server_being_killed(database, tmp_path):
     """The database is held by another writer throughout, so the server's log writer can move nothing in:
     the pages are still served (their audit entries wait for no database lock), then the server dies."""
@@ -119,3 +120,26 @@ def test_audit_entries_survive_the_server_being_killed(database, tmp_path):
     store.close()
     journal = Path(f"{store.engine.url.database}.audit-journal")
     assert not list(journal.glob("*.jsonl")), "every journal segment moved in and removed"
+
+
+def test_entries_recorded_while_the_journal_is_moved_in_are_all_kept(tmp_path):
+    """Many requests log while the writer moves the journal in over and over: every entry arrives once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = Store.open(f"sqlite:///{tmp_path / 'busy.db'}")
+
+    def log_some(worker: int) -> None:
+        for n in range(50):
+            audit.record(store, None, "busy", detail=f"{worker}/{n}")
+            if n % 10 == 0:
+                audit.flush(store)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(log_some, range(8)))
+    audit.flush(store)
+    with store.engine.connect() as connection:
+        details = connection.execute(
+            sa.select(audit_log.c.detail).where(audit_log.c.action == "busy")
+        ).scalars()
+        assert sorted(details) == sorted(f"{w}/{n}" for w in range(8) for n in range(50))
+    store.close()
