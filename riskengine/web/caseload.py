@@ -2,9 +2,10 @@
 with change since that school's previous scored term (schools are scored at different times).
 
 For each school the current run is the newest run of its latest scored term, and "before" the newest run
-of an earlier term that scored it. Joining those runs is the expensive part, so it is cached per set of
-runs and rebuilt only when a run is stored (or a pupil erased); each request then only keeps the pupils
-the user may see now (riskengine.enrolment), filters, sorts and pages.
+of an earlier term that scored it. Joining those runs is the expensive part, so it is cached and rebuilt
+only when a run is stored or the enrolment changes (an upload, a conflict, a pupil erased, a new day); each
+request then only keeps the pupils the user may see now (riskengine.enrolment), filters, sorts and pages.
+A view only reads: pupils' refs are made when they are uploaded.
 """
 
 from __future__ import annotations
@@ -134,22 +135,19 @@ _build_lock = threading.Lock()
 MAX_VIEWS = 256
 
 
-def scored_pupils(store: Store) -> tuple[pd.DataFrame, dict | None, dict | None]:
+def scored_pupils(store: Store, enrolment_version: tuple) -> tuple[pd.DataFrame, dict | None, dict | None]:
     """Every pupil of each school's current run with ref, risk, top reasons and change since that school's
-    previous scored term; plus the newest current and previous runs."""
+    previous scored term; plus the newest current and previous runs.
+
+    Cached until a run is added (runs are never changed) or the enrolment's version moves (`enrolled`'s
+    frame.attrs["version"]: it counts the pupils, so an erased pupil (`riskengine forget`) drops at once;
+    counting them once per request, not twice, matters on PostgreSQL, where a count reads every row)."""
     runs = st.score_runs
-    with store.engine.connect() as connection:  # one round trip: runs are only ever added, never changed;
-        # the pupil count changes when one is erased (`riskengine forget`), which must drop them at once
-        version = connection.execute(
-            sa.select(
-                sa.select(sa.func.count(runs.c.id)).scalar_subquery(),
-                sa.select(sa.func.max(runs.c.id)).scalar_subquery(),
-                sa.select(sa.func.count()).select_from(st.pupils).scalar_subquery(),
-            )
-        ).one()
+    with store.engine.connect() as connection:
+        version = connection.execute(sa.select(sa.func.count(runs.c.id), sa.func.max(runs.c.id))).one()
     if not version[0]:
         return pd.DataFrame(), None, None
-    key = (str(store.engine.url), id(store.engine), *version)
+    key = (str(store.engine.url), id(store.engine), *version, enrolment_version)
     with _build_lock:  # one build at a time per process: the others wait for it, then read the cache
         with _cache_lock:
             cached = _cache.get(key)
@@ -267,10 +265,10 @@ def caseload(
     `names`: the school names (riskengine.enrolment.school_names) when the caller has them already."""
     if not user.sees_pupils:
         raise PermissionError("this role does not see pupils")
-    frame, run, previous = scored_pupils(store)
+    seen = enrolled(store, today)
+    frame, run, previous = scored_pupils(store, seen.attrs.get("version"))
     if frame.empty:
         return Caseload([], 0, run, previous, [], [], [])
-    seen = enrolled(store, today)
     f = filters  # the page does not change which rows match, so pages share one cached view
     key = (
         id(frame),
