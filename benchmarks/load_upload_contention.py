@@ -5,8 +5,9 @@ For each database: seeds generated pupils and two scoring runs (tests.web.seedin
 (`uvicorn riskengine.web.app:create_app`, one worker, with its upload process pool) on 127.0.0.1, signs in
 20 advisers and a school data manager, measures the two pages for a few seconds with no upload (the
 baseline), then uploads a 100,000-row file (benchmarks/bench_upload.py's generator) and measures again
-until the upload has finished. Prints p50/p95/max per page and phase, the upload's own time, and the
-load average (the machine may be shared, so compare the ratio to the baseline too).
+until the upload has finished. Prints p50/p95/max per page and phase, the server process's CPU per
+request, the upload's own time, and the load average (the machine may be shared, so compare the ratio to
+the baseline too, and CPU per request between versions).
 
     python benchmarks/load_upload_contention.py [--users 20] [--rows 100000] [--pg-url URL]
 
@@ -90,8 +91,14 @@ def seed(url: str) -> None:
     store.close()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process (not its children: the upload workers are counted apart)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def server(url: str, folder: str) -> Iterator[str]:
+def server(url: str, folder: str) -> Iterator[tuple[str, int]]:
     port = free_port()
     env = {**os.environ, "RISKENGINE_DB_URL": url, "RISKENGINE_REPORTS_DIR": folder, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
@@ -110,7 +117,7 @@ def server(url: str, folder: str) -> Iterator[str]:
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise RuntimeError("the server did not start") from None
                 time.sleep(0.3)
-        yield base
+        yield base, process.pid
     finally:
         process.terminate()
         process.wait(timeout=60)
@@ -136,13 +143,15 @@ async def visitor(client: httpx.AsyncClient, index: int, until, timings: dict[st
         n += 1
 
 
-async def measure(clients: list[httpx.AsyncClient], until) -> dict[str, list[float]]:
+async def measure(clients: list[httpx.AsyncClient], until, pid: int) -> dict[str, list[float]]:
     timings: dict[str, list[float]] = {"/login": [], "/caseload": [], "errors": []}
+    cpu = cpu_seconds(pid)
     await asyncio.gather(*(visitor(c, i, until, timings) for i, c in enumerate(clients)))
+    timings["server_cpu"] = [cpu_seconds(pid) - cpu]
     return timings
 
 
-async def run(base: str, users: int, rows: int, baseline_seconds: float) -> dict:
+async def run(base: str, pid: int, users: int, rows: int, baseline_seconds: float) -> dict:
     data = generated_file(rows)
     clients = [httpx.AsyncClient(base_url=base, timeout=120) for _ in range(users)]
     school = httpx.AsyncClient(base_url=base, timeout=300)
@@ -152,7 +161,7 @@ async def run(base: str, users: int, rows: int, baseline_seconds: float) -> dict
         await sign_in(school, SCHOOL)
         await asyncio.gather(*(c.get("/caseload") for c in clients))  # warm the caseload cache
         stop = time.perf_counter() + baseline_seconds
-        baseline = await measure(clients, lambda: time.perf_counter() > stop)
+        baseline = await measure(clients, lambda: time.perf_counter() > stop, pid)
 
         form = (await school.get("/school")).text
         token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
@@ -184,7 +193,7 @@ async def run(base: str, users: int, rows: int, baseline_seconds: float) -> dict
                 done.set()
 
         task = asyncio.create_task(upload())
-        during = await measure(clients, done.is_set)
+        during = await measure(clients, done.is_set, pid)
         await task
         return {"baseline": baseline, "during": during, "upload": outcome}
     finally:
@@ -213,6 +222,10 @@ def describe(name: str, result: dict, users: int, rows: int) -> bool:
             )
             if phase == "during":
                 met &= bool(p95 < 300)
+        n = len(result[phase]["/login"]) + len(result[phase]["/caseload"])
+        if n:
+            cpu_ms = result[phase]["server_cpu"][0] * 1000 / n
+            print(f"{phase:>8} server CPU {cpu_ms:5.1f} ms per request (the server process alone)")
         if result[phase]["errors"]:
             print(f"{phase:>8} failed requests: {len(result[phase]['errors'])}")
             met = False
@@ -236,8 +249,8 @@ def main() -> None:
     for name, database in databases:
         with database as url, tempfile.TemporaryDirectory() as folder:
             seed(url)
-            with server(url, folder) as base:
-                result = asyncio.run(run(base, args.users, args.rows, args.baseline_seconds))
+            with server(url, folder) as (base, pid):
+                result = asyncio.run(run(base, pid, args.users, args.rows, args.baseline_seconds))
             describe(name, result, args.users, args.rows)
 
 

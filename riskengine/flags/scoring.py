@@ -291,9 +291,9 @@ def _default_model(model: ModelReference, tracking_uri: str | None) -> ModelRefe
 
 def _opaque_reference(store: Any, upn: str) -> str:
     """The pupil's opaque reference (the web's pupil ref, made if the pupil has none): for error messages."""
-    from riskengine.web.pupils import ensure_refs
+    from riskengine.web.pupils import refs_of
 
-    return str(ensure_refs(store, [upn]).iloc[0])
+    return str(refs_of(store, [upn]).iloc[0])
 
 
 def score_term(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -302,6 +303,7 @@ class Store:
             connection.execute(
                 _insert_ignoring(connection, t.pupils).from_select(["upn", "first_upload_id"], new_pupils)
             )
+            _add_pupil_refs(connection, upload_id)
             if also is not None:
                 also(connection, upload_id)
         return StoredUpload(upload_id, previous, len(frame), n_replaced)
@@ -516,6 +518,21 @@ def _holds_term(
         u.c.academic_year == academic_year,
         u.c.term == term,
     )
+
+
+def _add_pupil_refs(connection: sa.Connection, upload_id: int) -> None:
+    """Give the upload's pupils that have none a random opaque ref (the web's URLs carry refs, not UPNs):
+    made where pupils are written, so no page or caseload read ever needs to write one."""
+    refs, pt = t.pupil_refs, t.pupil_terms
+    missing = (
+        sa.select(pt.c.upn)
+        .distinct()
+        .outerjoin(refs, refs.c.upn == pt.c.upn)
+        .where(pt.c.upload_id == upload_id, refs.c.ref.is_(None))
+    )
+    rows = [{"upn": upn, "ref": secrets.token_hex(12)} for upn in connection.execute(missing).scalars()]
+    if rows:
+        connection.execute(_insert_ignoring(connection, refs), rows)
 
 
 def _count(connection: sa.Connection, table: sa.Table) -> int:

@@ -33,6 +33,15 @@ pupils = sa.Table(
     sa.Column("first_upload_id", sa.Integer, nullable=False),
 )
 
+#: Opaque identifiers for pupils in the web's URLs, so a UPN never appears in an address bar, log or
+#: history; `Store.write_pupil_terms` gives each new pupil one in its upload's transaction (migration 0002).
+pupil_refs = sa.Table(
+    "pupil_refs",
+    metadata,
+    sa.Column("ref", sa.String(32), primary_key=True),
+    sa.Column("upn", sa.String(13), nullable=False, unique=True),
+)
+
 #: Every file offered and accepted (rejected files leave no trace, so a rejection changes nothing).
 #: `kind` is "pupil_terms" or "destinations"; `active` marks the upload currently holding a school's term.
 uploads = sa.Table(

@@ -214,8 +214,9 @@ def authenticate(store: Store, email: str, password: str, ip: str, code: str | N
         ok = _hasher.verify(known.password_hash if known else _DUMMY_HASH, password) and known is not None
     except (VerificationError, InvalidHashError):
         ok = False
-    if ok and known.totp_secret and not totp_ok(known.totp_secret, code):
-        audit.record(store, known, "sign_in_failed", detail=_who(email, ip, known) + " (authentication code)")
+    if ok and known.totp_secret and not use_totp_code(store, known.id, known.totp_secret, code):
+        why = " (authentication code wrong or already used)"
+        audit.record(store, known, "sign_in_failed", detail=_who(email, ip, known) + why)
         raise LoginNeedsCode("enter the 6-digit code from your authentication app")
     if not ok:
         audit.record(store, known, "sign_in_failed", detail=_who(email, ip, known))
@@ -265,12 +266,33 @@ class _Known:
     totp_secret: str | None
 
 
-def totp_ok(secret: str, code: str | None) -> bool:
-    """A 6-digit code from the user's authenticator app (RFC 6238, 30 s steps, one step of clock drift)."""
+def totp_step(secret: str, code: str | None) -> int | None:
+    """The time step a 6-digit code from the user's authenticator app matches (RFC 6238, 30 s steps, one
+    step of clock drift either way), or None when it matches none."""
     import pyotp
 
     code = (code or "").replace(" ", "")
-    return len(code) == 6 and code.isdigit() and pyotp.TOTP(secret).verify(code, valid_window=1)
+    if not (len(code) == 6 and code.isdigit()):
+        return None
+    try:
+        return pyotp.TOTP(secret).verify_and_get_timecode(code, valid_window=1)
+    except pyotp.OTPVerificationError:
+        return None
+
+
+def use_totp_code(store: Store, user_id: int, secret: str, code: str | None) -> bool:
+    """Accept a code once (NIST SP 800-63B: a time-based OTP is accepted only once in its validity
+    period): its time step must be after the last accepted one, recorded in the same atomic UPDATE, so
+    two requests replaying one code cannot both pass."""
+    step = totp_step(secret, code)
+    if step is None:
+        return False
+    newer = sa.or_(users.c.totp_last_step.is_(None), users.c.totp_last_step < step)
+    with store.engine.begin() as connection:
+        accepted = connection.execute(
+            sa.update(users).where(users.c.id == user_id, newer).values(totp_last_step=step)
+        )
+    return accepted.rowcount == 1
 
 
 # --- account management (the `riskengine users` commands and the admin's users page) ---------------------
@@ -395,7 +417,10 @@ def totp_uri(secret: str, email: str) -> str:
 
 def enrol_totp(store: Store, user_id: int, secret: str, code: str) -> None:
     """Save an authenticator app's secret once the user has shown a code from it."""
-    if not (len(secret) in (16, 32) and secret.isalnum()) or not totp_ok(secret, code):
+    step = totp_step(secret, code) if len(secret) in (16, 32) and secret.isalnum() else None
+    if step is None:
         raise ValueError("that code does not match; check the app's clock and enter the current code")
-    with store.engine.begin() as connection:
-        connection.execute(sa.update(users).where(users.c.id == user_id).values(totp_secret=secret))
+    with store.engine.begin() as connection:  # the code shown here cannot then sign in too
+        connection.execute(
+            sa.update(users).where(users.c.id == user_id).values(totp_secret=secret, totp_last_step=step)
+        )

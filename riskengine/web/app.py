@@ -10,6 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -72,9 +73,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        """The upload worker processes start with the app and stop with it; pending audit entries are
-        written before it exits."""
+        """The upload worker processes start with the app and stop with it. Audit entries journalled by
+        a process that was killed are moved into the database at start-up, and this one's before it exits."""
         app.state.upload_jobs.warm()
+        await run_in_threadpool(audit.flush, app.state.store)
         yield
         audit.flush(app.state.store)
         app.state.upload_jobs.shutdown()

@@ -2,9 +2,10 @@
 with change since that school's previous scored term (schools are scored at different times).
 
 For each school the current run is the newest run of its latest scored term, and "before" the newest run
-of an earlier term that scored it. Joining those runs is the expensive part, so it is cached per set of
-runs and rebuilt only when a run is stored (or a pupil erased); each request then only keeps the pupils
-the user may see now (riskengine.enrolment), filters, sorts and pages.
+of an earlier term that scored it. Joining those runs is the expensive part, so it is cached and rebuilt
+only when a run is stored or the enrolment changes (an upload, a conflict, a pupil erased, a new day); each
+request then only keeps the pupils the user may see now (riskengine.enrolment), filters, sorts and pages.
+A view only reads: pupils' refs are made when they are uploaded.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from riskengine.spec import upload as spec
 from riskengine.store import Store
 from riskengine.store import tables as st
 from riskengine.web.accounts import User
-from riskengine.web.pupils import ensure_refs
+from riskengine.web.pupils import refs_of
 from riskengine.web.reviews import latest_decisions
 
 SORTS = {
@@ -134,18 +135,19 @@ _build_lock = threading.Lock()
 MAX_VIEWS = 256
 
 
-def scored_pupils(store: Store) -> tuple[pd.DataFrame, dict | None, dict | None]:
+def scored_pupils(store: Store, enrolment_version: tuple) -> tuple[pd.DataFrame, dict | None, dict | None]:
     """Every pupil of each school's current run with ref, risk, top reasons and change since that school's
-    previous scored term; plus the newest current and previous runs."""
+    previous scored term; plus the newest current and previous runs.
+
+    Cached until a run is added (runs are never changed) or the enrolment's version moves (`enrolled`'s
+    frame.attrs["version"]: it counts the pupils, so an erased pupil (`riskengine forget`) drops at once;
+    counting them once per request, not twice, matters on PostgreSQL, where a count reads every row)."""
+    runs = st.score_runs
     with store.engine.connect() as connection:
-        # the pupil count changes when one is erased (`riskengine forget`), which must drop them at once
-        pupils = connection.execute(sa.select(sa.func.count()).select_from(st.pupils)).scalar()
-        run_ids = tuple(
-            connection.execute(sa.select(st.score_runs.c.id).order_by(st.score_runs.c.id)).scalars()
-        )
-    if not run_ids:
+        version = connection.execute(sa.select(sa.func.count(runs.c.id), sa.func.max(runs.c.id))).one()
+    if not version[0]:
         return pd.DataFrame(), None, None
-    key = (str(store.engine.url), id(store.engine), run_ids, pupils)
+    key = (str(store.engine.url), id(store.engine), *version, enrolment_version)
     with _build_lock:  # one build at a time per process: the others wait for it, then read the cache
         with _cache_lock:
             cached = _cache.get(key)
@@ -223,7 +225,7 @@ def _build(store: Store, chosen: list[dict]) -> pd.DataFrame:
     frame["change"] = (frame["risk"] - frame["previous_risk"]).fillna(
         frame["points"] - frame["previous_points"]
     )
-    frame["ref"] = frame["upn"].map(ensure_refs(store, frame["upn"]))
+    frame["ref"] = frame["upn"].map(refs_of(store, frame["upn"]))
     frame["flag"] = frame["flag"].fillna(False).astype(bool)
     return _with_display_text(frame).reset_index(drop=True)
 
@@ -249,17 +251,24 @@ def _with_display_text(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def caseload(store: Store, user: User, filters: CaseloadFilters, today: date | None = None) -> Caseload:
+def caseload(
+    store: Store,
+    user: User,
+    filters: CaseloadFilters,
+    today: date | None = None,
+    names: dict[str, str] | None = None,
+) -> Caseload:
     """The page of pupils `user` may see that match `filters`, sorted, with their latest review decision.
 
     Schools and advisers see a pupil only while a school in their scope sees them (riskengine.enrolment);
-    a school sees only the decisions an adviser shared with it; names only reach schools and advisers."""
+    a school sees only the decisions an adviser shared with it; names only reach schools and advisers.
+    `names`: the school names (riskengine.enrolment.school_names) when the caller has them already."""
     if not user.sees_pupils:
         raise PermissionError("this role does not see pupils")
-    frame, run, previous = scored_pupils(store)
+    seen = enrolled(store, today)
+    frame, run, previous = scored_pupils(store, seen.attrs.get("version"))
     if frame.empty:
         return Caseload([], 0, run, previous, [], [], [])
-    seen = enrolled(store, today)
     f = filters  # the page does not change which rows match, so pages share one cached view
     key = (
         id(frame),
@@ -294,7 +303,7 @@ def caseload(store: Store, user: User, filters: CaseloadFilters, today: date | N
         start = max(filters.page - 1, 0) * filters.per_page
         page = chosen[start : start + filters.per_page]
     decisions = latest_decisions(store, [row["upn"] for row in page], shared_only=shared_only).to_dict()
-    named = school_names(store)
+    named = school_names(store) if names is None else names
     rows = [
         {
             **row,

@@ -50,7 +50,7 @@ from riskengine.web.evaluator import (
 from riskengine.web.export import caseload_xlsx
 from riskengine.web.impact import intervention_context, latest_impact, record_assessment_form
 from riskengine.web.jobs import PENDING, create_job, job_problems, problems_csv, read_job
-from riskengine.web.pupils import ensure_refs, resolve_pupil
+from riskengine.web.pupils import refs_of, resolve_pupil
 from riskengine.web.record import describe_threshold, pupil_record
 from riskengine.web.reviews import REVIEWER_ROLES, record_intervention, record_review
 from riskengine.web.sessions import Session, end_session, needs_totp_enrolment, start_session
@@ -77,9 +77,16 @@ templates.env.filters.update(
 router = APIRouter(include_in_schema=False)
 
 
+def page_school_names(request: Request) -> dict[str, str]:
+    """The school names, read once per request (the page and its caseload share them)."""
+    if not hasattr(request.state, "school_names"):
+        request.state.school_names = school_names(store_of(request))
+    return request.state.school_names
+
+
 def render(request: Request, name: str, status_code: int = 200, **context) -> HTMLResponse:
     session = session_of(request)
-    names = school_names(store_of(request)) if session is not None else {}
+    names = page_school_names(request) if session is not None else {}
     return templates.TemplateResponse(
         request,
         name,
@@ -221,7 +228,7 @@ class CaseloadQuery:
 def caseload_page(request: Request, query: Annotated[CaseloadQuery, Depends()]) -> Response:
     session = page_session(request, *PUPIL_ROLES)
     filters = query.filters()
-    result = caseload(store_of(request), session.user, filters)
+    result = caseload(store_of(request), session.user, filters, names=page_school_names(request))
     audit.record(
         store_of(request),
         session.user,
@@ -569,7 +576,7 @@ def conflicts_page(request: Request) -> Response:
     session = page_session(request, "admin")
     audit.record(store_of(request), session.user, "read_conflicts")
     frame = list_conflicts(store_of(request))
-    refs = ensure_refs(store_of(request), frame["upn"]) if len(frame) else pd.Series(dtype="string")
+    refs = refs_of(store_of(request), frame["upn"]) if len(frame) else pd.Series(dtype="string")
     rows = frame.assign(ref=frame["upn"].map(refs)).to_dict("records") if len(frame) else []
     return render(request, "conflicts.html", conflicts=rows)
 

@@ -7,7 +7,6 @@ guessing refs reveals nothing about other schools' pupils.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable
 
 import pandas as pd
@@ -23,24 +22,12 @@ class PupilNotFound(LookupError):
     """No pupil with this reference in the user's scope."""
 
 
-def _insert_new(connection: sa.Connection, rows: list[dict[str, str]]) -> None:
-    """INSERT ... ON CONFLICT DO NOTHING: two workers creating the same pupil's ref keep the first one."""
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    connection.execute(insert(pupil_refs).on_conflict_do_nothing(), rows)
-
-
-def ensure_refs(store: Store, upns: Iterable[str]) -> pd.Series:
-    """UPN -> ref for every given UPN, creating random refs for those that have none."""
+def refs_of(store: Store, upns: Iterable[str]) -> pd.Series:
+    """UPN -> ref for the given UPNs. A read only: every stored pupil got its ref when it was uploaded
+    (`Store.write_pupil_terms`; migration 0004 gave older pupils theirs), so views never write."""
     wanted = pd.Index(pd.unique(pd.Series(list(upns), dtype="string").dropna()))
-    with store.engine.begin() as connection:
+    with store.engine.connect() as connection:
         known = dict(connection.execute(sa.select(pupil_refs.c.upn, pupil_refs.c.ref)).all())
-        missing = wanted.difference(pd.Index(list(known), dtype="string"))
-        if len(missing):
-            _insert_new(connection, [{"upn": upn, "ref": secrets.token_hex(12)} for upn in missing])
-            known = dict(connection.execute(sa.select(pupil_refs.c.upn, pupil_refs.c.ref)).all())
     return pd.Series(known, dtype="string").reindex(wanted)
 
 

@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from riskengine.store import Store
-from riskengine.web.accounts import User, user_school_urns
-from riskengine.web.tables import users, web_sessions
+from riskengine.web.accounts import User
+from riskengine.web.tables import user_schools, users, web_sessions
 
 SESSION_LIFETIME = timedelta(hours=8)
 
@@ -65,26 +65,31 @@ def resolve_session(store: Store, token: str | None) -> Session | None:
     """The live session for a cookie or bearer token, or None (unknown, expired or user deactivated)."""
     if not token:
         return None
+    query = (  # one round trip: the session, its user and the user's schools (one row per school)
+        sa.select(
+            web_sessions.c.csrf_token,
+            web_sessions.c.expires_at,
+            web_sessions.c.mfa_pending,
+            users.c.id,
+            users.c.email,
+            users.c.role,
+            users.c.totp_secret,
+            user_schools.c.school_urn,
+        )
+        .join(users, users.c.id == web_sessions.c.user_id)
+        .outerjoin(user_schools, user_schools.c.user_id == users.c.id)
+        .where(web_sessions.c.token_sha256 == _digest(token), users.c.active.is_(True))
+        .order_by(user_schools.c.school_urn)
+    )
     with store.engine.connect() as connection:
-        row = connection.execute(
-            sa.select(
-                web_sessions.c.csrf_token,
-                web_sessions.c.expires_at,
-                web_sessions.c.mfa_pending,
-                users.c.id,
-                users.c.email,
-                users.c.role,
-                users.c.totp_secret,
-            )
-            .join(users, users.c.id == web_sessions.c.user_id)
-            .where(web_sessions.c.token_sha256 == _digest(token), users.c.active.is_(True))
-        ).first()
-        if row is None:
-            return None
-        expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)
-        if expires < datetime.now(UTC):
-            return None
-        schools = None if row.role == "admin" else user_school_urns(connection, row.id)
+        rows = connection.execute(query).all()
+    if not rows:
+        return None
+    row = rows[0]
+    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)
+    if expires < datetime.now(UTC):
+        return None
+    schools = None if row.role == "admin" else tuple(r.school_urn for r in rows if r.school_urn is not None)
     user = User(row.id, row.email, row.role, schools, row.totp_secret is not None)
     return Session(user, row.csrf_token, bool(row.mfa_pending))
 

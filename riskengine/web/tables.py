@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from riskengine.store.tables import metadata
+from riskengine.store.tables import metadata, pupil_refs  # pupil_refs: an upload creates them
 
 ROLES = ("school", "adviser", "evaluator", "admin")
 DECISIONS = ("confirm", "dismiss", "refer")
@@ -24,6 +24,9 @@ users = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     # Base32 TOTP secret once the user has enrolled an authenticator app (required for admins).
     sa.Column("totp_secret", sa.String(64), nullable=True),
+    # The time step of the last TOTP code accepted (migration 0004): a code at or before it is refused,
+    # so each code works once.
+    sa.Column("totp_last_step", sa.BigInteger, nullable=True),
 )
 
 #: The schools a school data manager belongs to (one) or an adviser is assigned to (several).
@@ -47,27 +50,6 @@ web_sessions = sa.Table(
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
     # An admin who signed in with a password but has not yet enrolled TOTP: only the enrolment page works.
     sa.Column("mfa_pending", sa.Boolean, nullable=True),
-)
-
-#: No longer written since revision 0003 (throttling counts in `login_throttle`, every sign-in goes to
-#: `audit_log`); kept so rows written before stay readable.
-login_attempts = sa.Table(
-    "login_attempts",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("email", sa.String(255), nullable=False),
-    sa.Column("ip", sa.String(64), nullable=False),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("success", sa.Boolean, nullable=False),
-    sa.Index("ix_login_attempts_email_ip_at", "email", "ip", "at"),
-)
-
-#: Opaque identifiers for pupils in URLs, so a UPN never appears in an address bar, log or history.
-pupil_refs = sa.Table(
-    "pupil_refs",
-    metadata,
-    sa.Column("ref", sa.String(32), primary_key=True),
-    sa.Column("upn", sa.String(13), nullable=False, unique=True),
 )
 
 reviews = sa.Table(
@@ -119,7 +101,10 @@ audit_log = sa.Table(
     sa.Column("action", sa.String(40), nullable=False),
     sa.Column("pupil_ref", sa.String(32), nullable=True),
     sa.Column("detail", sa.Text, nullable=True),
+    # The entry's key in the local audit journal (migration 0004): replaying a journal twice adds nothing.
+    sa.Column("entry_key", sa.String(32), nullable=True),
     sa.Index("ix_audit_log_at", "at"),
+    sa.Index("ix_audit_log_entry_key", "entry_key", unique=True),
 )
 
 #: Sign-in throttling counters, one row per key ("pair:email|ip", "ip:address", "account:email"): a fixed
@@ -162,7 +147,6 @@ WEB_TABLES = (
     users,
     user_schools,
     web_sessions,
-    login_attempts,
     pupil_refs,
     reviews,
     interventions,

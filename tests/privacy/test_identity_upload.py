@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from riskengine.store import tables as st
 from riskengine.upload import read_pupil_file, upload_bytes
-from riskengine.web.pupils import ensure_refs
+from riskengine.web.pupils import refs_of
 from tests.privacy.identity_files import identity_for
 
 YEAR, TERM = "2026/27", "spring"
@@ -54,7 +54,7 @@ def test_the_latest_identity_is_kept_and_shown_only_to_the_school_and_its_advise
     with store.engine.connect() as connection:
         held = connection.execute(sa.select(st.pupil_identity).where(st.pupil_identity.c.upn == upn)).one()
     assert held.forename == "Renamedforename" and held.tutor_group is not None
-    ref = ensure_refs(store, [upn]).iloc[0]
+    ref = refs_of(store, [upn]).iloc[0]
     for role in ("school_a", "adviser"):
         page = clients[role].get(f"/pupils/{ref}")
         assert "Renamedforename" in page.text, role

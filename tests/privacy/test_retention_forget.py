@@ -10,7 +10,7 @@ from riskengine.cli import app as cli
 from riskengine.store import tables as st
 from riskengine.upload import upload_bytes
 from riskengine.web import tables as wt
-from riskengine.web.pupils import ensure_refs
+from riskengine.web.pupils import refs_of
 from tests.privacy.test_identity_upload import TERM, YEAR, term_rows
 from tests.web.conftest import csrf_of
 
@@ -38,7 +38,7 @@ def test_retention_purges_identity_and_notes_only_after_the_window_and_period(
     adviser = clients["adviser"]
     token = csrf_of(adviser, "/caseload")
     for upn in (oldest["upn"], youngest["upn"]):
-        ref = ensure_refs(store, [upn]).iloc[0]
+        ref = refs_of(store, [upn]).iloc[0]
         adviser.post(
             f"/pupils/{ref}/reviews", data={"decision": "refer", "reason": "Note", "csrf_token": token}
         )
@@ -59,7 +59,7 @@ def test_retention_purges_identity_and_notes_only_after_the_window_and_period(
 
 def test_forget_erases_one_pupil_and_the_audit_log_keeps_only_the_fact(store, pupil_terms, schools, clients):
     upn = pupil_terms.loc[pupil_terms["school_urn"] == schools[0], "upn"].iloc[-1]
-    ref = ensure_refs(store, [upn]).iloc[0]
+    ref = refs_of(store, [upn]).iloc[0]
     adviser = clients["adviser"]
     token = csrf_of(adviser, "/caseload")
     adviser.post(

@@ -48,10 +48,21 @@ def with_totp(store: Store, email: str) -> str:
     return secret
 
 
-def totp_code(email: str) -> str:
-    """The current code of the account's test authentication app (ignored for accounts without one)."""
-    import pyotp
+def totp_code(email: str, store: Store | None = None) -> str:
+    """The current code of the account's test authentication app (ignored for accounts without one).
 
+    A code works once, and tests sign the same admin in several times within one 30-second step; given
+    the store, the account's last accepted step is forgotten first, as the passing of time would."""
+    import pyotp
+    import sqlalchemy as sa
+
+    from riskengine.web.tables import users as users_table
+
+    if store is not None:
+        with store.engine.begin() as connection:
+            connection.execute(
+                sa.update(users_table).where(users_table.c.email == email).values(totp_last_step=None)
+            )
     return pyotp.TOTP(totp_secret(email)).now()
 
 
@@ -108,7 +119,7 @@ def sign_in(app, email: str, password: str = PASSWORD) -> TestClient:
             "email": email,
             "password": password,
             "csrf_token": login_csrf(client),
-            "code": totp_code(email),
+            "code": totp_code(email, app.state.store),
         },
         follow_redirects=False,
     )

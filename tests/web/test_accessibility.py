@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from riskengine.web.pupils import ensure_refs
+from riskengine.web.pupils import refs_of
 from tests.web import test_browser
 
 base_url = test_browser.base_url  # the served app and the browser, shared with the other browser tests
@@ -109,7 +109,7 @@ def test_every_page_of_each_role_has_no_serious_accessibility_violation(
     upn = pupil_terms.loc[
         (pupil_terms["school_urn"] == schools[0]) & (pupil_terms["academic_year"] == "2026/27"), "upn"
     ].iloc[0]
-    ref = ensure_refs(store, [upn]).iloc[0]
+    ref = refs_of(store, [upn]).iloc[0]
     sign_in(axe_page, base_url, users[role])
     found = {}
     for path in pages_of(role, ref):

@@ -19,8 +19,9 @@ from riskengine.web import audit
 from riskengine.web.accounts import LoginThrottled, add_user, authenticate
 from riskengine.web.limits import load_limits
 from riskengine.web.tables import audit_log, login_throttle
+from riskengine.web.tables import users as users_table
 from tests.store.stores import _pg_store
-from tests.web.conftest import PASSWORD, csrf_of, login_csrf, sign_in
+from tests.web.conftest import PASSWORD, csrf_of, login_csrf, sign_in, with_totp
 
 WRONG = "not the password at all"
 
@@ -155,10 +156,36 @@ def test_admins_must_set_up_an_authentication_app(app, store):
         "/login", data={"email": email, "password": PASSWORD, "csrf_token": login_csrf(fresh)}
     )
     assert no_code.status_code == 401 and "6-digit code" in no_code.text
-    api = fresh.post(
-        "/api/v1/session", json={"email": email, "password": PASSWORD, "code": pyotp.TOTP(secret).now()}
-    )
+    next_code = pyotp.TOTP(secret).at(time.time(), counter_offset=1)  # the enrolment's code is used up
+    api = fresh.post("/api/v1/session", json={"email": email, "password": PASSWORD, "code": next_code})
     assert api.status_code == 200
+
+
+def test_an_authentication_code_signs_in_only_once(app, store):
+    """A code seen over someone's shoulder (or replayed) is refused within its 30 seconds, and so is an
+    earlier one: each code's time step must come after the last accepted one."""
+    email = "once@example.org"
+    add_user(store, email, PASSWORD, "admin")
+    secret = with_totp(store, email)  # set up with the current code, which is now used
+
+    def sign_in_with(code: str):
+        client = TestClient(app, base_url="https://testserver")
+        form = {"email": email, "password": PASSWORD, "csrf_token": login_csrf(client), "code": code}
+        return client.post("/login", data=form, follow_redirects=False)
+
+    code = pyotp.TOTP(secret).at(time.time(), counter_offset=1)  # one step of clock drift is allowed
+    assert sign_in_with(code).status_code == 303
+    again = sign_in_with(code)
+    assert again.status_code == 401 and "6-digit code" in again.text
+    assert sign_in_with(pyotp.TOTP(secret).now()).status_code == 401  # an earlier step: refused too
+    audit.flush(store)
+    with store.engine.connect() as connection:
+        details = connection.execute(
+            sa.select(audit_log.c.detail)
+            .join(users_table, users_table.c.id == audit_log.c.user_id)
+            .where(audit_log.c.action == "sign_in_failed", users_table.c.email == email)
+        ).scalars()
+        assert sum("already used" in (d or "") for d in details) == 2
 
 
 def parallel_wrong_logins(store, email: str, n: int = 40) -> tuple[int, int]:

@@ -23,7 +23,7 @@ from riskengine.spec import upload as spec
 from riskengine.store import tables as st
 from riskengine.upload import upload_bytes
 from riskengine.web.accounts import add_user
-from riskengine.web.pupils import ensure_refs
+from riskengine.web.pupils import refs_of
 from tests.web.conftest import PASSWORD, csrf_of, sign_in
 from tests.web.seeding import seed_store
 
@@ -50,7 +50,7 @@ def upload_term(store, rows: pd.DataFrame, urn: str) -> object:
 
 
 def ref_of(store, upn: str) -> str:
-    return ensure_refs(store, [upn]).iloc[0]
+    return refs_of(store, [upn]).iloc[0]
 
 
 def test_another_schools_upn_is_a_warning_a_conflict_and_stays_hidden(

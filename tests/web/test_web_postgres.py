@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from riskengine.web import audit, create_app
 from riskengine.web.accounts import add_user
-from riskengine.web.pupils import ensure_refs
+from riskengine.web.pupils import refs_of
 from riskengine.web.tables import audit_log, reviews
 from tests.store.stores import _pg_store
 from tests.web.conftest import csrf_of, finished_upload, sign_in
@@ -48,7 +48,7 @@ def test_adviser_workflow_on_postgresql(pg_store, tmp_path):
             .order_by(audit_log.c.id)
         )
         assert [tuple(row) for row in logged] == [("view_pupil", ref), ("view_pupil", ref), ("review", ref)]
-    again = ensure_refs(pg_store, pupil_terms["upn"])  # existing refs are kept, never duplicated
+    again = refs_of(pg_store, pupil_terms["upn"])  # every stored pupil has its ref, made at upload
     assert again.notna().all() and ref in set(again)
 
 

@@ -9,8 +9,7 @@ import pandas as pd
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from riskengine.web import audit
-from riskengine.web.pupils import ensure_refs
+from riskengine.web import audit, pupils
 from riskengine.web.tables import audit_log
 
 UPN_SHAPE = re.compile(r"[A-HJ-NP-RT-Z][0-9]{11}[0-9A-Z]")
@@ -20,7 +19,7 @@ def refs_of(store, pupil_terms: pd.DataFrame, urn: str) -> list[str]:
     """Refs of pupils who were only ever at school `urn` (pupils who moved belong to both schools)."""
     at_school = (pupil_terms["school_urn"] == urn).groupby(pupil_terms["upn"]).all()
     upns = at_school[at_school].index.tolist()
-    return ensure_refs(store, upns).tolist()
+    return pupils.refs_of(store, upns).tolist()
 
 
 def test_caseload_lists_only_flagged_pupils_of_the_users_schools(clients, pupil_terms, schools):

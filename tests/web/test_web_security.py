@@ -75,11 +75,9 @@ def test_login_form_without_token_is_refused(app, users):
 
 
 def test_forms_without_csrf_token_are_refused_and_change_nothing(clients, store, pupil_terms, schools):
-    from riskengine.web.pupils import ensure_refs
+    from riskengine.web.pupils import refs_of
 
-    ref = ensure_refs(store, [pupil_terms.loc[pupil_terms["school_urn"] == schools[0], "upn"].iloc[0]]).iloc[
-        0
-    ]
+    ref = refs_of(store, [pupil_terms.loc[pupil_terms["school_urn"] == schools[0], "upn"].iloc[0]]).iloc[0]
     adviser = clients["adviser"]
     before = count(store, reviews)
     for token in (None, "", "forged-token"):
