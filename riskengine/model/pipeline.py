@@ -45,21 +45,26 @@ _KINDS = tuple(KIND_DTYPES)
 C_GRID = tuple(float(c) for c in np.logspace(-3, 1, 9))
 
 
+def _float_values(column: pd.Series) -> np.ndarray:
+    return pd.to_numeric(column, errors="raise").astype("Float64").to_numpy(float, na_value=np.nan)
+
+
+def _category_values(column: pd.Series) -> np.ndarray:
+    return column.astype("string").fillna(MISSING_CATEGORY).to_numpy(object)
+
+
 def as_float(frame: pd.DataFrame) -> np.ndarray:
     """Nullable numbers and flags as float64 with NaN for "not known" (what sklearn's imputers expect)."""
-    return np.column_stack(
-        [
-            pd.to_numeric(frame[c], errors="raise").astype("Float64").to_numpy(float, na_value=np.nan)
-            for c in frame
-        ]
-    )
+    return np.column_stack([_float_values(frame[c]) for c in frame])
 
 
 def as_category(frame: pd.DataFrame) -> np.ndarray:
     """Codes as plain objects, a blank becoming its own level."""
-    return np.column_stack(
-        [frame[c].astype("string").fillna(MISSING_CATEGORY).to_numpy(object) for c in frame]
-    )
+    return np.column_stack([_category_values(frame[c]) for c in frame])
+
+
+#: The step names of each `_column_transformer` pipeline, which `RiskModel._direct_matrix` reproduces.
+_LAYOUTS = (("as_float", "scale", "impute"), ("as_float", "impute"), ("as_category", "one_hot"))
 
 
 def _column_transformer(kind: str, categories: Sequence[str] | None, reference: Any = None) -> Pipeline:
@@ -347,12 +352,60 @@ class RiskModel(ClassifierMixin, BaseEstimator):
 
     # --- prediction -------------------------------------------------------------------------------------
 
-    def _matrix(self, X: pd.DataFrame) -> np.ndarray:
+    def _inputs(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Each input feature as the array its column transformer starts from (floats, or codes)."""
         check_is_fitted(self, "pipeline_")
         missing = [f for f in self.feature_names_in_ if f not in X.columns]
         if missing:
             raise ValueError(f"the feature frame lacks the model's features {missing}")
-        return self.pipeline_.named_steps["columns"].transform(X[list(self.feature_names_in_)])
+        return {
+            name: _category_values(X[name]) if kind == "category" else _float_values(X[name])
+            for name, kind in self.feature_kinds.items()
+        }
+
+    def _direct_matrix(self, inputs: Mapping[str, np.ndarray], rows: np.ndarray | None) -> np.ndarray | None:
+        """The model columns straight from the fitted transformers' numbers: the same arithmetic as
+        `ColumnTransformer.transform` without its per-call checks and copies, which were most of the cost of
+        scoring a million pupils. None for a layout it does not know or an unseen code (the transformers
+        then run, and the encoder's warning about the code is raised as before)."""
+        blocks = []
+        for name, pipeline, _ in self.pipeline_.named_steps["columns"].transformers_:
+            if name == "remainder":
+                continue
+            steps = pipeline.named_steps
+            if tuple(steps) not in _LAYOUTS:
+                return None
+            values = inputs[name] if rows is None else inputs[name][rows]
+            if "one_hot" in steps:
+                encoder = steps["one_hot"]
+                code = pd.Index(encoder.categories_[0]).get_indexer(values)
+                if (code < 0).any() or getattr(encoder, "_infrequent_enabled", False):
+                    return None
+                block = np.zeros((len(values), len(encoder.categories_[0])))
+                block[np.arange(len(values)), code] = 1.0
+                drop = encoder.drop_idx_
+                blocks.append(block if drop is None or drop[0] is None else np.delete(block, drop[0], axis=1))
+                continue
+            if "scale" in steps:
+                values = (values - steps["scale"].mean_) / steps["scale"].scale_
+            imputer = steps["impute"]
+            if pd.isna(imputer.statistics_).any():
+                return None
+            missing = np.isnan(values)
+            blocks.append(np.where(missing, float(imputer.statistics_[0]), values)[:, None])
+            if imputer.indicator_ is not None and len(imputer.indicator_.features_):
+                blocks.append(missing[:, None].astype(float))
+        return np.hstack(blocks)
+
+    def _matrix(
+        self, X: pd.DataFrame, rows: np.ndarray | None = None, inputs: Mapping[str, np.ndarray] | None = None
+    ) -> np.ndarray:
+        """The model columns of `X` (of its `rows`; `inputs`: `_inputs(X)` if already made)."""
+        matrix = self._direct_matrix(self._inputs(X) if inputs is None else inputs, rows)
+        if matrix is None:
+            part = X if rows is None else X.iloc[rows]
+            matrix = self.pipeline_.named_steps["columns"].transform(part[list(self.feature_names_in_)])
+        return matrix
 
     def _probability(self, log_odds: np.ndarray) -> np.ndarray:
         if self.calibrator_ is None:
@@ -391,10 +444,12 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         their `explain_together` group (in the place of its first feature)."""
         groups = {name: tuple(m) for name, m in (getattr(self, "explain_together", None) or {}).items()}
         owner = {member: name for name, members in groups.items() for member in members}
-        column_owner = pd.Series(self.column_features_).replace(owner)
         names = list(dict.fromkeys(owner.get(f, f) for f in self.feature_names_in_))
-        grouping = pd.get_dummies(column_owner).reindex(columns=names, fill_value=False)
-        return names, grouping.to_numpy(float)
+        position = {name: i for i, name in enumerate(names)}
+        grouping = np.zeros((len(self.column_features_), len(names)))
+        for column, feature in enumerate(self.column_features_):
+            grouping[column, position[owner.get(feature, feature)]] = 1.0
+        return names, grouping
 
     @property
     def base_value_(self) -> float:
@@ -414,18 +469,19 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         stage = year * 3 + position
         at = np.clip(np.searchsorted(order, stage, side="right") - 1, 0, len(keys) - 1)
         chosen = np.array(keys, dtype=object)[at]
-        own = order[at] == stage
-        notes = np.where(
-            own,
-            None,
-            np.array(
-                [
-                    f"no model for Year {y} {t}: scored by the {k} model"
-                    for y, t, k in zip(year, pd.Series(term).astype(str), _point_names(chosen), strict=True)
-                ],
-                dtype=object,
-            ),
-        )
+        notes = np.full(len(chosen), None, dtype=object)
+        other = np.flatnonzero(order[at] != stage)
+        if len(other):  # a note per distinct (year group, term, point), not per pupil
+            term_codes, term_names = pd.factorize(pd.Series(term).astype(str))
+            cases, which = np.unique(
+                np.column_stack([year, term_codes, at])[other], axis=0, return_inverse=True
+            )
+            names = _point_names(np.array(keys, dtype=object))
+            texts = [
+                f"no model for Year {y} {term_names[t]}: scored by the {names[k]} model"
+                for y, t, k in cases.tolist()
+            ]
+            notes[other] = np.array(texts, dtype=object)[which.reshape(-1)]
         return chosen, notes
 
     def all_points(self) -> dict[str, RiskModel]:
@@ -450,20 +506,25 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         if routed is None or not len(X):
             return self._explain_one(X)
         keys, notes = routed
-        base = np.zeros(len(X))
-        log_odds, probability = np.zeros(len(X)), np.zeros(len(X))
-        parts = []
+        inputs = self._inputs(X)
+        base, log_odds, probability = np.zeros(len(X)), np.zeros(len(X)), np.zeros(len(X))
+        contributions = None
         for key in dict.fromkeys(keys):
             rows = np.flatnonzero(keys == key)
-            part = self.all_points()[key]._explain_one(X.iloc[rows])
+            model = self.all_points()[key]
+            part = model._explain_one(X, rows, inputs if model.feature_kinds == self.feature_kinds else None)
             base[rows], log_odds[rows], probability[rows] = part.base_value, part.log_odds, part.probability
-            parts.append(part.contributions.set_axis(rows, axis=0))
-            groups = part.groups
-        contributions = pd.concat(parts).sort_index().set_axis(X.index, axis=0)
-        return Explanation(base, log_odds, probability, contributions, groups, keys, notes)
+            if contributions is None:
+                contributions = np.zeros((len(X), part.contributions.shape[1]))
+                names, groups = part.contributions.columns, part.groups
+            contributions[rows] = part.contributions.to_numpy(float)
+        frame = pd.DataFrame(contributions, index=X.index, columns=names)
+        return Explanation(base, log_odds, probability, frame, groups, keys, notes)
 
-    def _explain_one(self, X: pd.DataFrame) -> Explanation:
-        matrix = self._matrix(X)
+    def _explain_one(
+        self, X: pd.DataFrame, rows: np.ndarray | None = None, inputs: Mapping[str, np.ndarray] | None = None
+    ) -> Explanation:
+        matrix = self._matrix(X, rows, inputs)
         names, grouping = self.feature_grouping()
         contributions = self.column_contributions(matrix) @ grouping
         log_odds = matrix @ self.logistic_.coef_[0] + self.logistic_.intercept_[0]
@@ -472,7 +533,9 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             base_value=self.base_value_,
             log_odds=log_odds,
             probability=self._probability(log_odds),
-            contributions=pd.DataFrame(contributions, index=X.index, columns=names),
+            contributions=pd.DataFrame(
+                contributions, index=X.index if rows is None else X.index[rows], columns=names
+            ),
             groups=groups,
         )
 
