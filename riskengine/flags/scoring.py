@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine.features import Catalogue, compute_features, load_catalogue
+from riskengine.features.compute import pupil_rows
 from riskengine.flags.combine import FLAGGING_BANDS, combine_flags
 from riskengine.flags.thresholds import as_threshold, model_flags
 from riskengine.model.spec import POINT_TERM, RULE_POINTS, FlagThreshold, load_model_spec
@@ -168,7 +169,7 @@ def score_frame(
     rule_set = rule_set or load_rule_set(catalogue=catalogue)
     flagging_bands = flagging_bands or (getattr(rule_set, "top_band", FLAGGING_BANDS[0]),)
     scope = pupils_in_scope(pupil_terms, academic_year, term)
-    history = pupil_terms[pupil_terms["upn"].isin(scope["upn"]).fillna(False)]
+    history = pupil_terms[pupil_rows(pupil_terms, scope["upn"])]
     features = compute_features(history, academic_year, term, catalogue).reindex(pd.Index(scope["upn"]))
     progress("features")
     if rule_evaluator is None:

@@ -465,20 +465,22 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         keys = sorted(self.all_points(), key=_point_order)
         order = np.array([_point_order(k) for k in keys])
         year = pd.to_numeric(pd.Series(ncyear), errors="coerce").fillna(order[0] // 3).to_numpy(int)
-        position = pd.Series(term).map({t: i for i, t in enumerate(_TERMS)}).fillna(0).to_numpy(int)
+        term_codes, term_names = pd.factorize(pd.Series(term, dtype=object), use_na_sentinel=False)
+        position = np.array([_TERMS.index(t) if t in _TERMS else 0 for t in term_names], dtype=int)[
+            term_codes
+        ]
         stage = year * 3 + position
         at = np.clip(np.searchsorted(order, stage, side="right") - 1, 0, len(keys) - 1)
         chosen = np.array(keys, dtype=object)[at]
         notes = np.full(len(chosen), None, dtype=object)
         other = np.flatnonzero(order[at] != stage)
         if len(other):  # a note per distinct (year group, term, point), not per pupil
-            term_codes, term_names = pd.factorize(pd.Series(term).astype(str))
             cases, which = np.unique(
                 np.column_stack([year, term_codes, at])[other], axis=0, return_inverse=True
             )
             names = _point_names(np.array(keys, dtype=object))
             texts = [
-                f"no model for Year {y} {term_names[t]}: scored by the {names[k]} model"
+                f"no model for Year {y} {term_names[t]!s}: scored by the {names[k]} model"
                 for y, t, k in cases.tolist()
             ]
             notes[other] = np.array(texts, dtype=object)[which.reshape(-1)]
@@ -492,7 +494,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         models = getattr(self, "point_models_", None)
         if not models or POINT_TERM not in X.columns or "ncyear" not in X.columns:
             return None
-        return self.point_for(X["ncyear"].to_numpy(object), X[POINT_TERM].to_numpy(object))
+        return self.point_for(X["ncyear"], X[POINT_TERM])
 
     def explain(self, X: pd.DataFrame) -> Explanation:
         """Probabilities and each catalogue feature's contribution in log-odds against the reference pupil.
