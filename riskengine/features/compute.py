@@ -34,7 +34,7 @@ def compute_features(
     return frame
 
 
-def pupil_rows(pupil_terms: pd.DataFrame, upns: pd.Series) -> np.ndarray:
+def pupil_rows(pupil_terms: pd.DataFrame, upns: pd.Series | pd.Index) -> np.ndarray:
     """Which rows of `pupil_terms` belong to the pupils `upns` (boolean). One hash lookup in Arrow: pandas'
     `isin` on Arrow strings converts every wanted UPN in Python, a second per term at a million rows."""
     import pyarrow as pa  # with the data, not at start-up

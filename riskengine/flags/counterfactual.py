@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from riskengine.features.compute import pupil_rows
 from riskengine.features.derivations import SESSIONS
 from riskengine.model.pipeline import POINT_TERM, RULE_POINTS
 from riskengine.rules.language import Group, RuleSet, Test
@@ -48,7 +49,7 @@ def term_weights(pupil_terms: pd.DataFrame, upns: pd.Index, academic_year: str, 
     rows = pupil_terms[
         (pupil_terms["academic_year"] == academic_year).fillna(False).to_numpy(bool)
         & pupil_terms["term"].isin(up_to).fillna(False).to_numpy(bool)
-        & pupil_terms["upn"].isin(upns).fillna(False).to_numpy(bool)
+        & pupil_rows(pupil_terms, upns)
     ]
     known = rows[list(SESSIONS)].notna().all(axis=1) & (rows["sessions_possible"] > 0).fillna(False)
     rows = rows[known.to_numpy(bool)]
@@ -144,7 +145,7 @@ def what_would_change(
     candidates = _at(features.iloc[rows], xs, x0[rows], weight[rows])
     cand_points, cand_always = _rules(rule_set, candidates)
     inputs = candidates.assign(**{RULE_POINTS: pd.array(cand_points, dtype="Float64"), POINT_TERM: term})
-    log_odds = model.explain(inputs).log_odds.reshape(n, 2, k)
+    log_odds = model.log_odds(inputs).reshape(n, 2, k)
     rules_ok = ((cand_points < line) & ~cand_always).reshape(n, 2, k)[:, 0, :]
     cutoff = np.asarray(cutoffs, dtype=float)
     target = np.where(np.isnan(cutoff), np.inf, np.log(cutoff / (1 - cutoff)))[:, None]

@@ -368,7 +368,8 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         `ColumnTransformer.transform` without its per-call checks and copies, which were most of the cost of
         scoring a million pupils. None for a layout it does not know or an unseen code (the transformers
         then run, and the encoder's warning about the code is raised as before)."""
-        blocks = []
+        n = len(next(iter(inputs.values()))) if rows is None else len(rows)
+        out, at = np.empty((n, len(self.column_names_))), 0
         for name, pipeline, _ in self.pipeline_.named_steps["columns"].transformers_:
             if name == "remainder":
                 continue
@@ -381,10 +382,11 @@ class RiskModel(ClassifierMixin, BaseEstimator):
                 code = pd.Index(encoder.categories_[0]).get_indexer(values)
                 if (code < 0).any() or getattr(encoder, "_infrequent_enabled", False):
                     return None
-                block = np.zeros((len(values), len(encoder.categories_[0])))
-                block[np.arange(len(values)), code] = 1.0
                 drop = encoder.drop_idx_
-                blocks.append(block if drop is None or drop[0] is None else np.delete(block, drop[0], axis=1))
+                for level in range(len(encoder.categories_[0])):
+                    if drop is None or drop[0] is None or level != drop[0]:
+                        np.equal(code, level, out=out[:, at], casting="unsafe")
+                        at += 1
                 continue
             if "scale" in steps:
                 values = (values - steps["scale"].mean_) / steps["scale"].scale_
@@ -392,10 +394,12 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             if pd.isna(imputer.statistics_).any():
                 return None
             missing = np.isnan(values)
-            blocks.append(np.where(missing, float(imputer.statistics_[0]), values)[:, None])
+            out[:, at] = np.where(missing, float(imputer.statistics_[0]), values)
+            at += 1
             if imputer.indicator_ is not None and len(imputer.indicator_.features_):
-                blocks.append(missing[:, None].astype(float))
-        return np.hstack(blocks)
+                out[:, at] = missing
+                at += 1
+        return out if at == out.shape[1] else None
 
     def _matrix(
         self, X: pd.DataFrame, rows: np.ndarray | None = None, inputs: Mapping[str, np.ndarray] | None = None
@@ -495,6 +499,20 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         if not models or POINT_TERM not in X.columns or "ncyear" not in X.columns:
             return None
         return self.point_for(X["ncyear"], X[POINT_TERM])
+
+    def log_odds(self, X: pd.DataFrame) -> np.ndarray:
+        """Each row's log-odds from its point model (before any calibrator), as `explain` gives them but
+        without the contributions: for callers that try many candidate rows ("what would change it")."""
+        routed = self._routed(X)
+        if routed is None or not len(X):
+            return self._matrix(X) @ self.logistic_.coef_[0] + self.logistic_.intercept_[0]
+        keys, inputs, result = routed[0], self._inputs(X), np.zeros(len(X))
+        for key in dict.fromkeys(keys):
+            rows = np.flatnonzero(keys == key)
+            model = self.all_points()[key]
+            matrix = model._matrix(X, rows, inputs if model.feature_kinds == self.feature_kinds else None)
+            result[rows] = matrix @ model.logistic_.coef_[0] + model.logistic_.intercept_[0]
+        return result
 
     def explain(self, X: pd.DataFrame) -> Explanation:
         """Probabilities and each catalogue feature's contribution in log-odds against the reference pupil.

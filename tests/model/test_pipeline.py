@@ -188,3 +188,4 @@ def test_each_pupil_is_explained_by_their_points_model_and_later_years_are_told_
     np.testing.assert_allclose(explanation.probability, own)
     total = explanation.base_value + explanation.contributions.sum(axis=1).to_numpy()
     np.testing.assert_allclose(total, explanation.log_odds, atol=1e-9)
+    assert np.array_equal(year9.log_odds(pupils), explanation.log_odds)  # "what would change it" reads these
