@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from riskengine.features import Catalogue
 from riskengine.model.explain import GROUP_JOINER
@@ -63,25 +65,26 @@ def features_numpy(
 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """(upn, school_urn, features) of every Year 9+ pupil on roll in the term, in `pupils_in_scope` order."""
     now = spec.year_start(academic_year) * 3 + spec.TERMS.index(term)
-    years, year_names = pd.factorize(pupil_terms["academic_year"])
-    terms, term_names = pd.factorize(pupil_terms["term"])
+    ncyear = _as_float(pupil_terms["ncyear"])
+    in_term = (pupil_terms["academic_year"] == academic_year) & (pupil_terms["term"] == term)
+    # scope: rows in the term in Year 9+, one per pupil at its last such row, in the order of those rows
+    at = np.flatnonzero(in_term.to_numpy(bool, na_value=False) & (ncyear >= spec.SCORED_FROM_NCYEAR))
+    codes, upns = pd.factorize(pupil_terms["upn"].take(at))
+    _, first_reversed = np.unique(codes[::-1], return_index=True)
+    last = np.sort(len(at) - 1 - first_reversed)
+    last_rows, upn = at[last], np.asarray(upns, dtype=object)[codes[last]]
+    n = len(last_rows)
+
+    # every row of those pupils up to the term: one Arrow hash lookup gives each row's pupil number
+    found = pc.index_in(pa.array(pupil_terms["upn"]), value_set=pa.array(upn, type=pa.large_string()))
+    of_row = found.fill_null(-1).to_numpy(zero_copy_only=False)
+    theirs = np.flatnonzero(of_row >= 0)
+    years, year_names = pd.factorize(pupil_terms["academic_year"].take(theirs))
+    terms, term_names = pd.factorize(pupil_terms["term"].take(theirs))
     year_start = np.array([int(y[:4]) * 3 for y in year_names])
     term_offset = np.array([spec.TERMS.index(t) for t in term_names])
     t = year_start[years] + term_offset[terms]
-    codes, upns = pd.factorize(pupil_terms["upn"])
-    ncyear = _as_float(pupil_terms["ncyear"])
-
-    # scope: rows in the term in Year 9+, one per pupil at its last such row, in the order of those rows
-    at = np.flatnonzero((t == now) & (ncyear >= spec.SCORED_FROM_NCYEAR))
-    reversed_codes = codes[at][::-1]
-    _, first_reversed = np.unique(reversed_codes, return_index=True)
-    last_rows = np.sort(at[len(at) - 1 - first_reversed])
-    pupil_of_code = np.full(len(upns), -1)
-    pupil_of_code[codes[last_rows]] = np.arange(len(last_rows))
-    n = len(last_rows)
-
-    rows = np.flatnonzero((t <= now) & (pupil_of_code[codes] >= 0))
-    p, rt = pupil_of_code[codes[rows]], t[rows]
+    rows, p, rt = theirs[t <= now], of_row[theirs][t <= now], t[t <= now]
     order = np.lexsort((rows, rt, p))  # by pupil, then term, then upload order
     p, rt, rows = p[order], rt[order], rows[order]
 
@@ -160,16 +163,16 @@ def features_numpy(
     for name in spec.KS2_COLUMNS:
         values[name] = latest_known(column(name))
     for name in ("sen_provision", "sen_primary_need"):  # codes as numbers, then back to text
-        code, levels = pd.factorize(pupil_terms[name])
-        found = current(np.where(code < 0, np.nan, code)[rows].astype(float), flag=False)
+        code, levels = pd.factorize(pupil_terms[name].take(rows))
+        found = current(np.where(code < 0, np.nan, code).astype(float), flag=False)
         text = np.full(n, None, dtype=object)
         text[~np.isnan(found)] = np.asarray(levels, dtype=object)[found[~np.isnan(found)].astype(int)]
         values[name] = text
     for name in (*spec.BOOL_COLUMNS, "school_moves", "ncyear"):
         if name != "permanent_exclusion":
             values[name] = current(column(name), flag=name in spec.BOOL_COLUMNS)
-    school = pupil_terms["school_urn"].to_numpy(dtype=object)[last_rows]
-    return np.asarray(upns, dtype=object)[codes[last_rows]], school, {k: values[k] for k in catalogue.names}
+    school = pupil_terms["school_urn"].take(last_rows).to_numpy(dtype=object)
+    return upn, school, {k: values[k] for k in catalogue.names}
 
 
 def derivation_sessions() -> tuple[str, str, str]:
