@@ -15,7 +15,6 @@ way the catalogue says it works.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -34,32 +33,16 @@ from sklearn.utils.validation import check_is_fitted
 
 from riskengine.features.catalogue import KIND_DTYPES, NUMERIC_KINDS
 from riskengine.model.bounded import BoundedLogisticRegression
-from riskengine.model.spec import POINT_TERM, explain_together_problems
+from riskengine.model.linear import MISSING_CATEGORY as MISSING_CATEGORY  # importable from here too
+from riskengine.model.linear import Explanation as Explanation
+from riskengine.model.linear import PointRouting, as_category, as_float, explain_columns, sigmoid
+from riskengine.model.spec import POINT_TERM as POINT_TERM  # importable from here (flags.counterfactual)
 from riskengine.model.spec import RULE_POINTS as RULE_POINTS  # defined with the spec; importable from here
+from riskengine.model.spec import explain_together_problems
 
-_TERMS = ("autumn", "spring", "summer")
-#: The one-hot level a blank category becomes: "not known" is a value of its own, never a guess.
-MISSING_CATEGORY = "(missing)"
 _KINDS = tuple(KIND_DTYPES)
 #: The C values `C="auto"` chooses from: from strong shrinkage (small local authorities) to almost none.
 C_GRID = tuple(float(c) for c in np.logspace(-3, 1, 9))
-
-
-def as_float(frame: pd.DataFrame) -> np.ndarray:
-    """Nullable numbers and flags as float64 with NaN for "not known" (what sklearn's imputers expect)."""
-    return np.column_stack(
-        [
-            pd.to_numeric(frame[c], errors="raise").astype("Float64").to_numpy(float, na_value=np.nan)
-            for c in frame
-        ]
-    )
-
-
-def as_category(frame: pd.DataFrame) -> np.ndarray:
-    """Codes as plain objects, a blank becoming its own level."""
-    return np.column_stack(
-        [frame[c].astype("string").fillna(MISSING_CATEGORY).to_numpy(object) for c in frame]
-    )
 
 
 def _column_transformer(kind: str, categories: Sequence[str] | None, reference: Any = None) -> Pipeline:
@@ -92,37 +75,6 @@ def _column_transformer(kind: str, categories: Sequence[str] | None, reference: 
     )
 
 
-@dataclass(frozen=True)
-class Explanation:
-    """Per-pupil model output in log-odds, split by catalogue feature: base + contributions = log_odds.
-
-    `base_value` is the log-odds of the reference pupil (every feature at its catalogue reference);
-    `reference_probability` its risk.
-    """
-
-    base_value: float
-    log_odds: np.ndarray
-    probability: np.ndarray
-    contributions: pd.DataFrame  # index as the input, one column per model feature or explained group
-    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # group column -> its features
-    #: With a model per scoring point: each row's point ("10 spring") and a note where the pupil's own year
-    #: group and term has no model of its own (e.g. Year 12, scored by the Year 11 summer model).
-    points: np.ndarray | None = None
-    notes: np.ndarray | None = None
-
-    def risk_points(self) -> pd.DataFrame:
-        """Each contribution as the change in this pupil's model risk, in percentage points, if that feature
-        (or group) alone were at its reference: what an adviser reads. Same shape as `contributions`."""
-        log_odds = np.asarray(self.log_odds, dtype=float)[:, None]
-        without = log_odds - self.contributions.to_numpy(float)
-        points = 100.0 * (_sigmoid(log_odds) - _sigmoid(without))
-        return pd.DataFrame(points, index=self.contributions.index, columns=self.contributions.columns)
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
-
-
 def default_reference(kind: str, categories: Sequence[str] | None = None) -> Any:
     """The reference of a feature the catalogue gives none for: no (flag), 0 (count), the first code."""
     if kind == "flag":
@@ -132,7 +84,7 @@ def default_reference(kind: str, categories: Sequence[str] | None = None) -> Any
     return 0
 
 
-class RiskModel(ClassifierMixin, BaseEstimator):
+class RiskModel(PointRouting, ClassifierMixin, BaseEstimator):
     """Preprocessing and a sign-bounded, L2-regularised logistic regression on named catalogue features.
 
     `feature_kinds` maps each input feature to its catalogue kind (rate, count, number, flag, category);
@@ -356,7 +308,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
 
     def _probability(self, log_odds: np.ndarray) -> np.ndarray:
         if self.calibrator_ is None:
-            return _sigmoid(log_odds)
+            return sigmoid(log_odds)
         if isinstance(self.calibrator_, LogisticRegression):
             return self.calibrator_.predict_proba(log_odds[:, None])[:, 1]
         return self.calibrator_.predict(log_odds)
@@ -401,79 +353,18 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         """The reference pupil's log-odds."""
         return float(self.reference_row_ @ self.logistic_.coef_[0] + self.logistic_.intercept_[0])
 
-    # --- a model per scoring point ---------------------------------------------------------------------
-
-    def point_for(self, ncyear: Any, term: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Each row's scoring point (a key of `point_models_`) and a note when it is not the pupil's own:
-        the latest point at or before the pupil's year group and term (Years 12-14: the last point's),
-        or the first point for a pupil before them all."""
-        keys = sorted(self.all_points(), key=_point_order)
-        order = np.array([_point_order(k) for k in keys])
-        year = pd.to_numeric(pd.Series(ncyear), errors="coerce").fillna(order[0] // 3).to_numpy(int)
-        position = pd.Series(term).map({t: i for i, t in enumerate(_TERMS)}).fillna(0).to_numpy(int)
-        stage = year * 3 + position
-        at = np.clip(np.searchsorted(order, stage, side="right") - 1, 0, len(keys) - 1)
-        chosen = np.array(keys, dtype=object)[at]
-        own = order[at] == stage
-        notes = np.where(
-            own,
-            None,
-            np.array(
-                [
-                    f"no model for Year {y} {t}: scored by the {k} model"
-                    for y, t, k in zip(year, pd.Series(term).astype(str), _point_names(chosen), strict=True)
-                ],
-                dtype=object,
-            ),
-        )
-        return chosen, notes
-
-    def all_points(self) -> dict[str, RiskModel]:
-        """Scoring point -> its model: this model at its own point (`point_`) and `point_models_`."""
-        return {getattr(self, "point_", ""): self, **(getattr(self, "point_models_", None) or {})}
-
-    def _routed(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
-        models = getattr(self, "point_models_", None)
-        if not models or POINT_TERM not in X.columns or "ncyear" not in X.columns:
-            return None
-        return self.point_for(X["ncyear"].to_numpy(object), X[POINT_TERM].to_numpy(object))
-
-    def explain(self, X: pd.DataFrame) -> Explanation:
-        """Probabilities and each catalogue feature's contribution in log-odds against the reference pupil.
-
-        Contributions are summed into the feature they came from, and the features of an
-        `explain_together` group into the group. base_value + contributions = log-odds, exactly (with a
-        model per point, `base_value` is per row). A frame with `scoring_term` and `ncyear` columns is
-        explained by each pupil's point model (`point_models_`).
-        """
-        routed = self._routed(X)
-        if routed is None or not len(X):
-            return self._explain_one(X)
-        keys, notes = routed
-        base = np.zeros(len(X))
-        log_odds, probability = np.zeros(len(X)), np.zeros(len(X))
-        parts = []
-        for key in dict.fromkeys(keys):
-            rows = np.flatnonzero(keys == key)
-            part = self.all_points()[key]._explain_one(X.iloc[rows])
-            base[rows], log_odds[rows], probability[rows] = part.base_value, part.log_odds, part.probability
-            parts.append(part.contributions.set_axis(rows, axis=0))
-            groups = part.groups
-        contributions = pd.concat(parts).sort_index().set_axis(X.index, axis=0)
-        return Explanation(base, log_odds, probability, contributions, groups, keys, notes)
-
     def _explain_one(self, X: pd.DataFrame) -> Explanation:
-        matrix = self._matrix(X)
         names, grouping = self.feature_grouping()
-        contributions = self.column_contributions(matrix) @ grouping
-        log_odds = matrix @ self.logistic_.coef_[0] + self.logistic_.intercept_[0]
-        groups = {name: tuple(m) for name, m in (getattr(self, "explain_together", None) or {}).items()}
-        return Explanation(
-            base_value=self.base_value_,
-            log_odds=log_odds,
-            probability=self._probability(log_odds),
-            contributions=pd.DataFrame(contributions, index=X.index, columns=names),
-            groups=groups,
+        return explain_columns(
+            self._matrix(X),
+            self.logistic_.coef_[0],
+            self.logistic_.intercept_[0],
+            self.reference_row_,
+            names,
+            grouping,
+            {name: tuple(m) for name, m in (getattr(self, "explain_together", None) or {}).items()},
+            self._probability,
+            X.index,
         )
 
     def coefficients(self) -> pd.DataFrame:
@@ -516,13 +407,3 @@ def _bound_text(lower: float, upper: float) -> str:
     if upper == 0 and np.isinf(lower):
         return "<= 0"
     return ""
-
-
-def _point_order(key: str) -> int:
-    """ "10 spring" -> 10 * 3 + 1: scoring points in school order."""
-    year, term = key.split()
-    return int(year) * 3 + _TERMS.index(term)
-
-
-def _point_names(keys: np.ndarray) -> list[str]:
-    return [f"Year {k.split()[0]} {k.split()[1]}" for k in keys]
