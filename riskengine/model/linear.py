@@ -129,18 +129,13 @@ class PointRouting:
         stage = year * 3 + position
         at = np.clip(np.searchsorted(order, stage, side="right") - 1, 0, len(keys) - 1)
         chosen = np.array(keys, dtype=object)[at]
-        own = order[at] == stage
-        notes = np.where(
-            own,
-            None,
-            np.array(
-                [
-                    f"no model for Year {y} {t}: scored by the {k} model"
-                    for y, t, k in zip(year, pd.Series(term).astype(str), _point_names(chosen), strict=True)
-                ],
-                dtype=object,
-            ),
-        )
+        notes = np.full(len(chosen), None, dtype=object)
+        other = np.flatnonzero(order[at] != stage)  # written only for the few not scored by their own
+        terms = pd.Series(term).astype(str).to_numpy(object)
+        notes[other] = [
+            f"no model for Year {y} {t}: scored by the {k} model"
+            for y, t, k in zip(year[other], terms[other], _point_names(chosen[other]), strict=True)
+        ]
         return chosen, notes
 
     def all_points(self) -> dict[str, Any]:

@@ -190,15 +190,19 @@ class Store:
         upns: Sequence[str] | None = None,
         on_roll: tuple[str, str] | None = None,
         min_ncyear: int | None = None,
+        columns: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         """Canonical pupil-terms (spec.upload columns and dtypes), every term up to and including `up_to`
         (academic_year, term) and never a later one; sorted by upn, then term.
 
         `on_roll` (academic_year, term) keeps only the pupils with a row in that term (in Year
         `min_ncyear` or above, when given), with their whole history: what scoring that term needs.
+        `columns` reads only those canonical columns (the key columns always), in spec order.
         """
         pt = t.pupil_terms
-        query = sa.select(*(pt.c[c] for c in spec.COLUMNS))
+        wanted = set(spec.COLUMNS if columns is None else (*spec.KEY_COLUMNS, *columns))
+        columns = [c for c in spec.COLUMNS if c in wanted]
+        query = sa.select(*(pt.c[c] for c in columns))
         if up_to is not None:
             query = query.where(pt.c.term_index <= spec.term_index(*up_to))
         if schools is not None:
@@ -212,7 +216,7 @@ class Store:
             query = query.where(pt.c.upn.in_(present))
         query = query.order_by(pt.c.upn, pt.c.term_index, pt.c.school_urn)
         with self.engine.connect() as connection:
-            return _read_typed(connection, query, spec.COLUMNS, spec.canonical_dtypes())
+            return _read_typed(connection, query, columns, spec.canonical_dtypes())
 
     def read_school_term(
         self, school_urn: str, academic_year: str, term: str, columns: Sequence[str] = spec.COLUMNS
