@@ -97,6 +97,24 @@ def _load_average() -> str:
     return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def _on_roll(url: str) -> str:
+    """How many pupils the store has on roll in the scored term, in Years 7-11 and in Years 9+."""
+    import sqlalchemy as sa
+
+    from riskengine.spec import upload as spec
+
+    engine = sa.create_engine(url)
+    query = (
+        "SELECT sum(CASE WHEN ncyear BETWEEN 7 AND 11 THEN 1 ELSE 0 END), "
+        "sum(CASE WHEN ncyear >= 9 THEN 1 ELSE 0 END) FROM pupil_terms WHERE term_index = "
+        f"{spec.term_index(YEAR, TERM)}"
+    )
+    with engine.connect() as connection:
+        years_7_11, years_9_up = connection.exec_driver_sql(query).one()
+    engine.dispose()
+    return f"{years_7_11:,} on roll in Years 7-11, {years_9_up:,} in Years 9+"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pupils", type=int, default=6_000, help="pupils per intake (5 intakes on roll)")
@@ -122,11 +140,11 @@ def main() -> None:
     rows = int((work / "ready").read_text())
 
     seconds, _, cpu = _timed([*cli, "promote", "1"], env)
-    print(f"riskengine promote 1: {seconds:.2f} s wall, {cpu:.2f} s CPU (target < 5 s)")
+    print(f"riskengine promote 1: {seconds:.2f} s wall, {cpu:.2f} s CPU; {_load_average()}")
     seconds, _, cpu = _timed([*cli, "--help"], env, args.repeat)
-    print(f"riskengine --help: {seconds:.2f} s wall, {cpu:.2f} s CPU")
+    print(f"riskengine --help: {seconds:.2f} s wall, {cpu:.2f} s CPU; {_load_average()}")
     seconds, _, cpu = _timed([sys.executable, "-c", "import riskengine.model"], env, args.repeat)
-    print(f"import riskengine.model: {seconds:.2f} s wall, {cpu:.2f} s CPU")
+    print(f"import riskengine.model: {seconds:.2f} s wall, {cpu:.2f} s CPU; {_load_average()}")
 
     databases = [("SQLite", sqlite_url)]
     if args.pg:
@@ -141,20 +159,24 @@ def main() -> None:
     for name, url in databases:
         score = [*cli, "score", "--year", YEAR, "--term", TERM, "--db", url]
         seconds, output, cpu = _timed(score, env, args.repeat)
-        timings[name] = seconds
+        timings[name] = seconds, cpu
         summary = output.splitlines()[0] if output else ""
         print(
-            f"riskengine score on {name} ({rows:,} stored pupil-terms): {seconds:.2f} s wall, "
-            f"{cpu:.2f} s CPU (target < 5 s); {summary}"
+            f"riskengine score on {name} ({rows:,} stored pupil-terms, {_on_roll(url)}): "
+            f"{seconds:.2f} s wall (target < 5 s), {cpu:.2f} s CPU; {_load_average()}; {summary}"
         )
         from riskengine.store import Store
 
         scores = Store.open(url).read_scores(academic_year=YEAR, term=TERM)
         upn = scores["upn"].iloc[0]
         seconds, _, cpu = _timed([*cli, "explain", upn, "--db", url], env, args.repeat)
-        print(f"riskengine explain on {name}: {seconds:.2f} s wall, {cpu:.2f} s CPU (target < 2 s)")
+        print(
+            f"riskengine explain on {name}: {seconds:.2f} s wall, {cpu:.2f} s CPU (target < 2 s); "
+            f"{_load_average()}"
+        )
     if "PostgreSQL" in timings:
-        print(f"PostgreSQL / SQLite score time: {timings['PostgreSQL'] / timings['SQLite']:.2f}")
+        (pg_wall, pg_cpu), (lite_wall, lite_cpu) = timings["PostgreSQL"], timings["SQLite"]
+        print(f"PostgreSQL / SQLite score time: wall {pg_wall / lite_wall:.2f}, CPU {pg_cpu / lite_cpu:.2f}")
     print(_load_average())
 
 

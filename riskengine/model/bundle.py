@@ -90,6 +90,11 @@ def bundle_exists(directory: Path) -> bool:
     return (directory / MANIFEST).is_file()
 
 
+def numbers_not_written(directory: Path) -> str | None:
+    """Why a bundle holds no numbers for scoring (None when it does): `promote` says so."""
+    return json.loads((directory / MANIFEST).read_text()).get("linear_not_written")
+
+
 def _checked(directory: Path, file: str, sha256: str) -> bytes:
     content = (directory / file).read_bytes()
     if _sha256(content) != sha256:
