@@ -117,7 +117,12 @@ def _on_roll(url: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pupils", type=int, default=6_000, help="pupils per intake (5 intakes on roll)")
+    parser.add_argument(
+        "--pupils",
+        type=int,
+        default=6_340,
+        help="pupils per intake: the default puts 30,000 on roll in Years 7-11",
+    )
     parser.add_argument("--pg", default=os.environ.get("RISKENGINE_TEST_PG_URL"), help="PostgreSQL URL")
     parser.add_argument("--work", default=str(ROOT / ".bench-score-cli"), help="folder for the stores")
     parser.add_argument("--repeat", type=int, default=3, help="runs per command (the best is printed)")
