@@ -24,7 +24,7 @@ import pandas as pd
 
 from riskengine.features.compute import pupil_rows
 from riskengine.features.derivations import SESSIONS
-from riskengine.model.pipeline import POINT_TERM, RULE_POINTS
+from riskengine.model.spec import POINT_TERM, RULE_POINTS
 from riskengine.rules.language import Group, RuleSet, Test
 from riskengine.rules.vectorised import fired_matrix_vectorised
 from riskengine.spec import upload as spec

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine.features import Catalogue
-from riskengine.model.pipeline import RULE_POINTS
+from riskengine.model.spec import RULE_POINTS
 
 #: Contributions smaller than this (in log-odds) are not worth a sentence.
 MIN_CONTRIBUTION = 1e-3

@@ -15,7 +15,6 @@ way the catalogue says it works.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -34,37 +33,25 @@ from sklearn.utils.validation import check_is_fitted
 
 from riskengine.features.catalogue import KIND_DTYPES, NUMERIC_KINDS
 from riskengine.model.bounded import BoundedLogisticRegression
-from riskengine.model.spec import POINT_TERM, explain_together_problems
+from riskengine.model.linear import MISSING_CATEGORY as MISSING_CATEGORY  # importable from here too
+from riskengine.model.linear import Explanation as Explanation
+from riskengine.model.linear import (
+    PointRouting,
+    as_category,
+    as_float,
+    column_specs,
+    explain_columns,
+    feature_inputs,
+    model_matrix,
+    sigmoid,
+)
+from riskengine.model.spec import POINT_TERM as POINT_TERM  # importable from here (flags.counterfactual)
 from riskengine.model.spec import RULE_POINTS as RULE_POINTS  # defined with the spec; importable from here
+from riskengine.model.spec import explain_together_problems
 
-_TERMS = ("autumn", "spring", "summer")
-#: The one-hot level a blank category becomes: "not known" is a value of its own, never a guess.
-MISSING_CATEGORY = "(missing)"
 _KINDS = tuple(KIND_DTYPES)
 #: The C values `C="auto"` chooses from: from strong shrinkage (small local authorities) to almost none.
 C_GRID = tuple(float(c) for c in np.logspace(-3, 1, 9))
-
-
-def _float_values(column: pd.Series) -> np.ndarray:
-    return pd.to_numeric(column, errors="raise").astype("Float64").to_numpy(float, na_value=np.nan)
-
-
-def _category_values(column: pd.Series) -> np.ndarray:
-    return column.astype("string").fillna(MISSING_CATEGORY).to_numpy(object)
-
-
-def as_float(frame: pd.DataFrame) -> np.ndarray:
-    """Nullable numbers and flags as float64 with NaN for "not known" (what sklearn's imputers expect)."""
-    return np.column_stack([_float_values(frame[c]) for c in frame])
-
-
-def as_category(frame: pd.DataFrame) -> np.ndarray:
-    """Codes as plain objects, a blank becoming its own level."""
-    return np.column_stack([_category_values(frame[c]) for c in frame])
-
-
-#: The step names of each `_column_transformer` pipeline, which `RiskModel._direct_matrix` reproduces.
-_LAYOUTS = (("as_float", "scale", "impute"), ("as_float", "impute"), ("as_category", "one_hot"))
 
 
 def _column_transformer(kind: str, categories: Sequence[str] | None, reference: Any = None) -> Pipeline:
@@ -97,37 +84,6 @@ def _column_transformer(kind: str, categories: Sequence[str] | None, reference: 
     )
 
 
-@dataclass(frozen=True)
-class Explanation:
-    """Per-pupil model output in log-odds, split by catalogue feature: base + contributions = log_odds.
-
-    `base_value` is the log-odds of the reference pupil (every feature at its catalogue reference);
-    `reference_probability` its risk.
-    """
-
-    base_value: float
-    log_odds: np.ndarray
-    probability: np.ndarray
-    contributions: pd.DataFrame  # index as the input, one column per model feature or explained group
-    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # group column -> its features
-    #: With a model per scoring point: each row's point ("10 spring") and a note where the pupil's own year
-    #: group and term has no model of its own (e.g. Year 12, scored by the Year 11 summer model).
-    points: np.ndarray | None = None
-    notes: np.ndarray | None = None
-
-    def risk_points(self) -> pd.DataFrame:
-        """Each contribution as the change in this pupil's model risk, in percentage points, if that feature
-        (or group) alone were at its reference: what an adviser reads. Same shape as `contributions`."""
-        log_odds = np.asarray(self.log_odds, dtype=float)[:, None]
-        without = log_odds - self.contributions.to_numpy(float)
-        points = 100.0 * (_sigmoid(log_odds) - _sigmoid(without))
-        return pd.DataFrame(points, index=self.contributions.index, columns=self.contributions.columns)
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
-
-
 def default_reference(kind: str, categories: Sequence[str] | None = None) -> Any:
     """The reference of a feature the catalogue gives none for: no (flag), 0 (count), the first code."""
     if kind == "flag":
@@ -137,7 +93,7 @@ def default_reference(kind: str, categories: Sequence[str] | None = None) -> Any
     return 0
 
 
-class RiskModel(ClassifierMixin, BaseEstimator):
+class RiskModel(PointRouting, ClassifierMixin, BaseEstimator):
     """Preprocessing and a sign-bounded, L2-regularised logistic regression on named catalogue features.
 
     `feature_kinds` maps each input feature to its catalogue kind (rate, count, number, flag, category);
@@ -352,68 +308,34 @@ class RiskModel(ClassifierMixin, BaseEstimator):
 
     # --- prediction -------------------------------------------------------------------------------------
 
-    def _inputs(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
-        """Each input feature as the array its column transformer starts from (floats, or codes)."""
+    def transformed(self, X: pd.DataFrame) -> np.ndarray:
+        """The model columns by the fitted scikit-learn transformers themselves: what `_matrix` computes
+        from their numbers (`linear.column_specs`), bit for bit (tested, and checked by promote)."""
         check_is_fitted(self, "pipeline_")
         missing = [f for f in self.feature_names_in_ if f not in X.columns]
         if missing:
             raise ValueError(f"the feature frame lacks the model's features {missing}")
-        return {
-            name: _category_values(X[name]) if kind == "category" else _float_values(X[name])
-            for name, kind in self.feature_kinds.items()
-        }
-
-    def _direct_matrix(self, inputs: Mapping[str, np.ndarray], rows: np.ndarray | None) -> np.ndarray | None:
-        """The model columns straight from the fitted transformers' numbers: the same arithmetic as
-        `ColumnTransformer.transform` without its per-call checks and copies, which were most of the cost of
-        scoring a million pupils. None for a layout it does not know or an unseen code (the transformers
-        then run, and the encoder's warning about the code is raised as before)."""
-        n = len(next(iter(inputs.values()))) if rows is None else len(rows)
-        out, at = np.empty((n, len(self.column_names_))), 0
-        for name, pipeline, _ in self.pipeline_.named_steps["columns"].transformers_:
-            if name == "remainder":
-                continue
-            steps = pipeline.named_steps
-            if tuple(steps) not in _LAYOUTS:
-                return None
-            values = inputs[name] if rows is None else inputs[name][rows]
-            if "one_hot" in steps:
-                encoder = steps["one_hot"]
-                code = pd.Index(encoder.categories_[0]).get_indexer(values)
-                if (code < 0).any() or getattr(encoder, "_infrequent_enabled", False):
-                    return None
-                drop = encoder.drop_idx_
-                for level in range(len(encoder.categories_[0])):
-                    if drop is None or drop[0] is None or level != drop[0]:
-                        np.equal(code, level, out=out[:, at], casting="unsafe")
-                        at += 1
-                continue
-            if "scale" in steps:
-                values = (values - steps["scale"].mean_) / steps["scale"].scale_
-            imputer = steps["impute"]
-            if pd.isna(imputer.statistics_).any():
-                return None
-            missing = np.isnan(values)
-            out[:, at] = np.where(missing, float(imputer.statistics_[0]), values)
-            at += 1
-            if imputer.indicator_ is not None and len(imputer.indicator_.features_):
-                out[:, at] = missing
-                at += 1
-        return out if at == out.shape[1] else None
+        return self.pipeline_.named_steps["columns"].transform(X[list(self.feature_names_in_)])
 
     def _matrix(
         self, X: pd.DataFrame, rows: np.ndarray | None = None, inputs: Mapping[str, np.ndarray] | None = None
     ) -> np.ndarray:
-        """The model columns of `X` (of its `rows`; `inputs`: `_inputs(X)` if already made)."""
-        matrix = self._direct_matrix(self._inputs(X) if inputs is None else inputs, rows)
-        if matrix is None:
-            part = X if rows is None else X.iloc[rows]
-            matrix = self.pipeline_.named_steps["columns"].transform(part[list(self.feature_names_in_)])
-        return matrix
+        """The model columns of `X` (of its `rows`; `inputs`: `feature_inputs(X, ...)` if already made),
+        from the fitted transformers' numbers: without their per-call checks and copies, which were most
+        of the cost of scoring a million pupils. A code the model never saw goes through the transformers,
+        whose encoder warns about it."""
+        check_is_fitted(self, "pipeline_")
+        inputs = feature_inputs(X, self.feature_kinds) if inputs is None else inputs
+        for name, pipeline, _ in self.pipeline_.named_steps["columns"].transformers_:
+            if "one_hot" in getattr(pipeline, "named_steps", {}):
+                values = inputs[name] if rows is None else inputs[name][rows]
+                if (pd.Index(pipeline.named_steps["one_hot"].categories_[0]).get_indexer(values) < 0).any():
+                    return self.transformed(X if rows is None else X.iloc[rows])  # the encoder warns
+        return model_matrix(column_specs(self), inputs, rows, len(self.column_names_))
 
     def _probability(self, log_odds: np.ndarray) -> np.ndarray:
         if self.calibrator_ is None:
-            return _sigmoid(log_odds)
+            return sigmoid(log_odds)
         if isinstance(self.calibrator_, LogisticRegression):
             return self.calibrator_.predict_proba(log_odds[:, None])[:, 1]
         return self.calibrator_.predict(log_odds)
@@ -460,103 +382,25 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         """The reference pupil's log-odds."""
         return float(self.reference_row_ @ self.logistic_.coef_[0] + self.logistic_.intercept_[0])
 
-    # --- a model per scoring point ---------------------------------------------------------------------
-
-    def point_for(self, ncyear: Any, term: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Each row's scoring point (a key of `point_models_`) and a note when it is not the pupil's own:
-        the latest point at or before the pupil's year group and term (Years 12-14: the last point's),
-        or the first point for a pupil before them all."""
-        keys = sorted(self.all_points(), key=_point_order)
-        order = np.array([_point_order(k) for k in keys])
-        year = pd.to_numeric(pd.Series(ncyear), errors="coerce").fillna(order[0] // 3).to_numpy(int)
-        term_codes, term_names = pd.factorize(pd.Series(term, dtype=object), use_na_sentinel=False)
-        position = np.array([_TERMS.index(t) if t in _TERMS else 0 for t in term_names], dtype=int)[
-            term_codes
-        ]
-        stage = year * 3 + position
-        at = np.clip(np.searchsorted(order, stage, side="right") - 1, 0, len(keys) - 1)
-        chosen = np.array(keys, dtype=object)[at]
-        notes = np.full(len(chosen), None, dtype=object)
-        other = np.flatnonzero(order[at] != stage)
-        if len(other):  # a note per distinct (year group, term, point), not per pupil
-            cases, which = np.unique(
-                np.column_stack([year, term_codes, at])[other], axis=0, return_inverse=True
-            )
-            names = _point_names(np.array(keys, dtype=object))
-            texts = [
-                f"no model for Year {y} {term_names[t]!s}: scored by the {names[k]} model"
-                for y, t, k in cases.tolist()
-            ]
-            notes[other] = np.array(texts, dtype=object)[which.reshape(-1)]
-        return chosen, notes
-
-    def all_points(self) -> dict[str, RiskModel]:
-        """Scoring point -> its model: this model at its own point (`point_`) and `point_models_`."""
-        return {getattr(self, "point_", ""): self, **(getattr(self, "point_models_", None) or {})}
-
-    def _routed(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
-        models = getattr(self, "point_models_", None)
-        if not models or POINT_TERM not in X.columns or "ncyear" not in X.columns:
-            return None
-        return self.point_for(X["ncyear"], X[POINT_TERM])
-
-    def log_odds(self, X: pd.DataFrame) -> np.ndarray:
-        """Each row's log-odds from its point model (before any calibrator), as `explain` gives them but
-        without the contributions: for callers that try many candidate rows ("what would change it")."""
-        routed = self._routed(X)
-        if routed is None or not len(X):
-            return self._matrix(X) @ self.logistic_.coef_[0] + self.logistic_.intercept_[0]
-        keys, inputs, result = routed[0], self._inputs(X), np.zeros(len(X))
-        for key in dict.fromkeys(keys):
-            rows = np.flatnonzero(keys == key)
-            model = self.all_points()[key]
-            matrix = model._matrix(X, rows, inputs if model.feature_kinds == self.feature_kinds else None)
-            result[rows] = matrix @ model.logistic_.coef_[0] + model.logistic_.intercept_[0]
-        return result
-
-    def explain(self, X: pd.DataFrame) -> Explanation:
-        """Probabilities and each catalogue feature's contribution in log-odds against the reference pupil.
-
-        Contributions are summed into the feature they came from, and the features of an
-        `explain_together` group into the group. base_value + contributions = log-odds, exactly (with a
-        model per point, `base_value` is per row). A frame with `scoring_term` and `ncyear` columns is
-        explained by each pupil's point model (`point_models_`).
-        """
-        routed = self._routed(X)
-        if routed is None or not len(X):
-            return self._explain_one(X)
-        keys, notes = routed
-        inputs = self._inputs(X)
-        base, log_odds, probability = np.zeros(len(X)), np.zeros(len(X)), np.zeros(len(X))
-        contributions = None
-        for key in dict.fromkeys(keys):
-            rows = np.flatnonzero(keys == key)
-            model = self.all_points()[key]
-            part = model._explain_one(X, rows, inputs if model.feature_kinds == self.feature_kinds else None)
-            base[rows], log_odds[rows], probability[rows] = part.base_value, part.log_odds, part.probability
-            if contributions is None:
-                contributions = np.zeros((len(X), part.contributions.shape[1]))
-                names, groups = part.contributions.columns, part.groups
-            contributions[rows] = part.contributions.to_numpy(float)
-        frame = pd.DataFrame(contributions, index=X.index, columns=names)
-        return Explanation(base, log_odds, probability, frame, groups, keys, notes)
+    def _log_odds_one(
+        self, X: pd.DataFrame, rows: np.ndarray | None = None, inputs: Mapping[str, np.ndarray] | None = None
+    ) -> np.ndarray:
+        return self._matrix(X, rows, inputs) @ self.logistic_.coef_[0] + self.logistic_.intercept_[0]
 
     def _explain_one(
         self, X: pd.DataFrame, rows: np.ndarray | None = None, inputs: Mapping[str, np.ndarray] | None = None
     ) -> Explanation:
-        matrix = self._matrix(X, rows, inputs)
         names, grouping = self.feature_grouping()
-        contributions = self.column_contributions(matrix) @ grouping
-        log_odds = matrix @ self.logistic_.coef_[0] + self.logistic_.intercept_[0]
-        groups = {name: tuple(m) for name, m in (getattr(self, "explain_together", None) or {}).items()}
-        return Explanation(
-            base_value=self.base_value_,
-            log_odds=log_odds,
-            probability=self._probability(log_odds),
-            contributions=pd.DataFrame(
-                contributions, index=X.index if rows is None else X.index[rows], columns=names
-            ),
-            groups=groups,
+        return explain_columns(
+            self._matrix(X, rows, inputs),
+            self.logistic_.coef_[0],
+            self.logistic_.intercept_[0],
+            self.reference_row_,
+            names,
+            grouping,
+            {name: tuple(m) for name, m in (getattr(self, "explain_together", None) or {}).items()},
+            self._probability,
+            X.index if rows is None else X.index[rows],
         )
 
     def coefficients(self) -> pd.DataFrame:
@@ -599,13 +443,3 @@ def _bound_text(lower: float, upper: float) -> str:
     if upper == 0 and np.isinf(lower):
         return "<= 0"
     return ""
-
-
-def _point_order(key: str) -> int:
-    """ "10 spring" -> 10 * 3 + 1: scoring points in school order."""
-    year, term = key.split()
-    return int(year) * 3 + _TERMS.index(term)
-
-
-def _point_names(keys: np.ndarray) -> list[str]:
-    return [f"Year {k.split()[0]} {k.split()[1]}" for k in keys]
