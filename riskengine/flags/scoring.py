@@ -15,7 +15,6 @@ import pandas as pd
 
 from riskengine.features import Catalogue, compute_features, load_catalogue
 from riskengine.features.compute import pupil_rows
-from riskengine.features.derivations import SESSIONS, source_columns
 from riskengine.flags.combine import FLAGGING_BANDS, combine_flags
 from riskengine.flags.thresholds import as_threshold, model_flags
 from riskengine.model.spec import POINT_TERM, RULE_POINTS, FlagThreshold, load_model_spec
@@ -309,12 +308,11 @@ def score_term(
     registry version, a `models:/` URI or a joblib path. `capacity` overrides the model spec's threshold.
     """
     model = _default_model(model, tracking_uri)
-    catalogue = catalogue or load_catalogue()
-    pupil_terms = store.read_pupil_terms(  # only the pupils scored, with their history, and what they need
+    pupil_terms = store.read_pupil_terms(  # only the pupils scored, with their history
         up_to=(academic_year, term),
         on_roll=(academic_year, term),
         min_ncyear=spec.SCORED_FROM_NCYEAR,
-        columns=[*source_columns(catalogue.names), *SESSIONS],  # SESSIONS: "what would change it"
+        columns=[c for c in spec.COLUMNS if c not in spec.AUDIT_COLUMNS],  # audit-only: never scored on
     )
     progress("read")
     scores = score_frame(

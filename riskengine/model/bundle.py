@@ -111,10 +111,11 @@ def read_bundle(directory: Path, numbers: bool = False) -> tuple[Any, str]:
     content = _checked(directory, manifest["file"], manifest["sha256"])
     linear = manifest.get("linear")
     if numbers and linear:
-        from riskengine.model.linear import LinearRiskModel
+        from riskengine.model.linear import FORMAT, LinearRiskModel
 
-        text = _checked(directory, linear["file"], linear["sha256"])
-        return LinearRiskModel.from_dict(json.loads(text)), manifest["label"]
+        spec = json.loads(_checked(directory, linear["file"], linear["sha256"]))
+        if spec.get("format") == FORMAT:  # else written by another version: the skops file serves
+            return LinearRiskModel.from_dict(spec), manifest["label"]
     import skops.io
 
     model = skops.io.loads(content, trusted=manifest["trusted_types"])

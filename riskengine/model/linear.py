@@ -12,7 +12,6 @@ from model columns to an explanation, and routing each pupil to their scoring po
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,13 +20,13 @@ import numpy as np
 import pandas as pd
 
 from riskengine.features.catalogue import KIND_DTYPES
-from riskengine.model.spec import POINT_TERM
+from riskengine.model.spec import POINT_TERM, SUPPORTED
 
 _TERMS = ("autumn", "spring", "summer")
 #: The one-hot level a blank category becomes: "not known" is a value of its own, never a guess.
 MISSING_CATEGORY = "(missing)"
 #: Version of `LinearRiskModel.to_dict`'s layout; a bundle with another is read through skops instead.
-FORMAT = 1
+FORMAT = 2
 
 
 def _float_values(column: pd.Series) -> np.ndarray:
@@ -219,9 +218,12 @@ class PointRouting:
     ) -> np.ndarray:
         raise NotImplementedError
 
+    def _inputs(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        return feature_inputs(X, self.feature_kinds)
+
     def _by_point(self, X: pd.DataFrame, keys: np.ndarray) -> list[tuple[Any, np.ndarray, Any]]:
         """(model, rows, inputs) per scoring point in `keys`; the inputs are converted once for all."""
-        inputs = feature_inputs(X, self.feature_kinds)
+        inputs = self._inputs(X)
         found = []
         for key in dict.fromkeys(keys):
             model = self.all_points()[key]
@@ -272,7 +274,7 @@ def _column_spec(name: str, kind: str, steps: Mapping[str, Any]) -> dict[str, An
         levels = list(encoder.categories_[0])
         dropped = None if encoder.drop_idx_ is None else encoder.drop_idx_[0]
         codes = [str(c) for i, c in enumerate(levels) if dropped is None or i != dropped]
-        return {"feature": name, "kind": kind, "codes": codes}
+        return {"feature": name, "kind": kind, "codes": codes, "known": [str(c) for c in levels]}
     scaler, imputer = steps.get("scale"), steps["impute"]
     fill = float(imputer.statistics_[0])
     indicator = imputer.indicator_ is not None and len(imputer.indicator_.features_) > 0
@@ -382,12 +384,39 @@ class LinearRiskModel(PointRouting):
 
     # --- scoring ----------------------------------------------------------------------------------------
 
+    def _inputs(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The feature arrays the columns are made from (`feature_inputs`). Trained with `support: adjust`,
+        a score is the risk without help (riskengine.model.support); a code the model was not trained with
+        is scored as not known, as the run's notice says (`unseen_code_notices`)."""
+        if SUPPORTED in self.feature_kinds and SUPPORTED not in X.columns:
+            X = X.assign(**{SUPPORTED: pd.array([False] * len(X), dtype="boolean")})
+        missing = [f for f in self.feature_kinds if f not in X.columns]
+        if missing:
+            raise ValueError(f"the feature frame lacks the model's features {missing}")
+        unseen = self.unseen_codes(X)
+        if unseen:
+            X = X.assign(**{name: X[name].mask(rows) for name, rows in unseen.items()})
+        return feature_inputs(X, self.feature_kinds)
+
     def _matrix(
         self, X: pd.DataFrame, rows: np.ndarray | None = None, inputs: Mapping[str, np.ndarray] | None = None
     ) -> np.ndarray:
-        """The model columns of `X` (of its `rows`; `inputs`: `feature_inputs(X, ...)` if already made)."""
-        inputs = feature_inputs(X, self.feature_kinds) if inputs is None else inputs
+        """The model columns of `X` (of its `rows`; `inputs`: `_inputs(X)` if already made)."""
+        inputs = self._inputs(X) if inputs is None else inputs
         return model_matrix(self.spec["columns"], inputs, rows, len(self._coef))
+
+    def unseen_codes(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Category feature -> the rows whose code the model was not trained with (not one of its codes,
+        e.g. a code added to the spec after training). They are scored as not known (the blank level)."""
+        found = {}
+        for column in self.spec["columns"]:
+            name = column["feature"]
+            if column["kind"] != "category" or name not in X:
+                continue
+            rows = (X[name].notna() & ~X[name].astype("string").isin(column["known"])).to_numpy(bool)
+            if rows.any():
+                found[name] = rows
+        return found
 
     def _probability(self, log_odds: np.ndarray) -> np.ndarray:
         calibrator = self.spec.get("calibrator")
@@ -421,7 +450,8 @@ class LinearRiskModel(PointRouting):
 def probe_frame(
     feature_kinds: Mapping[str, str], categories: Mapping[str, Sequence[str]] | None
 ) -> pd.DataFrame:
-    """Made-up feature rows (no pupil) covering every kind's blanks, edges and codes, an unknown code too."""
+    """Made-up feature rows (no pupil) covering every kind's blanks, edges and codes. (A code the model
+    was not trained with is scored as a blank, before the columns: `unseen_codes`.)"""
     values: dict[str, list[Any]] = {
         "rate": [None, 0.0, 0.42, 0.9, 0.95, 1.0],
         "count": [None, 0, 1, 2, 7],
@@ -429,7 +459,7 @@ def probe_frame(
         "flag": [None, False, True],
     }
     columns = {
-        name: values.get(kind) or [None, *(categories or {}).get(name, ()), "not-a-known-code"]
+        name: values.get(kind) or [None, *(categories or {}).get(name, ())]
         for name, kind in feature_kinds.items()
     }
     n = 2 * max(len(v) for v in columns.values())  # each column cycles at its own offset: mixed rows
@@ -443,13 +473,9 @@ def probe_frame(
 
 def _check_same(fitted: Any, linear: LinearRiskModel, point: str) -> None:
     probe = probe_frame(fitted.feature_kinds, fitted.categories)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the unknown code, on purpose
-        expected = fitted._explain_one(probe)
+    expected = fitted._explain_one(probe)
     got = linear._explain_one(probe)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        transformed = fitted.transformed(probe)  # the scikit-learn transformers themselves
+    transformed = fitted.transformed(probe)  # the scikit-learn transformers themselves
     same = (
         np.array_equal(transformed, linear._matrix(probe))
         and expected.base_value == got.base_value
@@ -460,3 +486,20 @@ def _check_same(fitted: Any, linear: LinearRiskModel, point: str) -> None:
     )
     if not same:
         raise ValueError(f"the model numbers of point {point or '(own)'} do not reproduce the fitted model")
+
+
+def unseen_code_notices(model: Any, X: pd.DataFrame, labels: Mapping[str, str]) -> list[str]:
+    """In words, for a run's output: each category feature with codes the model was not trained with, how
+    many pupils (a small count suppressed, never who) and how they were scored. For a `RiskModel` or its
+    numbers alike (both have `unseen_codes`), so scoring imports no scikit-learn for it."""
+    notices = []
+    for name, rows in model.unseen_codes(X).items():
+        from riskengine.evaluation.disclosure import format_count  # its package loads scikit-learn: only here
+
+        codes = sorted(X.loc[rows, name].astype(str).unique())
+        notices.append(
+            f"{labels.get(name, name)}: {format_count(int(rows.sum()))} pupils had a code the model was not "
+            f"trained with ({', '.join(codes[:5])}{', ...' if len(codes) > 5 else ''}); the model scored "
+            "them as 'not known' for it (the rules read the code as it is)"
+        )
+    return notices

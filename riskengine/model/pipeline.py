@@ -41,7 +41,6 @@ from riskengine.model.linear import (
     as_float,
     column_specs,
     explain_columns,
-    feature_inputs,
     model_matrix,
     sigmoid,
 )
@@ -320,12 +319,12 @@ class RiskModel(PointRouting, ClassifierMixin, BaseEstimator):
     def _matrix(
         self, X: pd.DataFrame, rows: np.ndarray | None = None, inputs: Mapping[str, np.ndarray] | None = None
     ) -> np.ndarray:
-        """The model columns of `X` (of its `rows`; `inputs`: `feature_inputs(X, ...)` if already made),
+        """The model columns of `X` (of its `rows`; `inputs`: `_inputs(X)` if already made),
         from the fitted transformers' numbers: without their per-call checks and copies, which were most
         of the cost of scoring a million pupils. A code the model never saw goes through the transformers,
         whose encoder warns about it."""
         check_is_fitted(self, "pipeline_")
-        inputs = feature_inputs(X, self.feature_kinds) if inputs is None else inputs
+        inputs = self._inputs(X) if inputs is None else inputs
         for name, pipeline, _ in self.pipeline_.named_steps["columns"].transformers_:
             if "one_hot" in getattr(pipeline, "named_steps", {}):
                 values = inputs[name] if rows is None else inputs[name][rows]

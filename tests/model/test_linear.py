@@ -10,8 +10,8 @@ import pytest
 
 from riskengine.model import RiskModel
 from riskengine.model.bundle import LINEAR, numbers_not_written, read_bundle, write_bundle
-from riskengine.model.linear import LinearRiskModel
-from riskengine.model.spec import POINT_TERM, RULE_POINTS
+from riskengine.model.linear import LinearRiskModel, unseen_code_notices
+from riskengine.model.spec import POINT_TERM, RULE_POINTS, SUPPORTED
 from riskengine.model.tracking import _trusted_types
 from tests.model.conftest import KINDS, feature_frame
 
@@ -62,16 +62,37 @@ def test_each_pupil_is_routed_to_their_point_model_with_the_same_notes(trained, 
     assert any(note and "Year 12" in note for note in got.notes)
 
 
-def test_blank_unknown_and_reference_codes_and_a_sigmoid_calibrator_reproduce_exactly():
+def test_blank_and_reference_codes_and_a_sigmoid_calibrator_reproduce_exactly():
     frame, outcome = feature_frame(3000, seed=1)
     groups = np.repeat([2019, 2020, 2021], 1000)
     model = RiskModel(KINDS, CATEGORIES, calibration="sigmoid").fit(frame, outcome, groups=groups)
     odd = frame.iloc[:40].copy()
-    odd.loc[odd.index[:10], "sen_provision"] = "Q"  # a code the model never saw
     odd.loc[odd.index[10:20], ["sen_provision", "attendance_rate_term", "looked_after"]] = pd.NA
-    with pytest.warns(UserWarning, match="unknown categories"):
-        expected = model.explain(odd)
-    _same(expected, LinearRiskModel.from_model(model).explain(odd))
+    _same(model.explain(odd), LinearRiskModel.from_model(model).explain(odd))
+
+
+def test_a_code_the_model_never_saw_is_scored_as_not_known_and_said():
+    model = RiskModel(KINDS, CATEGORIES).fit(*feature_frame(2000))
+    frame = feature_frame(40, seed=5)[0]
+    frame.loc[frame.index[:12], "sen_provision"] = "Q"  # e.g. a code added to the spec after training
+    linear = LinearRiskModel.from_model(model)
+    unseen = linear.unseen_codes(frame)
+    assert list(unseen) == ["sen_provision"] and unseen["sen_provision"].sum() == 12
+    as_blank = frame.assign(sen_provision=frame["sen_provision"].mask(unseen["sen_provision"]))
+    _same(model.explain(as_blank), linear.explain(frame))
+    (notice,) = unseen_code_notices(linear, frame, {"sen_provision": "SEN provision"})
+    assert notice.startswith("SEN provision: ") and "(Q)" in notice and "'not known'" in notice
+
+
+def test_a_model_trained_with_support_scores_the_risk_without_help():
+    frame, outcome = feature_frame(2000, seed=2)
+    supported = pd.array(np.random.default_rng(2).random(len(frame)) < 0.2, dtype="boolean")
+    model = RiskModel({**KINDS, SUPPORTED: "flag"}, CATEGORIES).fit(
+        frame.assign(supported=supported), outcome
+    )
+    linear = LinearRiskModel.from_model(model)
+    no_help = frame.assign(supported=pd.array([False] * len(frame), dtype="boolean"))
+    _same(model.explain(no_help), linear.explain(frame))  # the scoring frame has no support column
 
 
 def test_a_calibrator_the_numbers_cannot_hold_leaves_the_bundle_on_skops(tmp_path):
