@@ -147,7 +147,7 @@ def main() -> None:
         print("OUTPUTS DISAGREE:\n  " + "\n  ".join(disagreements[:20]))
         raise SystemExit(1)
     print("outputs agree: durable = vectorised = numpy reference (fired rules, points, bands, probabilities,")
-    print("  contributions, reasons up and down, flags) for every term")
+    print("  contributions, risk points, reasons up and down, flags and their sources) for every term")
 
 
 if __name__ == "__main__":
