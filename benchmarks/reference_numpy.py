@@ -1,10 +1,14 @@
 """The scoring run written as directly as numpy allows: the performance limit for `score_frame`.
 
-The same features, rules (fired rules, points, band), model probabilities, per-feature contributions, top
-reasons and flags as `riskengine.flags.score_frame` produces today, from the same canonical pupil-terms,
-with plain arrays: one pass of sorting and `bincount` per kind of feature, boolean masks for the rules, one
-matrix product for the model. No pandas groupby, no per-pupil Python. Pandas appears only at the edges
-(columns in, factorised UPNs) and the reason sentences come from the catalogue, as scoring's do.
+The same features, rules (fired rules, points, band), model probabilities (each pupil by their year group
+and term's point model), contributions against that model's reference pupil and their risk points,
+material top reasons (never a feature a fired rule reads as lowering risk) and flags (model capacity
+within each year group) as `riskengine.flags.score_frame` produces today, from the same canonical
+pupil-terms, with plain arrays: one Arrow hash lookup to find the scored pupils' rows, one pass of sorting
+and `bincount` per kind of feature, boolean masks for the rules, one matrix product per point model. No
+pandas groupby, no per-pupil Python. Pandas appears only at the edges (columns in, factorised codes) and the
+reason sentences come from the catalogue, as scoring's do. Not reproduced: "what would change it" and the
+per-pupil detail records (values as text), which scoring stores beside these.
 
 It grows with the explanations issue's additions. `bench_scoring.py` runs it beside scoring on the same
 data and checks that the outputs agree (`compare`).
