@@ -519,6 +519,8 @@ def score_command(
         f"Versions: rules {run['rule_set_version']}, features {run['feature_version']}, "
         f"model {run['model_version'] or 'none (rules only)'}"
     )
+    for notice in run["settings"].get("notices", []):
+        typer.echo(f"Note: {notice}")
     if out is not None:
         from riskengine.flags import export_scores
 

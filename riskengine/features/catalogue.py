@@ -54,6 +54,29 @@ class CatalogueError(ValueError):
     """A malformed catalogue; the message names the file, the feature and what is wrong."""
 
 
+class Follows(BaseModel):
+    """How a feature moves when an actionable one (a lever) moves: "what would change it" moves them together.
+
+    `by: same` moves it by the lever's change (suspensions ever with suspensions this year); `by:
+    share_of_year` by the change times this term's share of this year's possible sessions (attendance this
+    year with this term's); a flag with `at_or_below` is yes where the followed feature is at or below it.
+    `shown`: the "what would change it" sentence says this feature's new value too.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    feature: str
+    by: Literal["same", "share_of_year"] | None = None
+    at_or_below: float | None = None
+    shown: bool = False
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Follows:
+        if (self.by is None) == (self.at_or_below is None):
+            raise ValueError("follows needs exactly one of by (same, share_of_year) or at_or_below")
+        return self
+
+
 class FeatureSpec(BaseModel):
     """One feature's entry in the catalogue."""
 
@@ -84,6 +107,13 @@ class FeatureSpec(BaseModel):
     #: True when the pupil's value can change by next term through the `changes_through` upload columns.
     actionable: bool = False
     changes_through: tuple[str, ...] = ()
+    #: For a feature that moves with an actionable one (see `Follows`); an actionable feature without it
+    #: is a lever: "what would change it" offers a new value for it.
+    follows: Follows | None = None
+    #: The reason an explanation lists when a blank moves risk (a fact an adviser can act on, such as "has
+    #: no Key Stage 2 reading result on record"). Without it a blank's effect stays in the contributions and
+    #: the effects table but is never listed as a reason.
+    when_missing_reason: str | None = None
 
     @property
     def dtype(self) -> str:
@@ -138,6 +168,12 @@ class FeatureSpec(BaseModel):
         outside = [c for c in self.changes_through if c not in self.source]
         if outside:
             raise ValueError(f"changes_through names columns outside its source: {outside}")
+        if self.follows is not None and self.kind not in ("rate", "count", "flag"):
+            raise ValueError("only a rate, count or flag can follow another feature")
+        if self.follows is not None and (self.follows.by is None) != (self.kind == "flag"):
+            raise ValueError("a flag follows with at_or_below; a rate or count with by")
+        if self.when_missing_reason and self.reference is None:
+            raise ValueError("when_missing_reason: a blank is this feature's reference, never a reason")
 
     def code_direction(self, code: str) -> Direction:
         """The declared direction of one category code, relative to the reference code."""
@@ -146,7 +182,15 @@ class FeatureSpec(BaseModel):
         return self.direction
 
     def _sentences(self) -> list[str]:
-        keys = ("template", "when_true", "when_false", "when_missing", "when_below", "when_above")
+        keys = (
+            "template",
+            "when_true",
+            "when_false",
+            "when_missing",
+            "when_below",
+            "when_above",
+            "when_missing_reason",
+        )
         return [s for s in (getattr(self, k) for k in keys) if s] + list(self.when_value.values())
 
     def _check_sentence(self, sentence: str) -> None:
@@ -233,6 +277,31 @@ class Catalogue:
         """The sentence an explanation shows for `value` of feature `name` (a blank gives `when_missing`)."""
         return self[name].describe(value)
 
+    def reason(self, name: str, value: Any) -> str:
+        """The sentence a reason list shows: as `describe`, but a blank reads as `when_missing_reason`."""
+        feature = self[name]
+        blank = value is None or value is pd.NA or (not isinstance(value, str) and pd.isna(value))
+        return (feature.when_missing_reason or feature.when_missing) if blank else feature.describe(value)
+
+    @property
+    def levers(self) -> list[str]:
+        """The actionable features that follow no other: what "what would change it" offers new values for."""
+        return [n for n, f in self.features.items() if f.actionable and f.follows is None]
+
+    def followers(self, lever: str) -> list[str]:
+        """The features that move when `lever` does (directly or through another follower), nearest first."""
+        found: list[str] = []
+        for _ in self.features:  # each pass reaches one step further along the follows chains
+            more = [
+                n
+                for n, f in self.features.items()
+                if f.follows and f.follows.feature in (lever, *found) and n not in found
+            ]
+            if not more:
+                break
+            found += more
+        return found
+
     def summary(self) -> pd.DataFrame:
         """One row per feature (name, label, kind, unit, source, missing): for an analyst to read."""
         rows = [
@@ -284,9 +353,28 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
         if feature.name in features:
             raise CatalogueError(f"{where}: listed twice")
         features[feature.name] = feature
+    for name, feature in features.items():
+        if feature.follows is not None and not _reaches_a_lever(name, features):
+            raise CatalogueError(
+                f"{path}: feature {name!r}: follows {feature.follows.feature!r}, which is not an actionable "
+                "feature of the catalogue or one that follows one (without a loop)"
+            )
     return Catalogue(
         version=content_version(content), title=str(raw["version"]), path=path, features=features
     )
+
+
+def _reaches_a_lever(name: str, features: dict[str, FeatureSpec]) -> bool:
+    """Whether following `name`'s `follows` ends at an actionable feature that follows none."""
+    seen = {name}
+    feature = features[name]
+    while feature.follows is not None:
+        name = feature.follows.feature
+        if name in seen or name not in features:
+            return False
+        seen.add(name)
+        feature = features[name]
+    return feature.actionable
 
 
 def _check_derivation(feature: FeatureSpec, where: str) -> None:

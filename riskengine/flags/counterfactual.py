@@ -1,45 +1,45 @@
-""" "What would change it": the smallest rise in this term's attendance that takes a flagged pupil below both
-the model's flag line (their year group's cut-off) and the rules' flagging band.
+""" "What would change it": for each lever the catalogue declares (an actionable feature that follows no
+other: attendance this term, suspensions this year), the smallest change that takes a flagged pupil below
+both the model's flag line (their year group's cut-off) and the rules' flagging band.
 
-Computed exactly, not by search. The lever (attendance this term, x) feeds several catalogue features, each
-a straight line in x: the term rate itself, attendance this year (x weighted by this term's share of the
-year's possible sessions), the changes since last term and since last year, and the persistent / severe
-absence flags, which switch where attendance this year crosses 90% / 50%. Between consecutive breakpoints
-(where a flag switches or a rule's threshold is crossed) every rule is constant and the model's log-odds
-are linear in x, so walking the pieces in order and solving one linear equation in each gives the smallest
-x. The answer is rounded up to a whole percent (what an adviser reads) and checked once more through the
-model and the rules themselves. The sign constraints make the model's risk fall as attendance rises; the
-walk does not rely on it.
+Computed exactly, not by search. Moving a lever by t (up for a feature that lowers risk, down for one that
+raises it) moves every feature that `follows` it in the catalogue, each a straight line in t: attendance
+this year by t times this term's share of the year's possible sessions, the changes since last term and
+last year by t, suspensions ever by t; and switches the flags that follow a line (persistent / severe
+absence where attendance this year crosses 90% / 50%). Between consecutive breakpoints (where a flag
+switches or a rule's threshold is crossed) every rule is constant and the model's log-odds are linear in t,
+so walking the pieces in order and solving one linear equation in each gives the smallest t. The answer is
+rounded to what an adviser reads (a whole percent up, a whole number down) and checked once more through
+the model and the rules themselves. The sign constraints make risk fall along the walk; it does not rely
+on it.
 
-Attendance is the only lever computed here: suspensions this year are also marked actionable in the
-catalogue, but a suspension cannot be undone by next term, so no change to them is offered.
+Suspensions this year cannot be undone by next term; the answer says what the record would have to be
+("if suspensions this year were 0 rather than 3"), and that suspensions ever, which counts this year's,
+would fall with it. Sessions lost to suspension come from another upload column and are left as they are.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from riskengine.features import Catalogue, load_catalogue
 from riskengine.features.compute import pupil_rows
 from riskengine.features.derivations import SESSIONS
-from riskengine.model.spec import POINT_TERM, RULE_POINTS
+from riskengine.model.explain import value_text
+from riskengine.model.pipeline import POINT_TERM, RULE_POINTS
 from riskengine.rules.language import Group, RuleSet, Test
 from riskengine.rules.vectorised import fired_matrix_vectorised
 from riskengine.spec import upload as spec
 
-LEVER = "attendance_rate_term"
-#: Feature -> how it moves with the lever x: "term" (x itself), "ytd" (this year's rate) or "change".
-FED = {
-    "attendance_rate_term": "term",
-    "attendance_rate_ytd": "ytd",
-    "attendance_change_prev_term": "change",
-    "attendance_change_last_year": "change",
-}
-#: Flags switched by this year's rate: on at or below these lines (derivations.py: absent*10 >= possible).
-YTD_FLAGS = {"persistent_absence": 0.9, "severe_absence": 0.5}
 _EPS = 1e-9
+#: What an adviser reads of a lever's new value: a whole percent of attendance, a whole number of events.
+_STEP = {"rate": 0.01, "count": 1.0}
+#: How far a lever can go: to full attendance (a rate that lowers risk) or to none (a count that raises it).
+_BOUND = {"lowers": 1.0, "raises": 0.0}
 
 
 def term_weights(pupil_terms: pd.DataFrame, upns: pd.Index, academic_year: str, term: str) -> pd.Series:
@@ -59,42 +59,92 @@ def term_weights(pupil_terms: pd.DataFrame, upns: pd.Index, academic_year: str, 
     return (now.reindex(upns) / year.reindex(upns)).astype(float)
 
 
-def _thresholds(rule_set: RuleSet) -> dict[str, list[float]]:
-    """Every number a rule compares a lever-fed feature with."""
-    found: dict[str, list[float]] = {}
+@dataclass(frozen=True)
+class Lever:
+    """A lever and how it moves, from the catalogue: `sign` +1 (it rises) or -1 (it falls) to `bound`;
+    `moves` each numeric follower's "same" / "share_of_year"; `flags` each flag follower's (feature, line)."""
+
+    name: str
+    label: str
+    kind: str
+    sign: float
+    bound: float
+    moves: dict[str, tuple[str, str]]  # follower -> (followed feature, by)
+    flags: dict[str, tuple[str, float]]  # flag follower -> (followed feature, at or below)
+    shown: dict[str, str]  # follower whose new value the sentence says -> its label
+    describe: Any  # the catalogue's sentence for a value of the lever
+
+    @classmethod
+    def from_catalogue(cls, catalogue: Catalogue, name: str) -> Lever:
+        feature = catalogue[name]
+        if feature.kind not in _STEP or feature.direction not in _BOUND:
+            raise ValueError(
+                f"catalogue: {name} is actionable, but only a rate or count that raises or lowers risk can "
+                "be offered as a change"
+            )
+        followers = {f: catalogue[f] for f in catalogue.followers(name)}
+        return cls(
+            name=name,
+            label=feature.label,
+            kind=feature.kind,
+            sign=1.0 if feature.direction == "lowers" else -1.0,
+            bound=_BOUND[str(feature.direction)],
+            moves={f: (s.follows.feature, str(s.follows.by)) for f, s in followers.items() if s.follows.by},
+            flags={
+                f: (s.follows.feature, float(s.follows.at_or_below))
+                for f, s in followers.items()
+                if s.follows.at_or_below is not None
+            },
+            shown={f: s.label for f, s in followers.items() if s.follows.shown},
+            describe=feature.describe,
+        )
+
+    def rates(self, features: pd.DataFrame, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """How fast each numeric feature moves per unit of t (the lever's distance moved), per pupil."""
+        n = len(features)
+        rates = {self.name: np.full(n, self.sign)}
+        for name, (followed, by) in self.moves.items():  # followers come nearest first
+            if name in features and followed in rates:
+                rates[name] = rates[followed] * (weights if by == "share_of_year" else 1.0)
+        return rates
+
+    def at(self, features: pd.DataFrame, t: np.ndarray, rates: dict[str, np.ndarray]) -> pd.DataFrame:
+        """The pupils' feature rows with the lever moved by t and everything that follows it moved too."""
+        moved = features.copy()
+        for name, rate in rates.items():  # as numbers: the walk's points fall between whole counts
+            base = moved[name].to_numpy(float, na_value=np.nan)
+            moved[name] = pd.array(base + np.nan_to_num(rate * t), dtype="Float64")
+        for flag, (followed, line) in self.flags.items():
+            if flag in moved and followed in moved:
+                level = moved[followed].to_numpy(float, na_value=np.nan)
+                on = pd.array(level <= line + _EPS, dtype="boolean")
+                on[np.isnan(level)] = pd.NA
+                moved[flag] = on
+        return moved
+
+    def text(self, value: float, beside: float | None = None) -> str:
+        """A value as an adviser reads it; to two decimals of a percent where it would read as `beside`."""
+        said = value_text(self.kind, value, {})
+        if beside is not None and self.kind == "rate" and said == value_text(self.kind, beside, {}):
+            said = f"{value:.2%}"
+        return said
+
+
+def _thresholds(rule_set: RuleSet, names: set[str]) -> dict[str, set[float]]:
+    """Every number a rule compares one of `names` with."""
+    found: dict[str, set[float]] = {}
 
     def walk(condition: Any) -> None:
         if isinstance(condition, Group):
             for part in condition.parts:
                 walk(part)
-        elif isinstance(condition, Test) and condition.feature in FED and condition.op not in ("is_missing",):
+        elif isinstance(condition, Test) and condition.feature in names and condition.op != "is_missing":
             values = condition.value if isinstance(condition.value, tuple) else (condition.value,)
-            found.setdefault(condition.feature, []).extend(float(v) for v in values)
+            found.setdefault(condition.feature, set()).update(float(v) for v in values)
 
     for rule in rule_set.rules:
         walk(rule.condition)
     return found
-
-
-def _at(features: pd.DataFrame, x: np.ndarray, x0: np.ndarray, weight: np.ndarray) -> pd.DataFrame:
-    """The pupils' feature rows with attendance this term set to x and everything it feeds moved with it."""
-    moved = features.copy()
-    delta = x - x0
-    for name, how in FED.items():
-        if name not in moved:
-            continue
-        base = moved[name].to_numpy(float, na_value=np.nan)
-        step = delta if how != "ytd" else delta * weight
-        value = x if how == "term" else base + np.nan_to_num(step)
-        moved[name] = pd.array(np.where(np.isnan(base) & (how != "term"), np.nan, value), dtype="Float64")
-    if "attendance_rate_ytd" in moved:
-        ytd = moved["attendance_rate_ytd"].to_numpy(float, na_value=np.nan)
-        for flag, line in YTD_FLAGS.items():
-            if flag in moved:
-                on = pd.array(ytd <= line + _EPS, dtype="boolean")
-                on[np.isnan(ytd)] = pd.NA
-                moved[flag] = on
-    return moved
 
 
 def _rules(rule_set: RuleSet, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -102,6 +152,148 @@ def _rules(rule_set: RuleSet, features: pd.DataFrame) -> tuple[np.ndarray, np.nd
     points = fired.astype(float) @ np.array([rule.points for rule in rule_set.rules])
     always = (fired & np.array([rule.always_flag for rule in rule_set.rules])).any(axis=1)
     return points, always
+
+
+def _score(model: Any, rule_set: RuleSet, features: pd.DataFrame, term: str) -> tuple[np.ndarray, ...]:
+    """(model log-odds, model probability, rule points, always-flag) for feature rows."""
+    points, always = _rules(rule_set, features)
+    inputs = features.assign(**{RULE_POINTS: pd.array(points, dtype="Float64"), POINT_TERM: term})
+    explained = model.explain(inputs)
+    return explained.log_odds, explained.probability, points, always
+
+
+def _walk(
+    lever: Lever,
+    model: Any,
+    rule_set: RuleSet,
+    features: pd.DataFrame,
+    term: str,
+    rates: dict[str, np.ndarray],
+    target: np.ndarray,
+    line: float,
+) -> np.ndarray:
+    """The smallest distance t along the lever that takes each pupil below both lines (NaN: none)."""
+    n = len(features)
+    x0 = features[lever.name].to_numpy(float, na_value=np.nan)
+    reach = np.abs(lever.bound - x0)  # t from 0 (now) to reach (full attendance, no suspensions)
+    breaks = []
+    for name, values in _thresholds(rule_set, set(rates)).items():
+        f0 = features[name].to_numpy(float, na_value=np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            breaks += [(v - f0) / rates[name] for v in values]
+    for followed, flag_line in lever.flags.values():
+        if followed in rates:
+            f0 = features[followed].to_numpy(float, na_value=np.nan)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                breaks.append((flag_line - f0) / rates[followed])
+    cuts = np.column_stack([*breaks, *(b + _EPS for b in breaks), reach]) if breaks else reach[:, None]
+    cuts = np.where(np.isfinite(cuts) & (cuts > 0) & (cuts <= reach[:, None]), cuts, reach[:, None])
+    starts = np.sort(np.column_stack([np.zeros(n), cuts]), axis=1)  # piece j: [starts[j], starts[j+1])
+    ends = np.maximum(np.column_stack([starts[:, 1:] - _EPS, reach]), starts)
+    k = starts.shape[1]
+    rows = np.repeat(np.arange(n), 2 * k)
+    ts = np.column_stack([starts, ends]).ravel()  # per pupil: k starts then k ends
+    moved = lever.at(features.iloc[rows], ts, {name: rate[rows] for name, rate in rates.items()})
+    log_odds, _, points, always = _score(model, rule_set, moved, term)
+    log_odds = log_odds.reshape(n, 2, k)
+    rules_ok = ((points < line) & ~always).reshape(n, 2, k)[:, 0, :]
+    at_start, at_end = log_odds[:, 0, :], log_odds[:, 1, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        crossing = starts + (target - at_start) * (ends - starts) / (at_end - at_start)
+    model_t = np.where(
+        at_start < target,
+        starts,
+        np.where((at_end < target) & np.isfinite(crossing), np.minimum(crossing + _EPS, ends), np.nan),
+    )
+    solved = np.where(rules_ok, model_t, np.nan)
+    first = np.where(np.isnan(solved).all(axis=1), -1, np.argmax(~np.isnan(solved), axis=1))
+    return np.where(first >= 0, solved[np.arange(n), np.maximum(first, 0)], np.nan)
+
+
+def _answers_for(
+    lever: Lever,
+    model: Any,
+    rule_set: RuleSet,
+    features: pd.DataFrame,
+    term: str,
+    weights: np.ndarray,
+    cutoff: np.ndarray,
+    probability: np.ndarray,
+    points: np.ndarray,
+) -> list[dict[str, Any] | None]:
+    """One lever's answer for each pupil (None where it cannot move or no change of it is enough)."""
+    n = len(features)
+    answers: list[dict[str, Any] | None] = [None] * n
+    x0 = features[lever.name].to_numpy(float, na_value=np.nan)
+    movable = np.flatnonzero(~np.isnan(x0) & (np.abs(lever.bound - x0) > _EPS))
+    if not len(movable):
+        return answers
+    picked = features.iloc[movable]
+    rates = lever.rates(picked, weights[movable])
+    target = np.where(np.isnan(cutoff), np.inf, np.log(cutoff / (1 - cutoff)))[movable, None]
+    t = _walk(lever, model, rule_set, picked, term, rates, target, rule_set.bands[-1][0])
+    # what an adviser reads: a whole percent up, a whole number down; checked through the model and rules.
+    # A walk's answer just past a breakpoint (by _EPS) is past it: the rounding tolerance is far smaller.
+    step = _STEP[lever.kind]
+    exact = (x0[movable] + lever.sign * t) / step
+    shown = (np.ceil(exact - 1e-11) if lever.sign > 0 else np.floor(exact + 1e-11)) * step
+    shown = np.clip(shown, 0.0, 1.0 if lever.kind == "rate" else np.inf)
+    found = np.flatnonzero(~np.isnan(shown))
+    if not len(found):
+        return answers
+    moved = lever.at(
+        picked.iloc[found],
+        lever.sign * (shown[found] - x0[movable][found]),
+        {name: rate[found] for name, rate in rates.items()},
+    )
+    _, new_probability, new_points, new_always = _score(model, rule_set, moved, term)
+    below = ~(new_probability >= np.nan_to_num(cutoff[movable][found], nan=np.inf))
+    verified = (new_points < rule_set.bands[-1][0]) & ~new_always & below
+    for i in np.flatnonzero(verified):  # only the pupils with an answer: a sentence each
+        j = movable[found[i]]
+        follows = {
+            f: [_number(features[f].iloc[j]), _number(moved[f].iloc[i])] for f in lever.shown if f in moved
+        }
+        said = "".join(
+            f" (and so {lever.shown[f].lower()} {lever.text(new)} rather than {lever.text(old)})"
+            for f, (old, new) in follows.items()
+            if old is not None and new is not None
+        )
+        answers[j] = {
+            "feature": lever.name,
+            "from": round(float(x0[j]), 4),
+            "to": float(shown[found[i]]),
+            "moves": follows,
+            "probability_from": round(float(probability[j]), 4),
+            "probability_to": round(float(new_probability[i]), 4),
+            "points_from": float(points[j]),
+            "points_to": float(new_points[i]),
+            "text": (
+                f"if {lever.label.lower()} were {lever.text(shown[found[i]])} rather than "
+                f"{lever.text(x0[j], shown[found[i]])}{said}, "
+                + _effect(probability[j], new_probability[i], points[j], new_points[i])
+            ),
+        }
+    return answers
+
+
+def _effect(p0: float, p1: float, points0: float, points1: float) -> str:
+    """What the change does, saying only what moves: "model risk would fall from 34% to 15% and the rule
+    points from 11 to 8", or "the rule points would fall from 6 to 4 (model risk stays at 18%)"."""
+    risk = f"{p0:.0%}" != f"{p1:.0%}"
+    rules = points0 != points1
+    if risk and rules:
+        return (
+            f"model risk would fall from {p0:.0%} to {p1:.0%} and the rule points from {points0:g} to "
+            f"{points1:g}"
+        )
+    if risk:
+        return f"model risk would fall from {p0:.0%} to {p1:.0%} (the rule points stay at {points0:g})"
+    return f"the rule points would fall from {points0:g} to {points1:g} (model risk stays at {p0:.0%})"
+
+
+def _number(value: Any) -> float | None:
+    return None if pd.isna(value) else float(value)
 
 
 def what_would_change(
@@ -113,92 +305,47 @@ def what_would_change(
     cutoffs: np.ndarray,
     probability: np.ndarray,
     points: np.ndarray,
+    catalogue: Catalogue | None = None,
 ) -> list[dict[str, Any] | None]:
-    """For each row of `features` (flagged pupils), the smallest attendance this term that takes them below
-    their model cut-off (`cutoffs`, a probability; NaN: no model line) and below the rules' top band with
-    no always-flag rule; or why no single change is enough. `weights` from `term_weights`."""
+    """For each row of `features` (flagged pupils), each catalogue lever's smallest change that takes them
+    below their model cut-off (`cutoffs`, a probability; NaN: no model line) and below the rules' top band
+    with no always-flag rule, or why no single change is enough. `weights` from `term_weights`.
+
+    Each answer: {"enough", "text" (every lever's sentence, joined by "; or "), "changes" (one record per
+    lever that is enough: feature, from, to, what follows it, risk and rule points before and after)}."""
+    catalogue = catalogue or load_catalogue()
     n = len(features)
-    if n == 0:
-        return []
-    line = rule_set.bands[-1][0]
-    x0 = features[LEVER].to_numpy(float, na_value=np.nan)
-    weight = np.asarray(weights, dtype=float)
-    # breakpoints: where a rule threshold or a persistent/severe line is crossed, as a value of x
-    slope = {"term": np.ones(n), "change": np.ones(n), "ytd": np.where(np.isnan(weight), np.nan, weight)}
-    breaks = []
-    for name, values in _thresholds(rule_set).items():
-        f0 = features[name].to_numpy(float, na_value=np.nan)
-        for t in values:
-            breaks.append(x0 + (t - f0) / slope[FED[name]])
-    if "attendance_rate_ytd" in features:
-        ytd0 = features["attendance_rate_ytd"].to_numpy(float, na_value=np.nan)
-        for flag_line in YTD_FLAGS.values():
-            breaks.append(x0 + (flag_line - ytd0) / slope["ytd"])
-    cuts = np.column_stack([*breaks, *(b + _EPS for b in breaks)]) if breaks else np.empty((n, 0))
-    cuts = np.where(np.isfinite(cuts) & (cuts > x0[:, None]) & (cuts < 1.0), cuts, 1.0)
-    starts = np.sort(np.column_stack([x0, cuts]), axis=1)  # piece j: [starts[j], starts[j+1]) (last: [.., 1])
-    ends = np.column_stack([starts[:, 1:] - _EPS, np.ones(n)])
-    ends = np.maximum(ends, starts)
-    k = starts.shape[1]
-    rows = np.repeat(np.arange(n), 2 * k)
-    xs = np.column_stack([starts, ends]).ravel()  # per pupil: k starts then k ends
-    candidates = _at(features.iloc[rows], xs, x0[rows], weight[rows])
-    cand_points, cand_always = _rules(rule_set, candidates)
-    inputs = candidates.assign(**{RULE_POINTS: pd.array(cand_points, dtype="Float64"), POINT_TERM: term})
-    log_odds = model.log_odds(inputs).reshape(n, 2, k)
-    rules_ok = ((cand_points < line) & ~cand_always).reshape(n, 2, k)[:, 0, :]
+    levers = [Lever.from_catalogue(catalogue, name) for name in catalogue.levers if name in features]
+    weights = np.asarray(weights, dtype=float)
     cutoff = np.asarray(cutoffs, dtype=float)
-    target = np.where(np.isnan(cutoff), np.inf, np.log(cutoff / (1 - cutoff)))[:, None]
-    at_start, at_end = log_odds[:, 0, :], log_odds[:, 1, :]
-    width = ends - starts
-    with np.errstate(divide="ignore", invalid="ignore"):
-        crossing = starts + (target - at_start) * width / (at_end - at_start)
-    model_x = np.where(
-        at_start < target,
-        starts,
-        np.where((at_end < target) & np.isfinite(crossing), np.minimum(crossing + _EPS, ends), np.nan),
-    )
-    solved = np.where(rules_ok, model_x, np.nan)
-    first = np.where(np.isnan(solved).all(axis=1), -1, np.argmax(~np.isnan(solved), axis=1))
-    best = np.where(first >= 0, solved[np.arange(n), np.maximum(first, 0)], np.nan)
-    # what an adviser reads: a whole percent, rounded up; checked once more through the model and rules
-    shown = np.minimum(np.ceil(np.round(best * 100, 6)) / 100, 1.0)
-    checkable = np.flatnonzero(~np.isnan(shown))
-    check = _at(features.iloc[checkable], shown[checkable], x0[checkable], weight[checkable])
-    new_points, new_always = _rules(rule_set, check)
-    new_inputs = check.assign(**{RULE_POINTS: pd.array(new_points, dtype="Float64"), POINT_TERM: term})
-    new_probability = model.explain(new_inputs).probability
-    verified = (
-        (new_points < line) & ~new_always & ~(new_probability >= np.nan_to_num(cutoff[checkable], nan=np.inf))
-    )
-    result: list[dict[str, Any] | None] = [None] * n
-    for i, j in enumerate(checkable):  # only the flagged pupils with an answer: a sentence each
-        if not verified[i]:
-            continue
-        result[j] = {
-            "enough": True,
-            "feature": LEVER,
-            "from": round(float(x0[j]), 4),
-            "to": float(shown[j]),
-            "probability_from": round(float(probability[j]), 4),
-            "probability_to": round(float(new_probability[i]), 4),
-            "points_from": float(points[j]),
-            "points_to": float(new_points[i]),
-            "text": (
-                f"if attendance this term were {shown[j]:.0%} rather than {x0[j]:.0%}, model risk would "
-                f"fall from {probability[j]:.0%} to {new_probability[i]:.0%} and the rule points from "
-                f"{points[j]:g} to {new_points[i]:g}"
-            ),
-        }
-    for j in np.flatnonzero([r is None for r in result]):
-        result[j] = {"enough": False, "text": _not_enough(x0[j])}
+    by_lever = [
+        _answers_for(lever, model, rule_set, features, term, weights, cutoff, probability, points)
+        for lever in levers
+    ]
+    result: list[dict[str, Any] | None] = []
+    for j in range(n):
+        changes = [answers[j] for answers in by_lever if answers[j] is not None]
+        text = "; or ".join(c["text"] for c in changes) if changes else _not_enough(levers, features, j)
+        result.append({"enough": bool(changes), "text": text, "changes": changes})
     return result
 
 
-def _not_enough(x0: float) -> str:
-    if np.isnan(x0):
-        return "no single change is enough: attendance this term is not known"
-    return (
-        "no single change is enough: even full attendance this term would not take the pupil below both the "
-        "model's flag line and the rules' band (another factor, or an always-flag rule, keeps them flagged)"
-    )
+def _not_enough(levers: list[Lever], features: pd.DataFrame, row: int) -> str:
+    """Why no single change is enough: which levers were tried to their end, and which could not move."""
+    tried, stuck = [], []
+    for lever in levers:
+        value = features[lever.name].iloc[row]
+        if pd.isna(value) or abs(float(value) - lever.bound) <= _EPS:
+            stuck.append(lever.describe(value))  # "attendance this term is not known"
+        else:
+            tried.append(f"{lever.label.lower()} at {lever.text(lever.bound)}")
+    said = "no single change is enough"
+    if tried:
+        even = f"even {tried[0]}" if len(tried) == 1 else "neither " + " nor ".join(tried)
+        said += (
+            f": {even} would {'not ' if len(tried) == 1 else ''}take the pupil below both the model's flag "
+            "line and the rules' band (another factor, or an always-flag rule, keeps them flagged)"
+        )
+    elif stuck:
+        said += ": " + "; ".join(stuck)
+    return said

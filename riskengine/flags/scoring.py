@@ -76,6 +76,7 @@ def _model_side(
         top_reasons,
         value_table,
     )
+    from riskengine.model.linear import unseen_code_notices
 
     metadata = getattr(loaded.model, "metadata_", {})
     trained_spec = metadata.get("spec") or load_model_spec().model_dump(mode="json")
@@ -133,6 +134,9 @@ def _model_side(
         ),
         "model_spec_version": metadata.get("spec_version"),
         "explained_together": {name: list(members) for name, members in explanation.groups.items()},
+        "notices": unseen_code_notices(
+            loaded.model, inputs, {n: catalogue.label(n) for n in catalogue.names}
+        ),
     }
     return columns, flagged, record, settings, explanation
 
@@ -221,12 +225,13 @@ def score_frame(
     if model is not None:
         flagged_rows = np.flatnonzero(combined["flag"].to_numpy(bool))
         scores["what_would_change"] = _what_would_change(
-            loaded, rule_set, features, history, academic_year, term, scores, run, flagged_rows
+            loaded, rule_set, features, history, academic_year, term, scores, run, flagged_rows, catalogue
         )
         run["settings"]["what_would_change"] = (
-            "for flagged pupils: the smallest attendance this term (whole percent) that takes them below "
-            "their year group's model cut-off and below the rules' top band, by walking the breakpoints of "
-            "every feature attendance feeds"
+            "for flagged pupils, for each lever the catalogue declares (attendance this term, suspensions "
+            "this year): the smallest change (whole percent, whole number) that takes them below their year "
+            "group's model cut-off and below the rules' top band, by walking the breakpoints of every "
+            "feature that follows it"
         )
     progress("explanations and flags")
     scores.attrs["run"] = run
@@ -243,6 +248,7 @@ def _what_would_change(
     scores: pd.DataFrame,
     run: dict[str, Any],
     rows: np.ndarray,
+    catalogue: Catalogue,
 ) -> list[dict[str, Any] | None]:
     """ "What would change it" for the flagged rows (None for the others), stored with the scores."""
     from riskengine.flags.counterfactual import term_weights, what_would_change
@@ -265,6 +271,7 @@ def _what_would_change(
         cutoffs,
         scores["probability"].iloc[rows].to_numpy(float),
         scores["points"].iloc[rows].to_numpy(float),
+        catalogue,
     )
     for row, answer in zip(rows, answers, strict=True):
         result[row] = answer

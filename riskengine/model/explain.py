@@ -9,6 +9,11 @@ Choosing the top reasons is matrix work for all pupils at once; a sentence is re
 (feature, value) among the chosen ones, so a million pupils cost thousands of sentence fills, not millions.
 A group of features explained together (the spec's `explain_together`) reads as its features' own catalogue
 sentences joined into one reason.
+
+A blank record (a missing-record indicator, such as "Key Stage 2 reading score is not known") is listed as a
+reason only where the catalogue words it as a fact an adviser can act on (`when_missing_reason`: "has no Key
+Stage 2 reading result on record"); otherwise its effect stays in the stored contributions and the effects
+shown beside the pupil's values, and the next material reason takes its place in the list.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ def _sentence_table(features: pd.DataFrame, name: str, rows: np.ndarray, catalog
         )
     codes, distinct = pd.factorize(values, use_na_sentinel=True)
     sentences = np.array(
-        [catalogue.describe(name, v) for v in distinct] + [catalogue.describe(name, None)], object
+        [catalogue.reason(name, v) for v in distinct] + [catalogue.reason(name, None)], object
     )
     return sentences[codes]  # the NA sentinel (-1) picks the last, "not known", sentence
 
@@ -80,6 +85,35 @@ def fired_rule_features(
     return (hit @ reads) > 0  # a matrix product, not a lookup per fired rule
 
 
+def unlisted_blanks(
+    features: pd.DataFrame,
+    columns: Sequence[str],
+    catalogue: Catalogue,
+    groups: Mapping[str, Sequence[str]] | None = None,
+) -> np.ndarray:
+    """(pupils x columns) True where a column's whole effect comes from blank records that the catalogue
+    does not word as a reason (no `when_missing_reason`): for a group, every member is such a blank or at
+    its reference, and at least one is such a blank."""
+    groups = groups or {}
+    blocked = np.zeros((len(features), len(columns)), dtype=bool)
+    for j, name in enumerate(columns):
+        unlisted, neutral = [], []
+        for member in groups.get(name, (name,)):
+            if member not in catalogue.features or member not in features:
+                unlisted.append(np.zeros(len(features), bool))
+                neutral.append(np.zeros(len(features), bool))
+                continue
+            spec = catalogue[member]
+            blank = features[member].isna().to_numpy(bool)
+            silent = spec.when_missing_reason is None and spec.reference is not None
+            unlisted.append(blank & silent)
+            at_reference = (features[member] == spec.reference).fillna(False).to_numpy(bool)
+            neutral.append(at_reference | (blank & (spec.reference is None)))
+        either = np.logical_or(unlisted, neutral)
+        blocked[:, j] = either.all(axis=0) & np.any(unlisted, axis=0)
+    return blocked
+
+
 def top_reasons(
     contributions: pd.DataFrame,
     features: pd.DataFrame,
@@ -96,18 +130,20 @@ def top_reasons(
     order; `groups` (`Explanation.groups`) names the features of each group column. With `risk_points`
     (`Explanation.risk_points()`), reasons are ranked by it and listed only when at least `materiality_pp`
     percentage points; `not_lowering` (pupils x columns, e.g. `fired_rule_features`) marks features that
-    may not be listed as lowering risk.
+    may not be listed as lowering risk. Blanks the catalogue does not word as reasons are never listed
+    (`unlisted_blanks`).
     """
     groups = groups or {}
+    names = list(contributions.columns)
+    unlisted = unlisted_blanks(features, names, catalogue, groups)
     matrix = contributions.to_numpy(float)
     size = matrix if risk_points is None else risk_points.to_numpy(float)
     floor = MIN_CONTRIBUTION if risk_points is None else max(materiality_pp, 1e-9)
     n, width = matrix.shape
     k = min(k, width)
-    names = list(contributions.columns)
     result = []
     for sign in (1.0, -1.0):
-        signed = sign * size
+        signed = np.where(unlisted, -np.inf, sign * size)
         if sign < 0 and not_lowering is not None:
             signed = np.where(not_lowering, -np.inf, signed)
         chosen = np.argsort(-signed, axis=1, kind="stable")[:, :k]
@@ -135,7 +171,7 @@ def contribution_records(contributions: pd.DataFrame, digits: int = 4) -> list[d
     ]
 
 
-def _value_text(kind: str, value: object, categories: Mapping[str, str]) -> str:
+def value_text(kind: str, value: object, categories: Mapping[str, str]) -> str:
     """A feature value as an adviser reads it beside a reason: 59%, yes, 3, SEN support, not known."""
     if value is None or value is pd.NA or (not isinstance(value, str) and pd.isna(value)):
         return "not known"
@@ -167,7 +203,7 @@ def value_table(
             kind = "number" if member == RULE_POINTS else catalogue.kind(member)
             categories = {} if member == RULE_POINTS else catalogue[member].categories
             codes, distinct = pd.factorize(features[member], use_na_sentinel=True)
-            texts = np.array([_value_text(kind, v, categories) for v in distinct] + ["not known"], object)
+            texts = np.array([value_text(kind, v, categories) for v in distinct] + ["not known"], object)
             parts.append(texts[codes])
         if parts:
             table[name] = reduce(lambda joined, part: joined + ", " + part, parts)

@@ -58,6 +58,28 @@ def feature_inputs(X: pd.DataFrame, feature_kinds: Mapping[str, str]) -> dict[st
     }
 
 
+def unseen_codes(columns: Sequence[Mapping[str, Any]], X: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Category feature -> the rows whose code the model was not trained with (not one of its codes, e.g.
+    a code added to the spec after training). They are scored as not known (the blank level).
+    `columns`: `column_specs`."""
+    found = {}
+    for column in columns:
+        name = column["feature"]
+        if column["kind"] != "category" or name not in X:
+            continue
+        rows = (X[name].notna() & ~X[name].astype("string").isin(column["known"])).to_numpy(bool)
+        if rows.any():
+            found[name] = rows
+    return found
+
+
+def without_unseen(model: Any, X: pd.DataFrame) -> pd.DataFrame:
+    """`X` with each code `model` was not trained with blanked: scored as not known, as the run's notice
+    says (`unseen_code_notices`)."""
+    unseen = model.unseen_codes(X)
+    return X.assign(**{name: X[name].mask(rows) for name, rows in unseen.items()}) if unseen else X
+
+
 def model_matrix(
     columns: Sequence[Mapping[str, Any]],
     inputs: Mapping[str, np.ndarray],
@@ -219,7 +241,8 @@ class PointRouting:
         raise NotImplementedError
 
     def _inputs(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
-        return feature_inputs(X, self.feature_kinds)
+        """The feature arrays the model columns are made from, unseen codes blanked (`without_unseen`)."""
+        return feature_inputs(without_unseen(self, X), self.feature_kinds)
 
     def _by_point(self, X: pd.DataFrame, keys: np.ndarray) -> list[tuple[Any, np.ndarray, Any]]:
         """(model, rows, inputs) per scoring point in `keys`; the inputs are converted once for all."""
@@ -385,18 +408,11 @@ class LinearRiskModel(PointRouting):
     # --- scoring ----------------------------------------------------------------------------------------
 
     def _inputs(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
-        """The feature arrays the columns are made from (`feature_inputs`). Trained with `support: adjust`,
-        a score is the risk without help (riskengine.model.support); a code the model was not trained with
-        is scored as not known, as the run's notice says (`unseen_code_notices`)."""
+        """As `PointRouting._inputs`; trained with `support: adjust`, a score is the risk without help
+        (riskengine.model.support)."""
         if SUPPORTED in self.feature_kinds and SUPPORTED not in X.columns:
             X = X.assign(**{SUPPORTED: pd.array([False] * len(X), dtype="boolean")})
-        missing = [f for f in self.feature_kinds if f not in X.columns]
-        if missing:
-            raise ValueError(f"the feature frame lacks the model's features {missing}")
-        unseen = self.unseen_codes(X)
-        if unseen:
-            X = X.assign(**{name: X[name].mask(rows) for name, rows in unseen.items()})
-        return feature_inputs(X, self.feature_kinds)
+        return super()._inputs(X)
 
     def _matrix(
         self, X: pd.DataFrame, rows: np.ndarray | None = None, inputs: Mapping[str, np.ndarray] | None = None
@@ -406,17 +422,8 @@ class LinearRiskModel(PointRouting):
         return model_matrix(self.spec["columns"], inputs, rows, len(self._coef))
 
     def unseen_codes(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
-        """Category feature -> the rows whose code the model was not trained with (not one of its codes,
-        e.g. a code added to the spec after training). They are scored as not known (the blank level)."""
-        found = {}
-        for column in self.spec["columns"]:
-            name = column["feature"]
-            if column["kind"] != "category" or name not in X:
-                continue
-            rows = (X[name].notna() & ~X[name].astype("string").isin(column["known"])).to_numpy(bool)
-            if rows.any():
-                found[name] = rows
-        return found
+        """Category feature -> the rows whose code the model was not trained with (`unseen_codes`)."""
+        return unseen_codes(self.spec["columns"], X)
 
     def _probability(self, log_odds: np.ndarray) -> np.ndarray:
         calibrator = self.spec.get("calibrator")

@@ -43,6 +43,8 @@ from riskengine.model.linear import (
     explain_columns,
     model_matrix,
     sigmoid,
+    unseen_codes,
+    without_unseen,
 )
 from riskengine.model.spec import POINT_TERM as POINT_TERM  # importable from here (flags.counterfactual)
 from riskengine.model.spec import RULE_POINTS as RULE_POINTS  # defined with the spec; importable from here
@@ -314,22 +316,21 @@ class RiskModel(PointRouting, ClassifierMixin, BaseEstimator):
         missing = [f for f in self.feature_names_in_ if f not in X.columns]
         if missing:
             raise ValueError(f"the feature frame lacks the model's features {missing}")
-        return self.pipeline_.named_steps["columns"].transform(X[list(self.feature_names_in_)])
+        X = without_unseen(self, X[list(self.feature_names_in_)])
+        return self.pipeline_.named_steps["columns"].transform(X)
+
+    def unseen_codes(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Category feature -> the rows whose code the model was not trained with (`linear.unseen_codes`)."""
+        return unseen_codes(column_specs(self), X)
 
     def _matrix(
         self, X: pd.DataFrame, rows: np.ndarray | None = None, inputs: Mapping[str, np.ndarray] | None = None
     ) -> np.ndarray:
         """The model columns of `X` (of its `rows`; `inputs`: `_inputs(X)` if already made),
         from the fitted transformers' numbers: without their per-call checks and copies, which were most
-        of the cost of scoring a million pupils. A code the model never saw goes through the transformers,
-        whose encoder warns about it."""
+        of the cost of scoring a million pupils. A code the model was not trained with reads as not known."""
         check_is_fitted(self, "pipeline_")
         inputs = self._inputs(X) if inputs is None else inputs
-        for name, pipeline, _ in self.pipeline_.named_steps["columns"].transformers_:
-            if "one_hot" in getattr(pipeline, "named_steps", {}):
-                values = inputs[name] if rows is None else inputs[name][rows]
-                if (pd.Index(pipeline.named_steps["one_hot"].categories_[0]).get_indexer(values) < 0).any():
-                    return self.transformed(X if rows is None else X.iloc[rows])  # the encoder warns
         return model_matrix(column_specs(self), inputs, rows, len(self.column_names_))
 
     def _probability(self, log_odds: np.ndarray) -> np.ndarray:

@@ -136,6 +136,23 @@ def _feature(raw: dict, name: str) -> dict:
             "attendance_rate_term",
             "outside its source",
         ),
+        (
+            lambda raw: _feature(raw, "suspensions_ever").update(follows={"feature": "eal", "by": "same"}),
+            "suspensions_ever",
+            "which is not an actionable feature",
+        ),
+        (
+            lambda raw: _feature(raw, "severe_absence").update(
+                follows={"feature": "attendance_rate_ytd", "by": "same"}
+            ),
+            "severe_absence",
+            "a flag follows with at_or_below",
+        ),
+        (
+            lambda raw: _feature(raw, "sen_primary_need").update(when_missing_reason="x"),
+            "sen_primary_need",
+            "never a reason",
+        ),
     ],
 )
 def test_malformed_catalogue_is_rejected_naming_file_feature_and_reason(tmp_path, edit, feature, reason):
@@ -183,3 +200,9 @@ def test_every_feature_has_a_reference_and_a_direction(catalogue):
     assert catalogue["sen_primary_need"].code_direction("ASD") == "either"
     actionable = {n for n, f in catalogue.features.items() if f.actionable}
     assert "attendance_rate_term" in actionable and "suspensions_ever" not in actionable
+    # what would change it: the levers, and what moves with each
+    assert catalogue.levers == ["attendance_rate_term", "suspensions_year"]
+    assert catalogue.followers("suspensions_year") == ["suspensions_ever"]
+    assert {"attendance_rate_ytd", "persistent_absence", "severe_absence"} <= set(
+        catalogue.followers("attendance_rate_term")
+    )

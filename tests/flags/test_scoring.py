@@ -73,7 +73,7 @@ def test_reasons_are_catalogue_sentences(small_la, scored, catalogue):
     top = contributions.idxmax()  # the strongest reason up is that feature's (or group's) catalogue sentence
     features = compute_features(small_la.pupil_terms, YEAR, TERM, catalogue)
     sentences = [
-        catalogue.describe(f, features.loc[row["upn"], f]) for f in spec.explain_together.get(top, [top])
+        catalogue.reason(f, features.loc[row["upn"], f]) for f in spec.explain_together.get(top, [top])
     ]
     assert row["reasons_up"][0] == GROUP_JOINER.join(sentences)
 

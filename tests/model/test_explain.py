@@ -22,9 +22,40 @@ def test_top_reasons_pick_the_largest_each_way_in_catalogue_words(catalogue):
         catalogue.describe("looked_after", True),
     ]
     assert down[0] == [catalogue.describe("eal", True)]
-    # a blank reads as the catalogue's "not known" sentence; a zero contribution is no reason
-    assert up[1] == [catalogue.describe("looked_after", None)]
+    # a blank the catalogue does not word as a reason is not listed; a zero contribution is no reason
+    assert catalogue["looked_after"].when_missing_reason is None and up[1] == []
     assert down[1] == [catalogue.describe("attendance_rate_term", 0.99)]
+
+
+def test_a_blank_record_is_a_reason_only_as_the_catalogue_words_it(catalogue):
+    """Issue 11: "Key Stage 2 reading score is not known" reads as a fact an adviser can act on, and a blank
+    the catalogue does not word ("not known to youth justice") gives way to the next material reason."""
+    features = pd.DataFrame(
+        {
+            "ks2_reading_scaled": pd.array([pd.NA, 104], dtype="Int64"),
+            "youth_justice": pd.array([pd.NA, pd.NA], dtype="boolean"),
+            "fsm_eligible": pd.array([True, True], dtype="boolean"),
+            "sen_provision": pd.array([pd.NA, "N"], dtype="string"),
+            "sen_primary_need": pd.array([pd.NA, "SEMH"], dtype="string"),
+        }
+    )
+    contributions = pd.DataFrame(
+        {
+            "ks2_reading_scaled": [0.6, -0.1],
+            "youth_justice": [0.5, 0.4],
+            "fsm_eligible": [0.2, 0.3],
+            "sen": [0.3, 0.2],
+        }
+    )
+    groups = {"sen": ("sen_provision", "sen_primary_need")}
+    up, _ = top_reasons(contributions, features, catalogue, k=3, groups=groups)
+    ks2 = catalogue["ks2_reading_scaled"].when_missing_reason
+    assert ks2 and "not known" not in ks2 and up[0][0] == ks2
+    assert not any("youth justice" in reason for row in up for reason in row)
+    assert up[0][1:] == [catalogue.describe("fsm_eligible", True)]  # a blank SEN record is no reason either
+    # a group with a real value (SEMH) still reads as one reason; the blank youth justice one gives way
+    sen = f"{catalogue.describe('sen_provision', 'N')} and {catalogue.describe('sen_primary_need', 'SEMH')}"
+    assert up[1] == [catalogue.describe("fsm_eligible", True), sen]
 
 
 def test_contribution_records_are_per_feature_dicts():
