@@ -237,7 +237,8 @@ def _model_matrix(model: Any, features: dict[str, np.ndarray], rows: np.ndarray)
             levels = list(encoder.categories_[0])
             if encoder.drop_idx_ is not None:
                 del levels[int(encoder.drop_idx_[0])]
-            coded = np.where(_known(values), values, MISSING_CATEGORY)
+            seen = pd.Index(encoder.categories_[0]).get_indexer(values) >= 0  # an unseen code: not known
+            coded = np.where(_known(values) & seen, values, MISSING_CATEGORY)
             blocks.append(np.column_stack([coded == level for level in levels]).astype(float))
             continue
         x = values.astype(float)
@@ -268,16 +269,43 @@ def _sentences(catalogue: Catalogue, name: str, values: np.ndarray) -> np.ndarra
         distinct, inverse = np.unique(values, return_inverse=True)
         return np.array([f"rule points were {v:g}" for v in distinct], dtype=object)[inverse]
     known = _known(values)
-    out = np.full(len(values), catalogue.describe(name, None), dtype=object)
+    out = np.full(len(values), catalogue.reason(name, None), dtype=object)
     if known.any():
         distinct, inverse = np.unique(values[known].astype(values.dtype), return_inverse=True)
-        out[known] = np.array([catalogue.describe(name, v) for v in distinct.tolist()], dtype=object)[inverse]
+        out[known] = np.array([catalogue.reason(name, v) for v in distinct.tolist()], dtype=object)[inverse]
     return out
+
+
+def _unlisted_blanks(
+    names: list[str],
+    groups: dict[str, tuple[str, ...]],
+    features: dict[str, np.ndarray],
+    catalogue: Catalogue,
+) -> np.ndarray:
+    """(pupils x columns) True where a column's whole effect comes from blanks the catalogue gives no
+    reason words for (no `when_missing_reason`): each member such a blank or at its reference, one a blank."""
+    n = len(features["ncyear"])
+    blocked = np.zeros((n, len(names)), dtype=bool)
+    for j, name in enumerate(names):
+        unlisted, neutral = np.zeros(n, bool), np.ones(n, bool)
+        for member in groups.get(name, (name,)):
+            if member not in catalogue.features:
+                neutral[:] = False
+                continue
+            spec_of, values = catalogue[member], features[member]
+            blank = ~_known(values)
+            silent = blank & (spec_of.when_missing_reason is None and spec_of.reference is not None)
+            at_reference = ~blank & (values == spec_of.reference) if spec_of.reference is not None else blank
+            unlisted |= silent
+            neutral &= silent | at_reference
+        blocked[:, j] = neutral & unlisted
+    return blocked
 
 
 def _reasons(
     size: np.ndarray,
     blocked: np.ndarray,
+    unlisted: np.ndarray,
     names: list[str],
     groups: dict[str, tuple[str, ...]],
     features: dict[str, np.ndarray],
@@ -286,9 +314,10 @@ def _reasons(
     floor: float,
 ) -> list[list[list[str]]]:
     """The top-k material reasons raising and lowering risk (percentage points at least `floor`); a column
-    read by a fired rule (`blocked`) is never listed as lowering risk."""
+    read by a fired rule (`blocked`) is never listed as lowering risk, an unworded blank (`unlisted`) not
+    at all."""
     reasons = []
-    for signed in (size, np.where(blocked, -np.inf, -size)):
+    for signed in (np.where(unlisted, -np.inf, size), np.where(blocked | unlisted, -np.inf, -size)):
         chosen = np.argsort(-signed, axis=1, kind="stable")[:, :k]
         keep = np.take_along_axis(signed, chosen, axis=1) >= floor
         text = np.full(chosen.shape, None, dtype=object)
@@ -353,7 +382,8 @@ def model_numpy(
     blocked = (fired.astype(np.int64) @ reads) > 0
     floor = max(trained.get("materiality_pp", 1.0), 1e-9)
     k = min(trained["reasons_per_side"], len(names))
-    up, down = _reasons(risk_points, blocked, names, groups, features, catalogue, k, floor)
+    unlisted = _unlisted_blanks(names, groups, features, catalogue)
+    up, down = _reasons(risk_points, blocked, unlisted, names, groups, features, catalogue, k, floor)
 
     year = np.nan_to_num(features["ncyear"], nan=0).astype(int)
     flag = np.zeros(n, dtype=bool)
