@@ -444,10 +444,13 @@ def promote_command(
 ) -> None:
     """Make a registered model version the one scoring uses (sets its alias, default champion)."""
     from riskengine.model import promote
+    from riskengine.model.bundle import numbers_not_written
 
     with _clear_errors():
-        promote(version, alias=alias, model_name=name, tracking_uri=tracking_uri)
+        bundle = promote(version, alias=alias, model_name=name, tracking_uri=tracking_uri)
     typer.echo(f"Version {version} is now @{alias}.")
+    if why := numbers_not_written(bundle):
+        typer.echo(f"Note: scoring will load this version through scikit-learn (slower): {why}")
 
 
 @app.command("score")

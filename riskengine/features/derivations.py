@@ -14,7 +14,6 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from pandas.api.typing import DataFrameGroupBy
 
 from riskengine.spec import upload as spec
 
@@ -24,51 +23,56 @@ ATTENDANCE_LOOKBACK = len(spec.TERMS)
 
 
 class History:
-    """The rows a scoring term may use, with each row's pupil number (`pupil`) and term number (`term`)."""
+    """The rows a scoring term may use, with each row's pupil number (`pupil`) and term number (`term`).
+
+    Per-pupil results are array passes (`bincount`, a stable sort) over the rows, with no pandas groupby:
+    scoring a million pupil-terms spends its time in them.
+    """
 
     def __init__(self, rows: pd.DataFrame, pupils: pd.Index, term: int) -> None:
         self.rows = rows  # in upload order; column "pupil" indexes into `pupils`
         self.pupils = pupils
         self.term = term
+        self._pupil = rows["pupil"].to_numpy(np.int64)
+        self._term = rows["term"].to_numpy(np.int64)
 
     @cached_property
     def year_start_term(self) -> int:
         """The term number of the autumn term of the scoring term's academic year."""
         return self.term - self.term % len(spec.TERMS)
 
-    @cached_property
-    def now(self) -> pd.DataFrame:
-        """The scoring term's values, one row per pupil (a pupil with two rows that term, e.g. a move
-        mid-term, gets the first known code or number and "any yes" for flags)."""
-        rows = self.rows[self.rows["term"] == self.term]
-        if not rows["pupil"].duplicated().any():
-            return rows.set_index("pupil").sort_index()
-        flags = [c for c in rows.columns if str(rows[c].dtype) == "boolean"]
-        grouped = rows.groupby("pupil", sort=True)
-        return grouped.first().assign(**{c: grouped[c].max() for c in flags})
-
     def current(self, column: str) -> pd.Series:
-        return self.now[column].reindex(self._positions)
+        """The scoring term's value (a pupil with two rows that term, e.g. a move mid-term, gets the first
+        known code or number and "any yes" for flags)."""
+        values = self.rows[column]
+        now = self._term == self.term
+        if str(values.dtype) == "boolean":
+            return self._any(values, now)
+        rows = np.flatnonzero(now & values.notna().to_numpy(bool))
+        return self._pick(values, rows[self._first(self._pupil[rows])])
 
     def total(self, column: str, since_term: int | None = None) -> pd.Series:
         """Sum of known values over terms from `since_term` (default: all) to the scoring term."""
-        if since_term is None:
-            return self._by_pupil[column].sum(min_count=1).reindex(self._positions)
-        rows = self.rows[self.rows["term"] >= since_term]
-        return rows.groupby("pupil")[column].sum(min_count=1).reindex(self._positions)
+        values = self.rows[column]
+        use = values.notna().to_numpy(bool)
+        if since_term is not None:
+            use = use & (self._term >= since_term)
+        n, pupil = len(self.pupils), self._pupil[use]
+        sums = np.bincount(pupil, weights=values.to_numpy(float, na_value=0.0)[use], minlength=n)
+        return pd.Series(pd.arrays.IntegerArray(sums.astype(np.int64), np.bincount(pupil, minlength=n) == 0))
 
     def ever(self, column: str) -> pd.Series:
         """A flag over all terms so far: yes if any term says yes, no if all known terms say no."""
-        return self._by_pupil[column].max().reindex(self._positions)
+        return self._any(self.rows[column], np.ones(len(self.rows), dtype=bool))
 
     def latest_known(self, column: str) -> pd.Series:
-        """The most recent non-blank value up to the scoring term."""
-        known = self.rows.loc[self.rows[column].notna().to_numpy(dtype=bool), ["pupil", "term", column]]
-        pupil, term = known["pupil"].to_numpy(), known["term"].to_numpy()
-        latest = np.full(len(self.pupils), -1, dtype=term.dtype)
-        np.maximum.at(latest, pupil, term)
-        at_latest = known[term == latest[pupil]]
-        return at_latest.groupby("pupil")[column].last().reindex(self._positions)
+        """The most recent non-blank value up to the scoring term (the last uploaded, within that term)."""
+        values = self.rows[column]
+        rows = np.flatnonzero(values.notna().to_numpy(bool))
+        rows = rows[np.lexsort((self._term[rows], self._pupil[rows]))]  # stable: upload order within a term
+        pupil = self._pupil[rows]
+        last = np.r_[pupil[1:] != pupil[:-1], True] if len(rows) else np.zeros(0, dtype=bool)
+        return self._pick(values, rows[last])
 
     def attendance(self, first_term: int, last_term: int | None = None) -> tuple[pd.Series, pd.Series]:
         """(absent, possible) sessions over terms `first_term`..`last_term` (default: just `first_term`),
@@ -76,38 +80,56 @@ class History:
         last_term = first_term if last_term is None else last_term
         if first_term < self.term - ATTENDANCE_LOOKBACK or last_term > self.term:
             raise ValueError("attendance windows reach back at most a year before the scoring term")
-        absent, possible = (
-            termly.loc[:, first_term:last_term].sum(axis=1, min_count=1) for termly in self._termly_sessions
+        absent, possible, seen = self._termly_sessions
+        start = self.term - ATTENDANCE_LOOKBACK
+        window = slice(first_term - start, last_term - start + 1)
+        blank = ~seen[:, window].any(axis=1)
+        return (
+            pd.Series(pd.arrays.IntegerArray(absent[:, window].sum(axis=1), blank)),
+            pd.Series(pd.arrays.IntegerArray(possible[:, window].sum(axis=1), blank)),
         )
-        return absent, possible
 
     def attendance_rate(self, first_term: int, last_term: int | None = None) -> pd.Series:
         absent, possible = self.attendance(first_term, last_term)
         return 1 - absent / possible
 
     @cached_property
-    def _termly_sessions(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """(absent, possible) sessions per pupil (rows) and term (columns) over the last year, blank where
-        the term's counts are not all known or no sessions were possible."""
-        rows = self.rows.loc[
-            self.rows["term"].to_numpy() >= self.term - ATTENDANCE_LOOKBACK, ["pupil", "term", *SESSIONS]
-        ]
-        known = rows[list(SESSIONS)].notna().all(axis=1) & (rows["sessions_possible"] > 0)
-        rows = rows[known.to_numpy(dtype=bool)]
-        rows = rows.assign(absent=rows["sessions_authorised_absence"] + rows["sessions_unauthorised_absence"])
-        sums = rows.groupby(["pupil", "term"])[["absent", "sessions_possible"]].sum()
-        terms = range(self.term - ATTENDANCE_LOOKBACK, self.term + 1)
-        columns = pd.MultiIndex.from_product([("absent", "sessions_possible"), terms])
-        wide = sums.unstack("term").reindex(index=self._positions, columns=columns).astype("Int64")
-        return wide["absent"], wide["sessions_possible"]
+    def _termly_sessions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(absent, possible, seen): sessions per pupil (rows) and term (columns) over the last year, and
+        whether the term counts (its three session counts all known, sessions possible)."""
+        first = self.term - ATTENDANCE_LOOKBACK
+        counts = [self.rows[c].to_numpy(float, na_value=np.nan) for c in SESSIONS]
+        possible, authorised, unauthorised = counts
+        with np.errstate(invalid="ignore"):
+            use = (self._term >= first) & ~np.isnan(possible + authorised + unauthorised) & (possible > 0)
+        n, width = len(self.pupils), ATTENDANCE_LOOKBACK + 1
+        cell = self._pupil[use] * width + (self._term[use] - first)
+        absent = np.bincount(cell, weights=(authorised + unauthorised)[use], minlength=n * width)
+        sessions = np.bincount(cell, weights=possible[use], minlength=n * width)
+        seen = np.bincount(cell, minlength=n * width) > 0
+        return (
+            absent.astype(np.int64).reshape(n, width),
+            sessions.astype(np.int64).reshape(n, width),
+            seen.reshape(n, width),
+        )
 
-    @cached_property
-    def _by_pupil(self) -> DataFrameGroupBy:
-        return self.rows.groupby("pupil")
+    @staticmethod
+    def _first(pupil: np.ndarray) -> np.ndarray:
+        """Positions of each pupil's first element in `pupil`."""
+        return np.unique(pupil, return_index=True)[1]
 
-    @cached_property
-    def _positions(self) -> pd.RangeIndex:
-        return pd.RangeIndex(len(self.pupils))
+    def _pick(self, values: pd.Series, rows: np.ndarray) -> pd.Series:
+        """Per pupil, the value at the given row (one row per pupil at most; none: blank)."""
+        take = np.full(len(self.pupils), -1, dtype=np.int64)
+        take[self._pupil[rows]] = rows
+        return pd.Series(values.array.take(take, allow_fill=True))
+
+    def _any(self, values: pd.Series, use: np.ndarray) -> pd.Series:
+        """A flag over the rows in `use`: yes if any says yes, no if all known say no, blank if none known."""
+        n = len(self.pupils)
+        known = use & values.notna().to_numpy(bool)
+        yes = np.bincount(self._pupil[known & values.fillna(False).to_numpy(bool)], minlength=n) > 0
+        return pd.Series(pd.arrays.BooleanArray(yes, np.bincount(self._pupil[known], minlength=n) == 0))
 
 
 @dataclass(frozen=True)

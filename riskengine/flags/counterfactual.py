@@ -27,9 +27,10 @@ import numpy as np
 import pandas as pd
 
 from riskengine.features import Catalogue, load_catalogue
+from riskengine.features.compute import pupil_rows
 from riskengine.features.derivations import SESSIONS
 from riskengine.model.explain import value_text
-from riskengine.model.pipeline import POINT_TERM, RULE_POINTS
+from riskengine.model.spec import POINT_TERM, RULE_POINTS
 from riskengine.rules.language import Group, RuleSet, Test
 from riskengine.rules.vectorised import fired_matrix_vectorised
 from riskengine.spec import upload as spec
@@ -48,7 +49,7 @@ def term_weights(pupil_terms: pd.DataFrame, upns: pd.Index, academic_year: str, 
     rows = pupil_terms[
         (pupil_terms["academic_year"] == academic_year).fillna(False).to_numpy(bool)
         & pupil_terms["term"].isin(up_to).fillna(False).to_numpy(bool)
-        & pupil_terms["upn"].isin(upns).fillna(False).to_numpy(bool)
+        & pupil_rows(pupil_terms, upns)
     ]
     known = rows[list(SESSIONS)].notna().all(axis=1) & (rows["sessions_possible"] > 0).fillna(False)
     rows = rows[known.to_numpy(bool)]

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -15,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine.features import Catalogue, compute_features, load_catalogue
+from riskengine.features.compute import pupil_rows
 from riskengine.flags.combine import FLAGGING_BANDS, combine_flags
 from riskengine.flags.thresholds import as_threshold, model_flags
 from riskengine.model.spec import POINT_TERM, RULE_POINTS, FlagThreshold, load_model_spec
@@ -76,7 +76,7 @@ def _model_side(
         top_reasons,
         value_table,
     )
-    from riskengine.model.pipeline import unseen_code_notices
+    from riskengine.model.linear import unseen_code_notices
 
     metadata = getattr(loaded.model, "metadata_", {})
     trained_spec = metadata.get("spec") or load_model_spec().model_dump(mode="json")
@@ -172,7 +172,7 @@ def score_frame(
     rule_set = rule_set or load_rule_set(catalogue=catalogue)
     flagging_bands = flagging_bands or (getattr(rule_set, "top_band", FLAGGING_BANDS[0]),)
     scope = pupils_in_scope(pupil_terms, academic_year, term)
-    history = pupil_terms[pupil_terms["upn"].isin(scope["upn"]).fillna(False)]
+    history = pupil_terms[pupil_rows(pupil_terms, scope["upn"])]
     features = compute_features(history, academic_year, term, catalogue).reindex(pd.Index(scope["upn"]))
     progress("features")
     if rule_evaluator is None:
@@ -205,7 +205,7 @@ def score_frame(
             details=None,
         )
     else:
-        loaded = model if isinstance(model, LoadedModel) else load_model(model)
+        loaded = model if isinstance(model, LoadedModel) else load_model(model, for_scoring=True)
         columns, flagged, record, settings, _ = _model_side(
             loaded, features, rules, catalogue, threshold, reasons_per_side, rule_set, term
         )
@@ -283,9 +283,10 @@ def _default_model(model: ModelReference, tracking_uri: str | None) -> ModelRefe
     if isinstance(model, str) and model.lower() in ("none", "rules", "rules-only"):
         return None
     if model is None:
-        return load_model(tracking_uri=tracking_uri) if champion_exists(tracking_uri=tracking_uri) else None
+        found = champion_exists(tracking_uri=tracking_uri)
+        return load_model(tracking_uri=tracking_uri, for_scoring=True) if found else None
     if isinstance(model, str | Path) and not Path(model).is_file():
-        return load_model(model, tracking_uri=tracking_uri)
+        return load_model(model, tracking_uri=tracking_uri, for_scoring=True)
     return model
 
 
@@ -313,14 +314,13 @@ def score_term(
     `model`: None = the registered champion if any, else rules only; "none" = rules only; an alias, a
     registry version, a `models:/` URI or a joblib path. `capacity` overrides the model spec's threshold.
     """
-    # Loading the model (importing scikit-learn) overlaps with reading the store, which waits on the
-    # database driver: on two cores that takes about a second off a fresh `riskengine score`.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        loading = pool.submit(_default_model, model, tracking_uri)
-        pupil_terms = store.read_pupil_terms(  # only the pupils scored, with their history
-            up_to=(academic_year, term), on_roll=(academic_year, term), min_ncyear=spec.SCORED_FROM_NCYEAR
-        )
-        model = loading.result()
+    model = _default_model(model, tracking_uri)
+    pupil_terms = store.read_pupil_terms(  # only the pupils scored, with their history
+        up_to=(academic_year, term),
+        on_roll=(academic_year, term),
+        min_ncyear=spec.SCORED_FROM_NCYEAR,
+        columns=[c for c in spec.COLUMNS if c not in spec.AUDIT_COLUMNS],  # audit-only: never scored on
+    )
     progress("read")
     scores = score_frame(
         pupil_terms,

@@ -20,7 +20,7 @@ _EXPORTS = {
     "top_reasons": "explain",
     "TrainingFrame": "frame",
     "build_training_frame": "frame",
-    "Explanation": "pipeline",
+    "Explanation": "linear",
     "RiskModel": "pipeline",
     "FlagThreshold": "spec",
     "ModelSpec": "spec",
@@ -86,7 +86,8 @@ if TYPE_CHECKING:
     from riskengine.model.calibration import expected_calibration_error, probability_metrics
     from riskengine.model.explain import contribution_records, top_reasons
     from riskengine.model.frame import TrainingFrame, build_training_frame
-    from riskengine.model.pipeline import Explanation, RiskModel
+    from riskengine.model.linear import Explanation
+    from riskengine.model.pipeline import RiskModel
     from riskengine.model.spec import FlagThreshold, ModelSpec, ModelSpecError, load_model_spec
     from riskengine.model.tracking import (
         CHAMPION,

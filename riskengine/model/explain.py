@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine.features import Catalogue
-from riskengine.model.pipeline import RULE_POINTS
+from riskengine.model.spec import RULE_POINTS
 
 #: Contributions smaller than this (in log-odds) are not worth a sentence.
 MIN_CONTRIBUTION = 1e-3
@@ -71,16 +71,18 @@ def fired_rule_features(
     of its group's features). `fired` is the rule results' list of fired rule ids per pupil."""
     owner = {member: name for name, members in (groups or {}).items() for member in members}
     position = {name: i for i, name in enumerate(columns)}
-    reads = {
-        rule: sorted({position[owner.get(f, f)] for f in features if owner.get(f, f) in position})
-        for rule, features in rule_features.items()
-    }
+    rules = list(rule_features)
+    reads = np.zeros((len(rules), len(columns)), dtype=np.float32)  # rule x column: the rule reads it
+    for r, rule in enumerate(rules):
+        for feature in rule_features[rule]:
+            if owner.get(feature, feature) in position:
+                reads[r, position[owner.get(feature, feature)]] = 1.0
     pairs = pd.Series(list(fired), dtype=object).explode().dropna()
-    blocked = np.zeros((len(fired), len(columns)), dtype=bool)
-    if len(pairs):
-        cells = pairs.map(lambda rule: reads.get(rule, [])).explode().dropna()
-        blocked[cells.index.to_numpy(int), cells.to_numpy(int)] = True
-    return blocked
+    code = pd.Index(rules, dtype=object).get_indexer(pairs.to_numpy(object))
+    known = code >= 0
+    hit = np.zeros((len(fired), len(rules)), dtype=np.float32)  # pupil x rule: it fired
+    hit[pairs.index.to_numpy(int)[known], code[known]] = 1.0
+    return (hit @ reads) > 0  # a matrix product, not a lookup per fired rule
 
 
 def unlisted_blanks(

@@ -15,7 +15,6 @@ way the catalogue says it works.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -34,32 +33,26 @@ from sklearn.utils.validation import check_is_fitted
 
 from riskengine.features.catalogue import KIND_DTYPES, NUMERIC_KINDS
 from riskengine.model.bounded import BoundedLogisticRegression
-from riskengine.model.spec import POINT_TERM, explain_together_problems
+from riskengine.model.linear import MISSING_CATEGORY as MISSING_CATEGORY  # importable from here too
+from riskengine.model.linear import Explanation as Explanation
+from riskengine.model.linear import (
+    PointRouting,
+    as_category,
+    as_float,
+    column_specs,
+    explain_columns,
+    model_matrix,
+    sigmoid,
+    unseen_codes,
+    without_unseen,
+)
+from riskengine.model.spec import POINT_TERM as POINT_TERM  # importable from here (flags.counterfactual)
 from riskengine.model.spec import RULE_POINTS as RULE_POINTS  # defined with the spec; importable from here
+from riskengine.model.spec import explain_together_problems
 
-_TERMS = ("autumn", "spring", "summer")
-#: The one-hot level a blank category becomes: "not known" is a value of its own, never a guess.
-MISSING_CATEGORY = "(missing)"
 _KINDS = tuple(KIND_DTYPES)
 #: The C values `C="auto"` chooses from: from strong shrinkage (small local authorities) to almost none.
 C_GRID = tuple(float(c) for c in np.logspace(-3, 1, 9))
-
-
-def as_float(frame: pd.DataFrame) -> np.ndarray:
-    """Nullable numbers and flags as float64 with NaN for "not known" (what sklearn's imputers expect)."""
-    return np.column_stack(
-        [
-            pd.to_numeric(frame[c], errors="raise").astype("Float64").to_numpy(float, na_value=np.nan)
-            for c in frame
-        ]
-    )
-
-
-def as_category(frame: pd.DataFrame) -> np.ndarray:
-    """Codes as plain objects, a blank becoming its own level."""
-    return np.column_stack(
-        [frame[c].astype("string").fillna(MISSING_CATEGORY).to_numpy(object) for c in frame]
-    )
 
 
 def _column_transformer(kind: str, categories: Sequence[str] | None, reference: Any = None) -> Pipeline:
@@ -92,37 +85,6 @@ def _column_transformer(kind: str, categories: Sequence[str] | None, reference: 
     )
 
 
-@dataclass(frozen=True)
-class Explanation:
-    """Per-pupil model output in log-odds, split by catalogue feature: base + contributions = log_odds.
-
-    `base_value` is the log-odds of the reference pupil (every feature at its catalogue reference);
-    `reference_probability` its risk.
-    """
-
-    base_value: float
-    log_odds: np.ndarray
-    probability: np.ndarray
-    contributions: pd.DataFrame  # index as the input, one column per model feature or explained group
-    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # group column -> its features
-    #: With a model per scoring point: each row's point ("10 spring") and a note where the pupil's own year
-    #: group and term has no model of its own (e.g. Year 12, scored by the Year 11 summer model).
-    points: np.ndarray | None = None
-    notes: np.ndarray | None = None
-
-    def risk_points(self) -> pd.DataFrame:
-        """Each contribution as the change in this pupil's model risk, in percentage points, if that feature
-        (or group) alone were at its reference: what an adviser reads. Same shape as `contributions`."""
-        log_odds = np.asarray(self.log_odds, dtype=float)[:, None]
-        without = log_odds - self.contributions.to_numpy(float)
-        points = 100.0 * (_sigmoid(log_odds) - _sigmoid(without))
-        return pd.DataFrame(points, index=self.contributions.index, columns=self.contributions.columns)
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
-
-
 def default_reference(kind: str, categories: Sequence[str] | None = None) -> Any:
     """The reference of a feature the catalogue gives none for: no (flag), 0 (count), the first code."""
     if kind == "flag":
@@ -132,7 +94,7 @@ def default_reference(kind: str, categories: Sequence[str] | None = None) -> Any
     return 0
 
 
-class RiskModel(ClassifierMixin, BaseEstimator):
+class RiskModel(PointRouting, ClassifierMixin, BaseEstimator):
     """Preprocessing and a sign-bounded, L2-regularised logistic regression on named catalogue features.
 
     `feature_kinds` maps each input feature to its catalogue kind (rate, count, number, flag, category);
@@ -347,34 +309,33 @@ class RiskModel(ClassifierMixin, BaseEstimator):
 
     # --- prediction -------------------------------------------------------------------------------------
 
-    def _matrix(self, X: pd.DataFrame) -> np.ndarray:
+    def transformed(self, X: pd.DataFrame) -> np.ndarray:
+        """The model columns by the fitted scikit-learn transformers themselves: what `_matrix` computes
+        from their numbers (`linear.column_specs`), bit for bit (tested, and checked by promote)."""
         check_is_fitted(self, "pipeline_")
         missing = [f for f in self.feature_names_in_ if f not in X.columns]
         if missing:
             raise ValueError(f"the feature frame lacks the model's features {missing}")
-        X = X[list(self.feature_names_in_)]
-        unseen = self.unseen_codes(X)
-        if unseen:  # scored as not known, as the run's notice says (`unseen_code_notices`)
-            X = X.assign(**{name: X[name].mask(rows) for name, rows in unseen.items()})
+        X = without_unseen(self, X[list(self.feature_names_in_)])
         return self.pipeline_.named_steps["columns"].transform(X)
 
     def unseen_codes(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
-        """Category feature -> the rows whose code the model was not trained with (not one of its codes,
-        e.g. a code added to the spec after training). They are scored as not known (the blank level)."""
-        columns = self.pipeline_.named_steps["columns"]
-        found = {}
-        for name, kind in self.feature_kinds.items():
-            if kind != "category" or name not in X:
-                continue
-            known = columns.named_transformers_[name].named_steps["one_hot"].categories_[0]
-            rows = (X[name].notna() & ~X[name].astype("string").isin(known)).to_numpy(bool)
-            if rows.any():
-                found[name] = rows
-        return found
+        """Category feature -> the rows whose code the model was not trained with (`linear.unseen_codes`)."""
+        return unseen_codes(column_specs(self), X)
+
+    def _matrix(
+        self, X: pd.DataFrame, rows: np.ndarray | None = None, inputs: Mapping[str, np.ndarray] | None = None
+    ) -> np.ndarray:
+        """The model columns of `X` (of its `rows`; `inputs`: `_inputs(X)` if already made),
+        from the fitted transformers' numbers: without their per-call checks and copies, which were most
+        of the cost of scoring a million pupils. A code the model was not trained with reads as not known."""
+        check_is_fitted(self, "pipeline_")
+        inputs = self._inputs(X) if inputs is None else inputs
+        return model_matrix(column_specs(self), inputs, rows, len(self.column_names_))
 
     def _probability(self, log_odds: np.ndarray) -> np.ndarray:
         if self.calibrator_ is None:
-            return _sigmoid(log_odds)
+            return sigmoid(log_odds)
         if isinstance(self.calibrator_, LogisticRegression):
             return self.calibrator_.predict_proba(log_odds[:, None])[:, 1]
         return self.calibrator_.predict(log_odds)
@@ -409,89 +370,37 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         their `explain_together` group (in the place of its first feature)."""
         groups = {name: tuple(m) for name, m in (getattr(self, "explain_together", None) or {}).items()}
         owner = {member: name for name, members in groups.items() for member in members}
-        column_owner = pd.Series(self.column_features_).replace(owner)
         names = list(dict.fromkeys(owner.get(f, f) for f in self.feature_names_in_))
-        grouping = pd.get_dummies(column_owner).reindex(columns=names, fill_value=False)
-        return names, grouping.to_numpy(float)
+        position = {name: i for i, name in enumerate(names)}
+        grouping = np.zeros((len(self.column_features_), len(names)))
+        for column, feature in enumerate(self.column_features_):
+            grouping[column, position[owner.get(feature, feature)]] = 1.0
+        return names, grouping
 
     @property
     def base_value_(self) -> float:
         """The reference pupil's log-odds."""
         return float(self.reference_row_ @ self.logistic_.coef_[0] + self.logistic_.intercept_[0])
 
-    # --- a model per scoring point ---------------------------------------------------------------------
+    def _log_odds_one(
+        self, X: pd.DataFrame, rows: np.ndarray | None = None, inputs: Mapping[str, np.ndarray] | None = None
+    ) -> np.ndarray:
+        return self._matrix(X, rows, inputs) @ self.logistic_.coef_[0] + self.logistic_.intercept_[0]
 
-    def point_for(self, ncyear: Any, term: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Each row's scoring point (a key of `point_models_`) and a note when it is not the pupil's own:
-        the latest point at or before the pupil's year group and term (Years 12-14: the last point's),
-        or the first point for a pupil before them all."""
-        keys = sorted(self.all_points(), key=_point_order)
-        order = np.array([_point_order(k) for k in keys])
-        year = pd.to_numeric(pd.Series(ncyear), errors="coerce").fillna(order[0] // 3).to_numpy(int)
-        position = pd.Series(term).map({t: i for i, t in enumerate(_TERMS)}).fillna(0).to_numpy(int)
-        stage = year * 3 + position
-        at = np.clip(np.searchsorted(order, stage, side="right") - 1, 0, len(keys) - 1)
-        chosen = np.array(keys, dtype=object)[at]
-        own = order[at] == stage
-        notes = np.where(
-            own,
-            None,
-            np.array(
-                [
-                    f"no model for Year {y} {t}: scored by the {k} model"
-                    for y, t, k in zip(year, pd.Series(term).astype(str), _point_names(chosen), strict=True)
-                ],
-                dtype=object,
-            ),
-        )
-        return chosen, notes
-
-    def all_points(self) -> dict[str, RiskModel]:
-        """Scoring point -> its model: this model at its own point (`point_`) and `point_models_`."""
-        return {getattr(self, "point_", ""): self, **(getattr(self, "point_models_", None) or {})}
-
-    def _routed(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
-        models = getattr(self, "point_models_", None)
-        if not models or POINT_TERM not in X.columns or "ncyear" not in X.columns:
-            return None
-        return self.point_for(X["ncyear"].to_numpy(object), X[POINT_TERM].to_numpy(object))
-
-    def explain(self, X: pd.DataFrame) -> Explanation:
-        """Probabilities and each catalogue feature's contribution in log-odds against the reference pupil.
-
-        Contributions are summed into the feature they came from, and the features of an
-        `explain_together` group into the group. base_value + contributions = log-odds, exactly (with a
-        model per point, `base_value` is per row). A frame with `scoring_term` and `ncyear` columns is
-        explained by each pupil's point model (`point_models_`).
-        """
-        routed = self._routed(X)
-        if routed is None or not len(X):
-            return self._explain_one(X)
-        keys, notes = routed
-        base = np.zeros(len(X))
-        log_odds, probability = np.zeros(len(X)), np.zeros(len(X))
-        parts = []
-        for key in dict.fromkeys(keys):
-            rows = np.flatnonzero(keys == key)
-            part = self.all_points()[key]._explain_one(X.iloc[rows])
-            base[rows], log_odds[rows], probability[rows] = part.base_value, part.log_odds, part.probability
-            parts.append(part.contributions.set_axis(rows, axis=0))
-            groups = part.groups
-        contributions = pd.concat(parts).sort_index().set_axis(X.index, axis=0)
-        return Explanation(base, log_odds, probability, contributions, groups, keys, notes)
-
-    def _explain_one(self, X: pd.DataFrame) -> Explanation:
-        matrix = self._matrix(X)
+    def _explain_one(
+        self, X: pd.DataFrame, rows: np.ndarray | None = None, inputs: Mapping[str, np.ndarray] | None = None
+    ) -> Explanation:
         names, grouping = self.feature_grouping()
-        contributions = self.column_contributions(matrix) @ grouping
-        log_odds = matrix @ self.logistic_.coef_[0] + self.logistic_.intercept_[0]
-        groups = {name: tuple(m) for name, m in (getattr(self, "explain_together", None) or {}).items()}
-        return Explanation(
-            base_value=self.base_value_,
-            log_odds=log_odds,
-            probability=self._probability(log_odds),
-            contributions=pd.DataFrame(contributions, index=X.index, columns=names),
-            groups=groups,
+        return explain_columns(
+            self._matrix(X, rows, inputs),
+            self.logistic_.coef_[0],
+            self.logistic_.intercept_[0],
+            self.reference_row_,
+            names,
+            grouping,
+            {name: tuple(m) for name, m in (getattr(self, "explain_together", None) or {}).items()},
+            self._probability,
+            X.index if rows is None else X.index[rows],
         )
 
     def coefficients(self) -> pd.DataFrame:
@@ -528,35 +437,9 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         return pd.concat([intercept, table], ignore_index=True)
 
 
-def unseen_code_notices(model: RiskModel, X: pd.DataFrame, labels: Mapping[str, str]) -> list[str]:
-    """In words, for a run's output: each category feature with codes the model was not trained with, how
-    many pupils (a small count suppressed, never who) and how they were scored."""
-    from riskengine.evaluation.disclosure import format_count
-
-    notices = []
-    for name, rows in model.unseen_codes(X).items():
-        codes = sorted(X.loc[rows, name].astype(str).unique())
-        notices.append(
-            f"{labels.get(name, name)}: {format_count(int(rows.sum()))} pupils had a code the model was not "
-            f"trained with ({', '.join(codes[:5])}{', ...' if len(codes) > 5 else ''}); the model scored "
-            "them as 'not known' for it (the rules read the code as it is)"
-        )
-    return notices
-
-
 def _bound_text(lower: float, upper: float) -> str:
     if lower == 0 and np.isinf(upper):
         return ">= 0"
     if upper == 0 and np.isinf(lower):
         return "<= 0"
     return ""
-
-
-def _point_order(key: str) -> int:
-    """ "10 spring" -> 10 * 3 + 1: scoring points in school order."""
-    year, term = key.split()
-    return int(year) * 3 + _TERMS.index(term)
-
-
-def _point_names(keys: np.ndarray) -> list[str]:
-    return [f"Year {k.split()[0]} {k.split()[1]}" for k in keys]

@@ -24,6 +24,9 @@ FORBIDDEN_FEATURES = frozenset(spec.AUDIT_COLUMNS)
 POINT_TERM = "scoring_term"
 #: The extra model input holding the rule set's points, when the spec asks for it.
 RULE_POINTS = "rule_points"
+#: The extra model input saying a training pupil was supported by the service (`support: adjust`); scoring
+#: sets it to "not supported", so a score is the risk without help.
+SUPPORTED = "supported"
 
 
 class ModelSpecError(ValueError):

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import joblib
 import numpy as np
 import pandas as pd
 
@@ -138,6 +137,7 @@ def log_training(
     result: TrainingResult, tracking_uri: str | None = None, register: bool = True
 ) -> LoggedModel:
     """Log a training run to MLflow and (by default) register its model under the spec's name."""
+    import joblib
     import matplotlib.pyplot as plt
     import mlflow
     from mlflow.models import infer_signature
@@ -306,7 +306,7 @@ def list_model_versions(model_name: str | None = None, tracking_uri: str | None 
 
 @dataclass(frozen=True)
 class LoadedModel:
-    model: RiskModel
+    model: RiskModel  # or, read for scoring from a bundle, its numbers (riskengine.model.linear)
     version: str  # what a score run records: registry name/version or file name and hash
 
 
@@ -322,19 +322,23 @@ def load_model(
     reference: str | Path | RiskModel = CHAMPION,
     model_name: str | None = None,
     tracking_uri: str | None = None,
+    for_scoring: bool = False,
 ) -> LoadedModel:
     """A model from a joblib path, a `models:/` URI, a registry version number or an alias (champion).
 
-    An alias that `promote` wrote a local bundle for is read from the bundle, without MLflow.
+    An alias that `promote` wrote a local bundle for is read from the bundle, without MLflow; with
+    `for_scoring`, as the model's numbers (`riskengine.model.linear`), without scikit-learn either.
     """
-    from riskengine.model.pipeline import RiskModel
-
-    if isinstance(reference, RiskModel):
+    if not isinstance(reference, str | Path):  # a fitted model in memory
         return LoadedModel(
             reference, f"in-memory ({getattr(reference, 'metadata_', {}).get('spec_version')})"
         )
     path = Path(reference)
     if path.suffix == ".joblib" or path.is_file():
+        import joblib
+
+        from riskengine.model.pipeline import RiskModel
+
         content = path.read_bytes()
         model = joblib.load(path)
         if not isinstance(model, RiskModel):
@@ -343,7 +347,7 @@ def load_model(
     if not str(reference).isdigit() and "/" not in str(reference):
         directory = bundle_dir(tracking_uri or default_tracking_uri(), str(reference))
         if model_name is None and bundle_exists(directory):
-            model, label = read_bundle(directory)
+            model, label = read_bundle(directory, numbers=for_scoring)
             return LoadedModel(model, label)
     import mlflow
 

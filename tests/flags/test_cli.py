@@ -1,11 +1,17 @@
 """The issue-5 commands end to end in a fresh home: train -> promote -> score -> explain."""
 
+import os
+
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from riskengine.cli import app
+from riskengine.flags import score_term
+from riskengine.model import RiskModel, load_model
 from riskengine.store import Store
 from riskengine.synth import generate
+from tests.model.test_light_imports import cli_imports
 
 UPLOAD = {"filename": "synthetic.csv", "sha256": "0" * 64, "mapping": "canonical", "mapping_sha256": None,
           "n_rows": 0, "n_warnings": 0, "uploaded_by": "test"}  # fmt: skip
@@ -36,6 +42,20 @@ def test_train_promote_score_explain(tmp_path, monkeypatch):
     assert promoted.exit_code == 0 and "@champion" in promoted.output
     unknown = runner.invoke(app, ["promote", "99"])
     assert unknown.exit_code == 1 and "Error:" in unknown.output
+
+    # a fresh process, as an adviser runs it: the champion's numbers, no heavy library; the same scores
+    fresh = cli_imports(["score", "--year", "2026/27", "--term", "autumn"], dict(os.environ))
+    assert fresh["exit"] == 0 and "riskengine-neet/1 (@champion)" in fresh["output"]
+    assert fresh["loaded"] == [], f"score imported {fresh['loaded']}"
+    champion = load_model()  # the skops model itself
+    assert isinstance(champion.model, RiskModel)
+    through_skops, _ = score_term(Store.open(), "2026/27", "autumn", model=champion)
+    columns = ["upn", "probability", "flag", "flag_reason", "reasons_up", "contributions", "details"]
+    pd.testing.assert_frame_equal(
+        Store.open().read_scores(run_id=fresh["run"])[columns],
+        Store.open().read_scores(run_id=through_skops)[columns],
+        check_exact=True,
+    )
 
     scored = runner.invoke(app, ["score", "--year", "2026/27", "--term", "autumn", "--top-n", "20"])
     assert scored.exit_code == 0, scored.output
