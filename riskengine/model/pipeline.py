@@ -34,7 +34,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from riskengine.features.catalogue import KIND_DTYPES, NUMERIC_KINDS
 from riskengine.model.bounded import BoundedLogisticRegression
-from riskengine.model.spec import POINT_TERM, explain_together_problems
+from riskengine.model.spec import POINT_TERM, SUPPORTED, explain_together_problems
 from riskengine.model.spec import RULE_POINTS as RULE_POINTS  # defined with the spec; importable from here
 
 _TERMS = ("autumn", "spring", "summer")
@@ -349,6 +349,9 @@ class RiskModel(ClassifierMixin, BaseEstimator):
 
     def _matrix(self, X: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self, "pipeline_")
+        if SUPPORTED in self.feature_names_in_ and SUPPORTED not in X.columns:
+            # Trained with `support: adjust`: a score is the risk without help (riskengine.model.support).
+            X = X.assign(**{SUPPORTED: pd.array([False] * len(X), dtype="boolean")})
         missing = [f for f in self.feature_names_in_ if f not in X.columns]
         if missing:
             raise ValueError(f"the feature frame lacks the model's features {missing}")

@@ -24,6 +24,9 @@ FORBIDDEN_FEATURES = frozenset(spec.AUDIT_COLUMNS)
 POINT_TERM = "scoring_term"
 #: The extra model input holding the rule set's points, when the spec asks for it.
 RULE_POINTS = "rule_points"
+#: The extra model input saying a training pupil was supported by the service (`support: adjust`); scoring
+#: sets it to "not supported", so a score is the risk without help.
+SUPPORTED = "supported"
 
 
 class ModelSpecError(ValueError):
@@ -72,6 +75,10 @@ class ModelSpec(BaseModel):
     term: Literal["autumn", "spring", "summer"]
     features: tuple[str, ...] = Field(min_length=1)
     include_rule_points: bool = False
+    #: Pupils the service supported, whose outcomes the support changed (riskengine.model.support):
+    #: "adjust" (a supported indicator in the model, set to "not supported" when scoring), "leave_out"
+    #: (dropped from training) or "ignore" (trained on like everyone else).
+    support: Literal["adjust", "leave_out", "ignore"] = "adjust"
     penalty: Literal["l2"] = "l2"
     #: "auto": chosen by cross-validated log-loss on the training cohorts; or a fixed positive number.
     C: Literal["auto"] | Annotated[float, Field(gt=0)] = "auto"
