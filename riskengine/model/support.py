@@ -16,11 +16,9 @@ from typing import Any
 import pandas as pd
 
 from riskengine.evaluation.disclosure import format_count
+from riskengine.impact.frame import STARTED
 from riskengine.model.frame import TrainingFrame
 from riskengine.model.spec import SUPPORTED
-
-#: Intervention statuses that mean support actually began (as riskengine.impact.frame counts them).
-BEGAN = ("active", "completed", "withdrawn")
 
 
 def supported_pupils(interventions: pd.DataFrame, year11_start: pd.Series) -> pd.Index:
@@ -28,7 +26,7 @@ def supported_pupils(interventions: pd.DataFrame, year11_start: pd.Series) -> pd
     `current_interventions`' frame, `year11_start` maps upn -> the start year of their Year 11."""
     if interventions is None or interventions.empty:
         return pd.Index([], dtype=object)
-    began = interventions[interventions["status"].isin(BEGAN)]
+    began = interventions[interventions["status"].isin(STARTED)]
     first = pd.to_datetime(began.groupby(began["upn"].astype(str))["start_date"].min())
     end = pd.to_datetime(
         year11_start.reindex(first.index).astype("Int64").astype(str) + "-08-31", errors="coerce"
