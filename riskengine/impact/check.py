@@ -36,7 +36,6 @@ def estimates_against_truth(la, n_boot: int = 200, seed: int = 0) -> pd.DataFram
                 "naive": estimate.naive,
                 "truth": true_value,
                 "n_supported": estimate.n_supported,
-                "standard_error": estimate.details.get("standard_error", np.nan),
                 "bootstrap_se": estimate.details.get("bootstrap_se", np.nan),
             }
         )

@@ -52,9 +52,8 @@ def test_weighted_att_removes_confounding_the_naive_difference_keeps() -> None:
     assert np.isfinite([estimate.ci_low, estimate.ci_high]).all() and estimate.width < 0.2
     assert _within(estimate, -0.3)
     assert estimate.naive > 0  # supported pupils are at higher risk: the raw difference has the wrong sign
-    # the studentised interval's analytic standard error agrees with the spread of the refitted replicates
-    assert estimate.details["interval"] == "studentised bootstrap"
-    assert estimate.details["standard_error"] == pytest.approx(estimate.details["bootstrap_se"], rel=0.25)
+    # a normal interval from the refitted replicates: symmetric about the estimate
+    assert estimate.estimate - estimate.ci_low == pytest.approx(estimate.ci_high - estimate.estimate)
     balance = estimate.tables["balance"].set_index("covariate")
     assert abs(balance.loc["risk", "smd_before"]) > 0.5 > 0.1 > abs(balance.loc["risk", "smd_after"])
 
