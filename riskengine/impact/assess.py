@@ -85,6 +85,15 @@ def positive_behaviours(pupil_terms: pd.DataFrame, starts: pd.Series, window: in
     return out
 
 
+def days_neet(frame: pd.DataFrame, destinations: pd.DataFrame | None) -> np.ndarray:
+    """Each pupil's days NEET in the six months after Year 11, from the destination records (NaN when
+    there are none)."""
+    if destinations is None or not len(destinations):
+        return np.full(len(frame), np.nan)
+    cohort = frame["cohort"].astype(int)
+    return days_neet_after_leaving(destinations, cohort).reindex(frame.index).to_numpy()
+
+
 def outcome_measures(
     frame: pd.DataFrame,
     interventions: pd.DataFrame,
@@ -95,11 +104,8 @@ def outcome_measures(
     mean days NEET in the first six months, positive behaviours improved and qualifications gained
     (the last two for supported pupils only)."""
     after = frame[~frame["before_service"]].copy()
-    if destinations is not None and len(destinations):
-        cohort = after["cohort"].astype(int)
-        after["days_neet"] = days_neet_after_leaving(destinations, cohort).reindex(after.index).to_numpy()
-    else:
-        after["days_neet"] = np.nan
+    if "days_neet" not in after:
+        after["days_neet"] = days_neet(after, destinations)
     behaviours = (
         positive_behaviours(pupil_terms, after.loc[after["supported"], "support_start"])
         if pupil_terms is not None and after["supported"].any()
@@ -196,6 +202,7 @@ def assess_impact(
             "riskengine_version": riskengine.__version__,
         }
     )
+    frame = frame.assign(days_neet=days_neet(frame, destinations))
     after = frame[~frame["before_service"]]
     numeric = ["score_logit", "flagged", "rule_flag", *MAIN_FACTORS]
     numeric = [c for c in numeric if c in frame and frame[c].notna().any()]
@@ -218,6 +225,15 @@ def assess_impact(
     else:
         result.not_estimated["weighting: attendance"] = (
             "too few pupils with attendance after the scoring term"
+        )
+    with_days = after[after["days_neet"].notna()]
+    if with_days["supported"].sum() >= MIN_GROUP and (~with_days["supported"]).sum() >= MIN_GROUP:
+        _try(result, "weighting: days NEET", lambda: weighted_att(
+            after, "days_neet", numeric=numeric, categorical=categorical, n_boot=n_boot,
+            confidence=confidence, seed=seed))  # fmt: skip
+    else:
+        result.not_estimated["weighting: days NEET"] = (
+            f"needs at least {MIN_GROUP} supported and {MIN_GROUP} unsupported pupils with destinations"
         )
     _try(result, "before/after: outcome", lambda: before_after(
         frame, "outcome", cohort="cohort", numeric=[c for c in numeric if c not in ("flagged", "rule_flag")],

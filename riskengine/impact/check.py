@@ -36,6 +36,7 @@ def estimates_against_truth(la, n_boot: int = 200, seed: int = 0) -> pd.DataFram
                 "naive": estimate.naive,
                 "truth": true_value,
                 "n_supported": estimate.n_supported,
+                "bootstrap_se": estimate.details.get("bootstrap_se", np.nan),
             }
         )
 
@@ -56,6 +57,13 @@ def estimates_against_truth(la, n_boot: int = 200, seed: int = 0) -> pd.DataFram
             seed=seed,
         ),
         truth["att_attendance"],
+    )
+    row(
+        "weighted ATT, days NEET",
+        weighted_att(
+            after, "days_neet", numeric=COMPARED_ON, categorical=CATEGORIES, n_boot=n_boot, seed=seed
+        ),
+        truth["att_days_neet"],
     )
     row("fuzzy RD at the cut-off, outcome", fuzzy_rd(after, "outcome"), truth["rd_outcome"])
     share = la.service.spec.capacity

@@ -54,6 +54,14 @@ def _cohorts(result: TrainingResult) -> str:
     return f"Cohorts, all used for fitting: {', '.join(result.train_cohorts)}."
 
 
+def _support(result: TrainingResult) -> str:
+    """How pupils the service supported were handled (riskengine.model.support), in one sentence."""
+    support = result.model.metadata_.get("support")
+    if not support:
+        return f"Support ({result.spec.support}): no record of the service's interventions was read."
+    return support["note"]
+
+
 def _not_available(result: TrainingResult) -> str:
     """The spec's features the model could not use, with the training notices that say why."""
     if not result.not_available:
@@ -126,6 +134,7 @@ Flags: {spec.flag_threshold.describe()}, plus every pupil the rule set flags.
   with no destination recorded, {fp["n_window_open"]} whose destination window was not yet over.
   Per cohort: {fp["pupils_per_cohort"]}.
 - Outcome: {fp["outcome_definition"]}.
+- {_support(result)}
 - Feature matrix sha256 `{fp["features_sha256"][:16]}`, catalogue {catalogue_version}.
 
 ## Model

@@ -186,6 +186,14 @@ def _point_names(keys: np.ndarray) -> list[str]:
     return [f"Year {k.split()[0]} {k.split()[1]}" for k in keys]
 
 
+def supported_default(X: pd.DataFrame, features: Sequence[str] | Mapping[str, str]) -> pd.DataFrame:
+    """A model trained with `support: adjust` (riskengine.model.support) scores every pupil as not
+    supported unless the frame says otherwise: a score is the risk without help."""
+    if SUPPORTED in features and SUPPORTED not in X.columns:
+        X = X.assign(**{SUPPORTED: pd.array([False] * len(X), dtype="boolean")})
+    return X
+
+
 class PointRouting:
     """A model per scoring point: each pupil is explained by their year group and term's model.
 
@@ -241,8 +249,11 @@ class PointRouting:
         raise NotImplementedError
 
     def _inputs(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
-        """The feature arrays the model columns are made from, unseen codes blanked (`without_unseen`)."""
-        return feature_inputs(without_unseen(self, X), self.feature_kinds)
+        """The feature arrays the model columns are made from, unseen codes blanked (`without_unseen`) and
+        support set to none where the frame does not say (`supported_default`)."""
+        return feature_inputs(
+            without_unseen(self, supported_default(X, self.feature_kinds)), self.feature_kinds
+        )
 
     def _by_point(self, X: pd.DataFrame, keys: np.ndarray) -> list[tuple[Any, np.ndarray, Any]]:
         """(model, rows, inputs) per scoring point in `keys`; the inputs are converted once for all."""
@@ -406,13 +417,6 @@ class LinearRiskModel(PointRouting):
         return cls(spec)
 
     # --- scoring ----------------------------------------------------------------------------------------
-
-    def _inputs(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
-        """As `PointRouting._inputs`; trained with `support: adjust`, a score is the risk without help
-        (riskengine.model.support)."""
-        if SUPPORTED in self.feature_kinds and SUPPORTED not in X.columns:
-            X = X.assign(**{SUPPORTED: pd.array([False] * len(X), dtype="boolean")})
-        return super()._inputs(X)
 
     def _matrix(
         self, X: pd.DataFrame, rows: np.ndarray | None = None, inputs: Mapping[str, np.ndarray] | None = None

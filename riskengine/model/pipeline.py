@@ -43,6 +43,7 @@ from riskengine.model.linear import (
     explain_columns,
     model_matrix,
     sigmoid,
+    supported_default,
     unseen_codes,
     without_unseen,
 )
@@ -313,6 +314,7 @@ class RiskModel(PointRouting, ClassifierMixin, BaseEstimator):
         """The model columns by the fitted scikit-learn transformers themselves: what `_matrix` computes
         from their numbers (`linear.column_specs`), bit for bit (tested, and checked by promote)."""
         check_is_fitted(self, "pipeline_")
+        X = supported_default(X, self.feature_names_in_)
         missing = [f for f in self.feature_names_in_ if f not in X.columns]
         if missing:
             raise ValueError(f"the feature frame lacks the model's features {missing}")

@@ -75,6 +75,10 @@ class ModelSpec(BaseModel):
     term: Literal["autumn", "spring", "summer"]
     features: tuple[str, ...] = Field(min_length=1)
     include_rule_points: bool = False
+    #: Pupils the service supported, whose outcomes the support changed (riskengine.model.support):
+    #: "adjust" (a supported indicator in the model, set to "not supported" when scoring), "leave_out"
+    #: (dropped from training) or "ignore" (trained on like everyone else).
+    support: Literal["adjust", "leave_out", "ignore"] = "adjust"
     penalty: Literal["l2"] = "l2"
     #: "auto": chosen by cross-validated log-loss on the training cohorts; or a fixed positive number.
     C: Literal["auto"] | Annotated[float, Field(gt=0)] = "auto"

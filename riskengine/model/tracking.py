@@ -162,6 +162,7 @@ def log_training(
                     "term": spec.term,
                     "features": ",".join(spec.features),
                     "include_rule_points": spec.include_rule_points,
+                    "support": spec.support,
                     "penalty": spec.penalty,
                     "C": spec.C,
                     "C_chosen": model.C_,

@@ -24,7 +24,8 @@ from riskengine.features import Catalogue, load_catalogue
 from riskengine.model.calibration import probability_metrics
 from riskengine.model.frame import TrainingFrame, build_training_frame
 from riskengine.model.pipeline import RULE_POINTS, RiskModel
-from riskengine.model.spec import ModelSpec, load_model_spec
+from riskengine.model.spec import SUPPORTED, ModelSpec, load_model_spec
+from riskengine.model.support import handle_support
 from riskengine.outcomes import OutcomeDefinition
 
 #: A calibrated model's validation ECE is under this; above it, the spec should say sigmoid or isotonic.
@@ -77,9 +78,13 @@ def fairness_top_percent(model_spec: ModelSpec) -> float:
 
 
 def make_model(
-    model_spec: ModelSpec, catalogue: Catalogue, features: Sequence[str] | None = None
+    model_spec: ModelSpec,
+    catalogue: Catalogue,
+    features: Sequence[str] | None = None,
+    supported: bool = False,
 ) -> RiskModel:
-    """An unfitted RiskModel configured by the spec, on `features` (default: all the spec's features).
+    """An unfitted RiskModel configured by the spec, on `features` (default: all the spec's features), plus
+    the `supported` indicator when asked (riskengine.model.support; either direction, reference "no").
 
     An `explain_together` group keeps only its members among `features`, and goes when fewer than two stay.
     """
@@ -90,6 +95,8 @@ def make_model(
     if model_spec.include_rule_points:
         kinds[RULE_POINTS] = "number"
         references[RULE_POINTS], directions[RULE_POINTS] = 0, "raises"
+    if supported:
+        kinds[SUPPORTED], references[SUPPORTED], directions[SUPPORTED] = "flag", False, "either"
     categories = {n: list(catalogue[n].categories) for n, k in kinds.items() if k == "category"}
     groups = {
         name: [m for m in members if m in kinds] for name, members in model_spec.explain_together.items()
@@ -227,8 +234,10 @@ def fit_model(frame: TrainingFrame, model_spec: ModelSpec, catalogue: Catalogue)
     (or older cohorts with too few positive cases), fit on all and validate by stratified K-fold."""
     check_enough_outcomes(frame, model_spec)
     features, not_available, notices = usable_features(frame, model_spec, catalogue)
-    inputs = frame.features[features + ([RULE_POINTS] if model_spec.include_rule_points else [])]
-    unfitted = make_model(model_spec, catalogue, features)
+    extra = [RULE_POINTS] if model_spec.include_rule_points else []
+    supported = SUPPORTED in frame.features  # added by riskengine.model.support for `support: adjust`
+    inputs = frame.features[features + extra + ([SUPPORTED] if supported else [])]
+    unfitted = make_model(model_spec, catalogue, features, supported)
     validation, why = _validation_plan(frame, model_spec)
     cohorts = sorted(frame.cohort.unique())
     if validation == TEMPORAL:
@@ -319,6 +328,7 @@ def fit_point_models(
     catalogue: Catalogue,
     rule_set: Any = None,
     definition: OutcomeDefinition | None = None,
+    supported: pd.Index | None = None,
 ) -> TrainingResult:
     """Fit a model for each of the spec's other scoring points and attach them to `result.model`.
 
@@ -326,7 +336,8 @@ def fit_point_models(
     when there is too little history; its own notices join the result's) on past pupils
     as they were at that year group and term, with the C the spec's own point used (chosen there when the
     spec says `C: auto`: the same pupils at a later term need no new choice, and it saves 45 fits a point).
-    Its validation figures are in `metadata_["points"]`.
+    Its validation figures are in `metadata_["points"]`. `supported` (UPNs) are handled as at the spec's
+    own point (`support` in the spec).
     """
     spec, model = result.spec, result.model
     model.point_ = spec.point
@@ -336,6 +347,8 @@ def fit_point_models(
         year, term = point.split()
         at = spec.model_copy(update={"year_group": int(year), "term": term, "C": model.C_})
         frame = build_training_frame(pupil_terms, destinations, at, catalogue, rule_set, definition)
+        if supported is not None:
+            frame = handle_support(frame, supported, spec.support)[0]
         fitted = fit_model(frame, at, catalogue)
         model.point_models_[point] = fitted.model
         summary[point] = _point_summary(fitted)
@@ -361,7 +374,11 @@ def _point_summary(result: TrainingResult) -> dict[str, Any]:
 def coefficient_table(model: RiskModel, catalogue: Catalogue) -> pd.DataFrame:
     """The model's coefficients with each column's catalogue feature label, largest effects first."""
     table = model.coefficients()
-    labels = {n: catalogue.label(n) for n in catalogue.names} | {RULE_POINTS: "Rule points", "": "Baseline"}
+    labels = {n: catalogue.label(n) for n in catalogue.names} | {
+        RULE_POINTS: "Rule points",
+        SUPPORTED: "Supported by the service (scored as not supported)",
+        "": "Baseline",
+    }
     table.insert(2, "label", table["feature"].map(labels))
     order = np.r_[0, 1 + np.argsort(-table["coefficient"].iloc[1:].abs().to_numpy(), kind="stable")]
     return table.iloc[order].reset_index(drop=True)

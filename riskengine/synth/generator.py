@@ -30,6 +30,7 @@ compared against the true probabilities (`truth.true_probability`, the best achi
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -41,7 +42,7 @@ from riskengine.spec.upload import ETHNICITY_MAJOR_GROUP, term_index, year_start
 from riskengine.synth.destinations import MOVED_AWAY_SHARE, as_of_date, check_under_record, draw_destinations
 from riskengine.synth.population import N_TERMS, make_pupils, make_schools
 from riskengine.synth.risk import latent_logit, risk_drivers
-from riskengine.synth.service import ServiceData, ServiceSpec, run_service
+from riskengine.synth.service import ServiceData, ServiceSpec, add_days_neet, run_service
 from riskengine.synth.terms import simulate_terms, to_pupil_terms
 
 DEFAULT_AS_OF = ("2026/27", "autumn")
@@ -170,18 +171,18 @@ def generate(
     hidden = truth["under_recorded"].to_numpy()
     dropped = hidden & ((under_record or {}).get("record_as", "eet") == "missing")
     truth["has_destination"] = window_started.to_numpy() & on_roll_in_year11 & ~moved_away & ~dropped
-    destinations = draw_destinations(
-        truth.assign(
-            recorded=truth["has_destination"],
-            shown_positive=outcome & ~hidden,
-            youth_justice=drivers["youth_justice_to_date"].to_numpy() > 0,
-            eal=people.eal,
-            ehc_plan=drivers["ehc_plan"].to_numpy() > 0,
-            ks2=ks2,
-        ),
-        as_of,
-        rng,
+    recorded = truth.assign(
+        recorded=truth["has_destination"],
+        shown_positive=outcome & ~hidden,
+        youth_justice=drivers["youth_justice_to_date"].to_numpy() > 0,
+        eal=people.eal,
+        ehc_plan=drivers["ehc_plan"].to_numpy() > 0,
+        ks2=ks2,
     )
+    twin = copy.deepcopy(rng)  # the same draws again, for the service's potential destinations
+    destinations = draw_destinations(recorded, as_of, rng)
+    if service_data is not None:
+        add_days_neet(service_data, recorded, hidden, as_of, twin)
     truth["has_destination"] = np.isin(people.upn, destinations["upn"].unique().to_numpy(dtype=str))
     seen = observed.any(axis=1)  # pupils not yet on roll by the as-of term are left out
     truth = truth[seen].drop(columns=["sex", "ethnicity"]).set_index("upn").join(drivers).sort_index()

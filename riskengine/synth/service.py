@@ -14,11 +14,14 @@ The planted effect acts on both potential outcomes of every pupil, so every esti
 - resilience: pre/post assessments (resilience_4c stens) with measurement error, taken at a low point
   (pupils are referred when things are bad, so they would score better next time anyway); the post score
   rises by `resilience_effect` stens with support.
-Days NEET follow from the NEET outcome through the destination records.
+Days NEET follow from the NEET outcome through the destination records, which are drawn under both
+potential outcomes from the same random numbers (`days_neet0` / `days_neet1`), so the observed records
+are each pupil's own potential ones.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -275,6 +278,24 @@ def run_service(
     return changed, outcome, data
 
 
+def add_days_neet(
+    service: ServiceData, people: pd.DataFrame, hidden: np.ndarray, as_of: tuple[str, str], rng
+) -> None:
+    """Add `days_neet0` / `days_neet1` to `service.pupils`: days NEET in the six months after Year 11
+    without and with support, from destination records drawn under each potential outcome with `rng`'s
+    draws (a copy of the generator's state just before it drew the observed records)."""
+    from riskengine.evaluation.impact import days_neet_after_leaving
+    from riskengine.synth.destinations import draw_destinations
+
+    cohort = pd.Series(people["year11_start"].to_numpy(), index=people["upn"].astype(str))
+    for arm in ("0", "1"):
+        potential = service.pupils[f"y{arm}"].reindex(people["upn"]).to_numpy(dtype=bool)
+        shown = people.assign(shown_positive=potential & ~hidden)
+        records = draw_destinations(shown, as_of, copy.deepcopy(rng))
+        days = days_neet_after_leaving(records, cohort)
+        service.pupils[f"days_neet{arm}"] = days.reindex(service.pupils.index).to_numpy()
+
+
 #: The risk drivers an analyst would compare pupils on (the "main factors"), all observed at Year 9 autumn.
 MAIN_FACTORS: Final = (
     "absence_rate",
@@ -295,11 +316,17 @@ MAIN_FACTORS: Final = (
 )
 
 
+POTENTIAL: Final = ("y0", "y1", "p0", "p1", "attendance0", "attendance1", "days_neet0", "days_neet1")
+
+
 def analysis_frame(la) -> pd.DataFrame:
     """One row per pupil scored at Year 9 autumn whose destination window is complete and recorded: what an
     evaluator would have (cohort, school, score, `running` = logit(score) - logit(cut-off), flags,
     support, observed outcome and attendance, the main factors) plus both potential outcomes (`y0`, `y1`,
-    `p0`, `p1`, `attendance0`, `attendance1`) for computing the truth."""
+    `p0`, `p1`, `attendance0`, `attendance1`, `days_neet0`, `days_neet1`) for computing the truth; `days_neet`
+    is computed from the destination records, as the impact report does."""
+    from riskengine.evaluation.impact import days_neet_after_leaving
+
     if la.service is None:
         raise ValueError("this local authority was generated without a service (generate(service=...))")
     pupils = la.service.pupils
@@ -315,6 +342,7 @@ def analysis_frame(la) -> pd.DataFrame:
         return np.log(p / (1 - p))
 
     supported = own["supported"].to_numpy(dtype=bool)
+    cohort = pd.Series(own["y7_start"].to_numpy() + 4, index=rows.astype(str))
     frame = pd.DataFrame(
         {
             "cohort": own["y7_start"].to_numpy() + 4,
@@ -329,7 +357,8 @@ def analysis_frame(la) -> pd.DataFrame:
             "outcome": truth.loc[rows, "outcome"].to_numpy(dtype=float),
             "attendance_pre": own["attendance_pre"].to_numpy(),
             "attendance": np.where(supported, own["attendance1"], own["attendance0"]),
-            **{c: own[c].to_numpy() for c in ("y0", "y1", "p0", "p1", "attendance0", "attendance1")},
+            "days_neet": days_neet_after_leaving(la.destinations, cohort).to_numpy(),
+            **{c: own[c].to_numpy() for c in POTENTIAL},
             **{c: truth.loc[rows, c].to_numpy(dtype=float) for c in MAIN_FACTORS},
         },
         index=rows,
@@ -339,8 +368,9 @@ def analysis_frame(la) -> pd.DataFrame:
 
 def true_estimands(frame: pd.DataFrame, rd_bandwidth: float = 0.4) -> dict[str, float]:
     """Every estimand from both potential outcomes: the effect on the supported (risk difference in the
-    outcome, attendance) and the local effect at the cut-off (for pupils the rules did not flag, whose
-    support followed the capacity flag), fitted local-linearly to p1 - p0 with a narrow bandwidth."""
+    outcome, attendance, days NEET in the first six months) and the local effect at the cut-off (for
+    pupils the rules did not flag, whose support followed the capacity flag), fitted local-linearly to
+    p1 - p0 with a narrow bandwidth."""
     supported = frame["supported"].astype(bool)
     after = ~frame["before_service"].astype(bool)
     local = frame[after & ~frame["rule_flag"].astype(bool)]
@@ -354,6 +384,7 @@ def true_estimands(frame: pd.DataFrame, rd_bandwidth: float = 0.4) -> dict[str, 
     return {
         "att_outcome": float((frame["y1"] - frame["y0"])[supported].mean()),
         "att_attendance": float((frame["attendance1"] - frame["attendance0"])[supported].mean()),
+        "att_days_neet": float((frame["days_neet1"] - frame["days_neet0"])[supported].mean()),
         "rd_outcome": float(beta[0]),
     }
 

@@ -52,6 +52,8 @@ def test_weighted_att_removes_confounding_the_naive_difference_keeps() -> None:
     assert np.isfinite([estimate.ci_low, estimate.ci_high]).all() and estimate.width < 0.2
     assert _within(estimate, -0.3)
     assert estimate.naive > 0  # supported pupils are at higher risk: the raw difference has the wrong sign
+    # a normal interval from the refitted replicates: symmetric about the estimate
+    assert estimate.estimate - estimate.ci_low == pytest.approx(estimate.ci_high - estimate.estimate)
     balance = estimate.tables["balance"].set_index("covariate")
     assert abs(balance.loc["risk", "smd_before"]) > 0.5 > 0.1 > abs(balance.loc["risk", "smd_after"])
 
@@ -65,6 +67,7 @@ def test_before_after_needs_both_periods() -> None:
 WIDTHS = {
     "weighted ATT, outcome": 0.4,
     "weighted ATT, attendance": 0.4,
+    "weighted ATT, days NEET": 20.0,
     "fuzzy RD at the cut-off, outcome": 0.9,
     "before/after, at-risk outcome (ITT)": 0.35,
 }
@@ -83,6 +86,23 @@ def test_estimators_cover_the_planted_service_effect(seed: int) -> None:
         assert abs(row["estimate"] - row["truth"]) <= 4 * se, name
     # the planted effects are harmful-to-NEET reductions and attendance gains, so the truth has a sign
     assert rows.loc["weighted ATT, outcome", "truth"] < 0 < rows.loc["weighted ATT, attendance", "truth"]
+    assert rows.loc["weighted ATT, days NEET", "truth"] < 0
     # pupils assessed at a low point improve anyway: the naive resilience change overstates the effect
     resilience = rows.loc["naive pre/post, resilience (mean sten)"]
     assert resilience["estimate"] > resilience["truth"] + 0.3
+
+
+def test_days_neet_truth_comes_from_both_potential_destination_records() -> None:
+    """Each pupil's days NEET from the destination records are their own potential outcome (with support
+    if supported), so the truth in days NEET is computed from the same records the report reads."""
+    from riskengine.synth.service import analysis_frame, true_estimands
+
+    frame = analysis_frame(generate(pupils=200, cohorts=10, schools=2, seed=3, service=ServiceSpec()))
+    own = np.where(frame["supported"], frame["days_neet1"], frame["days_neet0"])
+    np.testing.assert_array_equal(frame["days_neet"].to_numpy(), own)
+    assert (frame["days_neet1"] <= frame["days_neet0"]).all()  # support only ever turns NEET into EET
+    assert (frame["days_neet1"] < frame["days_neet0"]).any()
+    helped = frame[frame["supported"]]
+    assert true_estimands(frame)["att_days_neet"] == pytest.approx(
+        (helped["days_neet1"] - helped["days_neet0"]).mean()
+    )

@@ -36,6 +36,7 @@ def test_impact_report_from_a_generated_service(tmp_path) -> None:
     assert result.exit_code == 0, result.output
     truth = json.loads((out / "service_truth.json").read_text())
     assert truth["estimands"]["att_outcome"] < 0 < truth["estimands"]["att_attendance"]
+    assert truth["estimands"]["att_days_neet"] <= 0  # days NEET, from both potential destination records
     db = f"sqlite:///{tmp_path / 'store.db'}"
     _seed_store(db, out)
     for kind in ("interventions", "assessments"):
@@ -53,6 +54,7 @@ def test_impact_report_from_a_generated_service(tmp_path) -> None:
     metrics = runs[0].data.metrics
     assert "inverse_probability_weighting_outcome_estimate" in metrics
     assert "before_and_after_the_service_risk_adjusted_outcome_ci_low" in metrics
+    assert "inverse_probability_weighting_days_neet_estimate" in metrics
     assert "inverse-probability weighting, outcome:" in result.output and "naive" in result.output
     html = (report / "impact.html").read_text()
     assert "Estimand:" in html and "Assumption:" in html and "there is no comparison group" in html
