@@ -30,7 +30,7 @@ from riskengine.features import Catalogue, load_catalogue
 from riskengine.features.compute import pupil_rows
 from riskengine.features.derivations import SESSIONS
 from riskengine.model.explain import value_text
-from riskengine.model.pipeline import POINT_TERM, RULE_POINTS
+from riskengine.model.spec import POINT_TERM, RULE_POINTS
 from riskengine.rules.language import Group, RuleSet, Test
 from riskengine.rules.vectorised import fired_matrix_vectorised
 from riskengine.spec import upload as spec
