@@ -98,7 +98,7 @@ def school_names(store: Store) -> dict[str, str]:
     """URN -> name for every listed school (pages fall back to the URN for any other); cached until the
     list is loaded again."""
     sl = t.school_list
-    with store.engine.connect() as connection:
+    with store.reading() as connection:
         loaded = connection.execute(sa.select(sa.func.max(sl.c.loaded_at), sa.func.count())).one()
     key = (str(store.engine.url), id(store.engine), *loaded)
     names = _names.get(key)
@@ -275,7 +275,7 @@ def enrolled(store: Store, today: date | None = None) -> pd.DataFrame:
     `leaver` (seen only as a Year 11 leaver within the destination window). Cached until the next upload,
     conflict change or day."""
     today = today or date.today()
-    with store.engine.connect() as connection:
+    with store.reading() as connection:
         key = (str(store.engine.url), id(store.engine), today, _version(connection))
     with _build_lock:  # one build at a time per process; the others then read the cache
         with _cache_lock:
