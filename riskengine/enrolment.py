@@ -27,6 +27,7 @@ from riskengine.spec import upload as spec
 from riskengine.store import Store
 from riskengine.store import tables as t
 from riskengine.upload.problems import problems
+from riskengine.web import tables as wt
 
 CONFLICT = "conflict"
 DUAL = "dual_registration"
@@ -249,9 +250,15 @@ _cache_lock = threading.Lock()
 _build_lock = threading.Lock()
 
 
+#: The audit action `riskengine.privacy.forget` records in the same transaction as each erasure.
+ERASURE = "forget_pupil"
+
+
 def _version(connection: sa.Connection) -> tuple:
-    """What the enrolment depends on, in one round trip: uploads, pupils (erasures), conflicts and their
-    resolution, and the schools list."""
+    """What the enrolment depends on, in one round trip: uploads, erasures, conflicts and their resolution,
+    and the schools list. Erasures are keyed on their audit entries (indexed), not on a count of pupils,
+    which PostgreSQL answers by reading every row: on every request, that is a cost that grows with the
+    store."""
     c = t.enrolment_conflicts
 
     def scalar(query: sa.Select) -> sa.ScalarSelect:
@@ -261,7 +268,7 @@ def _version(connection: sa.Connection) -> tuple:
         connection.execute(
             sa.select(
                 scalar(sa.select(sa.func.max(t.uploads.c.id))),
-                scalar(sa.select(sa.func.count()).select_from(t.pupils)),
+                scalar(sa.select(sa.func.max(wt.audit_log.c.id)).where(wt.audit_log.c.action == ERASURE)),
                 scalar(sa.select(sa.func.count(c.c.id))),
                 scalar(sa.select(sa.func.count(c.c.resolved_at))),
                 scalar(sa.select(sa.func.max(t.school_list.c.loaded_at))),
