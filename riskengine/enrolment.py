@@ -27,6 +27,7 @@ from riskengine.spec import upload as spec
 from riskengine.store import Store
 from riskengine.store import tables as t
 from riskengine.upload.problems import problems
+from riskengine.web import tables as wt
 
 CONFLICT = "conflict"
 DUAL = "dual_registration"
@@ -98,7 +99,7 @@ def school_names(store: Store) -> dict[str, str]:
     """URN -> name for every listed school (pages fall back to the URN for any other); cached until the
     list is loaded again."""
     sl = t.school_list
-    with store.engine.connect() as connection:
+    with store.reading() as connection:
         loaded = connection.execute(sa.select(sa.func.max(sl.c.loaded_at), sa.func.count())).one()
     key = (str(store.engine.url), id(store.engine), *loaded)
     names = _names.get(key)
@@ -249,9 +250,15 @@ _cache_lock = threading.Lock()
 _build_lock = threading.Lock()
 
 
+#: The audit action `riskengine.privacy.forget` records in the same transaction as each erasure.
+ERASURE = "forget_pupil"
+
+
 def _version(connection: sa.Connection) -> tuple:
-    """What the enrolment depends on, in one round trip: uploads, pupils (erasures), conflicts and their
-    resolution, and the schools list."""
+    """What the enrolment depends on, in one round trip: uploads, erasures, conflicts and their resolution,
+    and the schools list. Erasures are keyed on their audit entries (indexed), not on a count of pupils,
+    which PostgreSQL answers by reading every row: on every request, that is a cost that grows with the
+    store."""
     c = t.enrolment_conflicts
 
     def scalar(query: sa.Select) -> sa.ScalarSelect:
@@ -261,7 +268,7 @@ def _version(connection: sa.Connection) -> tuple:
         connection.execute(
             sa.select(
                 scalar(sa.select(sa.func.max(t.uploads.c.id))),
-                scalar(sa.select(sa.func.count()).select_from(t.pupils)),
+                scalar(sa.select(sa.func.max(wt.audit_log.c.id)).where(wt.audit_log.c.action == ERASURE)),
                 scalar(sa.select(sa.func.count(c.c.id))),
                 scalar(sa.select(sa.func.count(c.c.resolved_at))),
                 scalar(sa.select(sa.func.max(t.school_list.c.loaded_at))),
@@ -275,7 +282,7 @@ def enrolled(store: Store, today: date | None = None) -> pd.DataFrame:
     `leaver` (seen only as a Year 11 leaver within the destination window). Cached until the next upload,
     conflict change or day."""
     today = today or date.today()
-    with store.engine.connect() as connection:
+    with store.reading() as connection:
         key = (str(store.engine.url), id(store.engine), today, _version(connection))
     with _build_lock:  # one build at a time per process; the others then read the cache
         with _cache_lock:

@@ -17,7 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 import riskengine.web.tables as wt
-from riskengine.enrolment import AccessSettings, window_end
+from riskengine.enrolment import ERASURE, AccessSettings, window_end
 from riskengine.outcomes import load_outcome_definition, year11_start
 from riskengine.store import Store
 from riskengine.store import tables as t
@@ -105,7 +105,7 @@ def forget(store: Store, upn: str, by_email: str) -> int:
             sa.insert(wt.audit_log).values(
                 at=datetime.now(UTC),
                 user_id=admin,
-                action="forget_pupil",
+                action=ERASURE,
                 detail="a pupil was erased on request",
             )
         )

@@ -140,10 +140,9 @@ def scored_pupils(store: Store, enrolment_version: tuple) -> tuple[pd.DataFrame,
     previous scored term; plus the newest current and previous runs.
 
     Cached until a run is added (runs are never changed) or the enrolment's version moves (`enrolled`'s
-    frame.attrs["version"]: it counts the pupils, so an erased pupil (`riskengine forget`) drops at once;
-    counting them once per request, not twice, matters on PostgreSQL, where a count reads every row)."""
+    frame.attrs["version"]: it follows erasures, so an erased pupil (`riskengine forget`) drops at once)."""
     runs = st.score_runs
-    with store.engine.connect() as connection:
+    with store.reading() as connection:
         version = connection.execute(sa.select(sa.func.count(runs.c.id), sa.func.max(runs.c.id))).one()
     if not version[0]:
         return pd.DataFrame(), None, None

@@ -61,6 +61,7 @@ LOGIN_CSRF_COOKIE = "riskengine_login_csrf"
 HOME_BY_ROLE = {"school": "/school", "adviser": "/caseload", "evaluator": "/evaluator", "admin": "/caseload"}
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.auto_reload = False  # templates ship with the package: no stat of every file on every render
 templates.env.globals.update(role_labels=ROLE_LABELS, terms=spec.TERMS, decisions=DECISIONS)
 
 

@@ -183,7 +183,7 @@ def latest_decisions(store: Store, upns: Sequence[str], shared_only: bool = Fals
     if not upns:
         return pd.Series(dtype="string")
     upns, rows = list(upns), []
-    with store.engine.connect() as connection:
+    with store.reading() as connection:
         for start in range(0, len(upns), CHUNK):  # a whole caseload ("not reviewed") stays under the
             chunk = upns[start : start + CHUNK]  # database's limit on bound parameters
             newest = sa.select(sa.func.max(reviews.c.id)).where(reviews.c.upn.in_(chunk))

@@ -81,7 +81,7 @@ def resolve_session(store: Store, token: str | None) -> Session | None:
         .where(web_sessions.c.token_sha256 == _digest(token), users.c.active.is_(True))
         .order_by(user_schools.c.school_urn)
     )
-    with store.engine.connect() as connection:
+    with store.reading() as connection:
         rows = connection.execute(query).all()
     if not rows:
         return None

@@ -105,6 +105,7 @@ audit_log = sa.Table(
     sa.Column("entry_key", sa.String(32), nullable=True),
     sa.Index("ix_audit_log_at", "at"),
     sa.Index("ix_audit_log_entry_key", "entry_key", unique=True),
+    sa.Index("ix_audit_log_action_id", "action", "id"),  # the newest erasure, read on every page
 )
 
 #: Sign-in throttling counters, one row per key ("pair:email|ip", "ip:address", "account:email"): a fixed

@@ -3,6 +3,8 @@ retention period; `riskengine forget UPN` erases one pupil, leaving only the fac
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
@@ -58,9 +60,11 @@ def test_retention_purges_identity_and_notes_only_after_the_window_and_period(
 
 
 def test_forget_erases_one_pupil_and_the_audit_log_keeps_only_the_fact(store, pupil_terms, schools, clients):
-    upn = pupil_terms.loc[pupil_terms["school_urn"] == schools[0], "upn"].iloc[-1]
-    ref = refs_of(store, [upn]).iloc[0]
     adviser = clients["adviser"]
+    listed = adviser.get("/caseload?all_pupils=1").text  # and the caseload is cached now
+    ref = re.search(r'href="/pupils/([0-9a-f]{24})"', listed).group(1)
+    with store.engine.connect() as connection:
+        upn = connection.execute(sa.select(st.pupil_refs.c.upn).where(st.pupil_refs.c.ref == ref)).scalar()
     token = csrf_of(adviser, "/caseload")
     adviser.post(
         f"/pupils/{ref}/interventions",
@@ -74,6 +78,7 @@ def test_forget_erases_one_pupil_and_the_audit_log_keeps_only_the_fact(store, pu
     assert done.exit_code == 0, done.output
     assert set(counts(store, upn).values()) == {0}
     assert adviser.get(f"/pupils/{ref}").status_code == 404
+    assert ref not in adviser.get("/caseload?all_pupils=1").text, "erased: off the cached caseload at once"
     with store.engine.connect() as connection:
         log = connection.execute(sa.select(wt.audit_log).where(wt.audit_log.c.action == "forget_pupil")).all()
     assert len(log) == 1 and upn not in str(log[0])

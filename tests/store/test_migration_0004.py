@@ -40,7 +40,7 @@ def test_0004_upgrades_and_downgrades(store: Store) -> None:
     with store.engine.begin() as connection:  # as a store from before 0004: pupils viewed never had refs
         connection.execute(sa.delete(t.pupil_refs))
 
-    _migrate(store, command.upgrade, "head")
+    _migrate(store, command.upgrade, "0004")
     assert store.schema_revision() == "0004"
     assert "login_attempts" not in sa.inspect(store.engine).get_table_names()
     assert "totp_last_step" in _columns(store, "users") and "entry_key" in _columns(store, "audit_log")
