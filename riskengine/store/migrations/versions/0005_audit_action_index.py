@@ -1,7 +1,7 @@
 """An index on audit_log (action, id): the enrolment's version reads the newest erasure's audit entry on
 every page instead of counting every pupil (issue 12, the caseload under load).
 
-Revision ID: 0005_k12c
+Revision ID: 0005
 Revises: 0004
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0005_k12c"
+revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
