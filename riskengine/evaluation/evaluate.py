@@ -197,16 +197,7 @@ def _describe_run(
             + (f" (+{definition.window_year_offset} year(s))" if definition.window_year_offset else "")
             + f", for the pupils who {cohort_span}"
         ),
-        "risk_factors": list(settings.risk_factors),
-        "attribute_titles": dict(settings.titles),
-        "audit_settings_version": settings.version,
-        "audit_settings_fingerprint": settings.fingerprint,
-        "band": list(settings.band),
-        "min_group_size": settings.min_group_size,
-        "min_events": settings.min_events,
-        "bootstrap_reps": settings.bootstrap_reps,
-        "confidence": settings.confidence,
-        "capacities": list(settings.capacities),
+        **settings.run_info(),
         "model_used": has_model,
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "riskengine_version": riskengine.__version__,

@@ -93,6 +93,21 @@ class AuditSettings:
         """A short hash recorded in every report, so two reports can be told apart by their settings."""
         return content_version(repr(sorted(asdict(self).items())).encode())
 
+    def run_info(self) -> dict[str, Any]:
+        """The settings every report's run information records, whichever scorer it audits."""
+        return {
+            "risk_factors": list(self.risk_factors),
+            "attribute_titles": dict(self.titles),
+            "audit_settings_version": self.version,
+            "audit_settings_fingerprint": self.fingerprint,
+            "band": list(self.band),
+            "min_group_size": self.min_group_size,
+            "min_events": self.min_events,
+            "bootstrap_reps": self.bootstrap_reps,
+            "confidence": self.confidence,
+            "capacities": list(self.capacities),
+        }
+
 
 def load_audit_settings(path: str | Path | None = None) -> AuditSettings:
     """Read an audit settings file; the shipped `evaluation/audit.yaml` when `path` is None."""
