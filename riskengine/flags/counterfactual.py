@@ -279,17 +279,26 @@ def _answers_for(
 
 def _effect(p0: float, p1: float, points0: float, points1: float) -> str:
     """What the change does, saying only what moves: "model risk would fall from 34% to 15% and the rule
-    points from 11 to 8", or "the rule points would fall from 6 to 4 (model risk stays at 18%)"."""
-    risk = f"{p0:.0%}" != f"{p1:.0%}"
+    points from 11 to 8", or "the rule points would fall from 6 to 4 (model risk stays at 18%)". A risk
+    that moves by less than a whole percent is given to a tenth (9.4% to 9.1%), so a fall that crosses the
+    model's line never reads as "stays at 9%"."""
+    before, after = _percents(p0, p1)
+    risk = before != after
     rules = points0 != points1
     if risk and rules:
         return (
-            f"model risk would fall from {p0:.0%} to {p1:.0%} and the rule points from {points0:g} to "
+            f"model risk would fall from {before} to {after} and the rule points from {points0:g} to "
             f"{points1:g}"
         )
     if risk:
-        return f"model risk would fall from {p0:.0%} to {p1:.0%} (the rule points stay at {points0:g})"
-    return f"the rule points would fall from {points0:g} to {points1:g} (model risk stays at {p0:.0%})"
+        return f"model risk would fall from {before} to {after} (the rule points stay at {points0:g})"
+    return f"the rule points would fall from {points0:g} to {points1:g} (model risk stays at {before})"
+
+
+def _percents(p0: float, p1: float) -> tuple[str, str]:
+    """Two risks as an adviser reads them: whole percents, or tenths where the whole percents agree."""
+    whole = f"{p0:.0%}", f"{p1:.0%}"
+    return whole if whole[0] != whole[1] else (f"{p0:.1%}", f"{p1:.1%}")
 
 
 def _number(value: Any) -> float | None:
