@@ -350,7 +350,9 @@ async def intervention_form(request: Request, ref: str) -> Response:
             shared_with_school=bool(typed["shared_with_school"]),
         )
     except ValueError as error:
-        errors = [{"text": str(error), "href": "#intervention-kind"}]
+        message = str(error)
+        field = "until" if "end" in message else "from" if "date" in message else "kind"
+        errors = [{"text": message, "href": f"#intervention-{field}"}]
         return _pupil_page(request, session, ref, 422, errors, {"intervention": typed})
     audit.record(store_of(request), session.user, "intervention", ref)
     return RedirectResponse(f"/pupils/{ref}#interventions", status_code=303)
@@ -360,10 +362,12 @@ async def intervention_form(request: Request, ref: str) -> Response:
 async def assessment_form(request: Request, ref: str) -> Response:
     session, form = await checked_form(request, *REVIEWER_ROLES)
     upn = _pupil_for_write(request, session, ref)
+    typed = {k: str(v) for k, v in form.items() if k != "csrf_token"}
     try:
-        record_assessment_form(store_of(request), session.user, upn, dict(form))
+        record_assessment_form(store_of(request), session.user, upn, typed)
     except ValueError as error:
-        raise HTTPException(status_code=422, detail=str(error)) from None
+        errors = [{"text": str(error), "href": f"#assessment-{typed.get('instrument', '')}-date"}]
+        return _pupil_page(request, session, ref, 422, errors, {"assessment": typed})
     audit.record(store_of(request), session.user, "assessment", ref)
     return RedirectResponse(f"/pupils/{ref}#assessments", status_code=303)
 

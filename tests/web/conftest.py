@@ -127,6 +127,13 @@ def sign_in(app, email: str, password: str = PASSWORD) -> TestClient:
     return client
 
 
+def table_rows(html: str, row_class: str) -> list[list[str]]:
+    """The text of each cell of the page's table rows of class `row_class` (tags inside cells dropped)."""
+    rows = re.findall(rf'<tr class="[^"]*\b{row_class}\b[^"]*">(.*?)</tr>', html, re.S)
+    cell = re.compile(r"<td[^>]*>(.*?)</td>", re.S)
+    return [[re.sub(r"<[^>]+>", "", c).strip() for c in cell.findall(row)] for row in rows]
+
+
 def csrf_of(client: TestClient, path: str = "/") -> str:
     """The session's CSRF token as a page's forms carry it."""
     page = client.get(path)

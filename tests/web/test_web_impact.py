@@ -13,7 +13,7 @@ from riskengine.impact.assess import ImpactResult
 from riskengine.impact.estimate import Estimate
 from riskengine.impact.report import write_impact_report
 from riskengine.web.tables import interventions
-from tests.web.conftest import csrf_of
+from tests.web.conftest import csrf_of, table_rows
 
 
 def _ref(client) -> str:
@@ -47,8 +47,7 @@ def test_adviser_records_typed_interventions_status_changes_and_assessments(clie
         )
     assert events["status"].tolist() == ["active", "completed"], "the change is a new event, the first kept"
     page = adviser.get(f"/pupils/{ref}").text
-    row = re.search(r'<tr class="intervention"><td>Family work</td><td>(\w+)</td>', page)
-    assert row and row.group(1) == "completed"
+    assert [row[:2] for row in table_rows(page, "intervention")] == [["Family work", "completed"]]
     scores = {"control": "3", "commitment": "4", "challenge": "5", "confidence": "2"}
     for stage, day, bump in (("pre", "2027-01-11", 0), ("post", "2027-04-01", 2)):
         response = adviser.post(
@@ -63,10 +62,13 @@ def test_adviser_records_typed_interventions_status_changes_and_assessments(clie
         data={"instrument": "resilience_4c", "date": "2027-04-02", "stage": "post", "csrf_token": token,
               **scores, "control": "11"},
     )  # fmt: skip
-    assert out_of_range.status_code == 422
+    assert out_of_range.status_code == 422 and "There is a problem" in out_of_range.text
+    field = r'<input class="govuk-input[^"]*" id="assessment-resilience_4c-challenge"[^>]*>'
+    kept = re.search(field, out_of_range.text)
+    assert kept and 'value="5"' in kept.group(0), "the failed form keeps what was typed"
     page = adviser.get(f"/pupils/{ref}").text
-    assert page.count('<tr class="assessment">') == 2
-    assert '<tr class="change"><td>control</td><td class="num">3.0</td><td class="num">5.0</td>' in page
+    assert len(table_rows(page, "assessment")) == 2
+    assert table_rows(page, "change")[0][:3] == ["control", "3.0", "5.0"]
     assert "not available" in page and "no reliable-change test" in page
 
 

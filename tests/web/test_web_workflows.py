@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from riskengine.store import tables as st
 from riskengine.web.tables import reviews
-from tests.web.conftest import PASSWORD, csrf_of, finished_job, finished_upload
+from tests.web.conftest import PASSWORD, csrf_of, finished_job, finished_upload, table_rows
 
 
 def flagged_ref(client) -> str:
@@ -71,7 +71,7 @@ def test_reviews_and_interventions_are_appended_never_overwritten(clients, store
     )
     assert backwards.status_code == 422
     page = adviser.get(f"/pupils/{ref}").text
-    decisions = re.findall(r'<tr class="review"><td>[^<]*</td><td>(\w+)</td>', page)
+    decisions = [row[1] for row in table_rows(page, "review")]
     assert decisions == ["dismiss", "confirm"], "newest first, the earlier decision kept"
     assert "Attendance improved after illness" in page and "Mentoring" in page and "2027-03-29" in page
     caseload = adviser.get("/caseload").text
