@@ -40,12 +40,17 @@ def estimates_against_truth(la, n_boot: int = 200, seed: int = 0) -> pd.DataFram
             }
         )
 
+    def candidates(name: str, estimate, true_value: float) -> None:
+        row(name, estimate, true_value)
+        for label, (low, high) in estimate.details["candidate_intervals"].items():
+            rows.append({**rows[-1], "estimator": f"{name} [{label}]", "ci_low": low, "ci_high": high})
+
     row(
         "weighted ATT, outcome",
         weighted_att(after, "outcome", numeric=COMPARED_ON, categorical=CATEGORIES, n_boot=n_boot, seed=seed),
         truth["att_outcome"],
     )
-    row(
+    candidates(
         "weighted ATT, attendance",
         weighted_att(
             after,
@@ -58,7 +63,7 @@ def estimates_against_truth(la, n_boot: int = 200, seed: int = 0) -> pd.DataFram
         ),
         truth["att_attendance"],
     )
-    row(
+    candidates(
         "weighted ATT, days NEET",
         weighted_att(
             after, "days_neet", numeric=COMPARED_ON, categorical=CATEGORIES, n_boot=n_boot, seed=seed

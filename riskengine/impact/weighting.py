@@ -36,8 +36,9 @@ def _att(
     binary: bool,
     starts: tuple | None = None,
     outcome_model: bool = False,
-) -> tuple[float, np.ndarray, tuple]:
-    """(ATT, the comparison weights, the fitted coefficients to start refits from).
+) -> tuple[float, np.ndarray, tuple, tuple[float, float]]:
+    """(ATT, the comparison weights, the fitted coefficients to start refits from, the two means whose
+    difference is the ATT: supported and weighted comparison).
 
     Without `outcome_model`: the supported pupils' mean outcome less the unsupported pupils' mean weighted
     by e / (1 - e) (normalised inverse-probability weighting). With it, inverse-probability-weighted
@@ -54,8 +55,8 @@ def _att(
     weights = np.where(control, e / (1 - e), 0.0)
     beta_m = None
     if not outcome_model:
-        att = y[t].mean() - np.sum(weights * y) / weights.sum()
-        return float(att), weights, (beta_e, None)
+        means = (float(y[t].mean()), float(np.sum(weights * y) / weights.sum()))
+        return means[0] - means[1], weights, (beta_e, None), means
     if binary:
         beta_m = logistic_fit(x[control], y[control], start=starts[1], weights=weights[control])
         m0 = predict_logistic(x, beta_m)
@@ -64,8 +65,33 @@ def _att(
         beta, *_ = np.linalg.lstsq(x[control] * root, y[control] * root[:, 0], rcond=None)
         m0 = x @ beta
     residual = y - m0
-    att = residual[t].mean() - np.sum(weights * residual) / weights.sum()
-    return float(att), weights, (beta_e, beta_m)
+    means = (float(residual[t].mean()), float(np.sum(weights * residual) / weights.sum()))
+    return means[0] - means[1], weights, (beta_e, beta_m), means
+
+
+SCALES = {
+    "sqrt": (np.sqrt, lambda v: np.maximum(v, 0.0) ** 2),
+    "cube root": (np.cbrt, lambda v: np.maximum(v, 0.0) ** 3),
+    "log": (np.log, np.exp),
+}
+
+
+def mover(
+    means: tuple[float, float], boot_means: np.ndarray, z: float, forward, back
+) -> tuple[float, float]:
+    """The interval for (supported mean - comparison mean) from each mean's own interval (MOVER, Zou &
+    Donner 2008, with the correlation of the two means' replicates): each mean's normal bootstrap
+    interval on a scale where a skewed, non-negative mean is nearer normal, mapped back, then combined."""
+    limits = []
+    for point, reps in zip(means, boot_means.T, strict=True):
+        centre, spread = forward(point), np.std(forward(reps), ddof=1)
+        limits.append((back(centre - z * spread), back(centre + z * spread)))
+    (l1, u1), (l2, u2) = limits
+    (m1, m2), d = means, means[0] - means[1]
+    r = float(np.corrcoef(boot_means.T)[0, 1])  # the refitted weights tie the two means together
+    below = (m1 - l1) ** 2 + (u2 - m2) ** 2 - 2 * r * (m1 - l1) * (u2 - m2)
+    above = (u1 - m1) ** 2 + (m2 - l2) ** 2 - 2 * r * (u1 - m1) * (m2 - l2)
+    return float(d - np.sqrt(max(below, 0.0))), float(d + np.sqrt(max(above, 0.0)))
 
 
 def balance_table(x: np.ndarray, names: list[str], t: np.ndarray, weights: np.ndarray) -> pd.DataFrame:
@@ -112,18 +138,23 @@ def weighted_att(
     y = usable[outcome].astype(float).to_numpy()
     binary = bool(np.isin(y, (0.0, 1.0)).all())
     x, names = design(usable, list(numeric), list(categorical))
-    point, weights, starts = _att(x, t, y, binary, outcome_model=outcome_model)
+    point, weights, starts, means = _att(x, t, y, binary, outcome_model=outcome_model)
     rng = np.random.default_rng(seed)
     treated_rows, control_rows = np.flatnonzero(t), np.flatnonzero(~t)
     boots = np.empty(n_boot)
+    boot_means = np.empty((n_boot, 2))
     for b in range(n_boot):  # replicates, not rows: each refits both models on a resample
         rows = np.concatenate(
             [rng.choice(treated_rows, len(treated_rows)), rng.choice(control_rows, len(control_rows))]
         )
-        boots[b], _, _ = _att(x[rows], t[rows], y[rows], binary, starts, outcome_model)
+        boots[b], _, _, boot_means[b] = _att(x[rows], t[rows], y[rows], binary, starts, outcome_model)
     se = float(boots.std(ddof=1))
     z = float(stats.norm.ppf(0.5 + confidence / 2))
     low, high = point - z * se, point + z * se
+    candidates = {}
+    if not outcome_model and not binary and (y >= 0).all() and min(means) > 0:
+        for name, (forward, back) in SCALES.items():
+            candidates[name] = mover(means, boot_means, z, forward, back)
     if baseline is not None:
         change = y[t] - usable.loc[t, baseline].astype(float).to_numpy()
         naive, naive_label = float(np.nanmean(change)), "supported pupils' change from before support"
@@ -151,6 +182,7 @@ def weighted_att(
             "rows_without_outcome": int(dropped),
             "effective_comparison_size": float(e_weights.sum() ** 2 / np.sum(e_weights**2)),
             "outcome_model": ("logistic" if binary else "linear") if outcome_model else "none",
+            "candidate_intervals": candidates,
         },
         tables={"balance": balance_table(x, names, t, weights)},
     )
