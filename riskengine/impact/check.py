@@ -45,7 +45,7 @@ def estimates_against_truth(la, n_boot: int = 200, seed: int = 0) -> pd.DataFram
         for label, (low, high) in estimate.details["candidate_intervals"].items():
             rows.append({**rows[-1], "estimator": f"{name} [{label}]", "ci_low": low, "ci_high": high})
 
-    row(
+    candidates(
         "weighted ATT, outcome",
         weighted_att(after, "outcome", numeric=COMPARED_ON, categorical=CATEGORIES, n_boot=n_boot, seed=seed),
         truth["att_outcome"],

@@ -76,15 +76,22 @@ SCALES = {
 }
 
 
+IQR_TO_SD = 2 * stats.norm.ppf(0.75)
+
+
 def mover(
-    means: tuple[float, float], boot_means: np.ndarray, z: float, forward, back
+    means: tuple[float, float], boot_means: np.ndarray, z: float, forward, back, robust: bool = False
 ) -> tuple[float, float]:
     """The interval for (supported mean - comparison mean) from each mean's own interval (MOVER, Zou &
     Donner 2008, with the correlation of the two means' replicates): each mean's normal bootstrap
     interval on a scale where a skewed, non-negative mean is nearer normal, mapped back, then combined."""
     limits = []
     for point, reps in zip(means, boot_means.T, strict=True):
-        centre, spread = forward(point), np.std(forward(reps), ddof=1)
+        shown = forward(reps)
+        spread = (
+            np.subtract(*np.quantile(shown, [0.75, 0.25])) / IQR_TO_SD if robust else np.std(shown, ddof=1)
+        )
+        centre = forward(point)
         limits.append((back(centre - z * spread), back(centre + z * spread)))
     (l1, u1), (l2, u2) = limits
     (m1, m2), d = means, means[0] - means[1]
@@ -151,10 +158,12 @@ def weighted_att(
     se = float(boots.std(ddof=1))
     z = float(stats.norm.ppf(0.5 + confidence / 2))
     low, high = point - z * se, point + z * se
-    candidates = {}
+    iqr_se = float(np.subtract(*np.quantile(boots, [0.75, 0.25])) / IQR_TO_SD)
+    candidates = {"normal IQR": (point - z * iqr_se, point + z * iqr_se)}
     if not outcome_model and not binary and (y >= 0).all() and min(means) > 0:
         for name, (forward, back) in SCALES.items():
             candidates[name] = mover(means, boot_means, z, forward, back)
+            candidates[f"{name} IQR"] = mover(means, boot_means, z, forward, back, robust=True)
     if baseline is not None:
         change = y[t] - usable.loc[t, baseline].astype(float).to_numpy()
         naive, naive_label = float(np.nanmean(change)), "supported pupils' change from before support"
