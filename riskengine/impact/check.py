@@ -40,17 +40,12 @@ def estimates_against_truth(la, n_boot: int = 200, seed: int = 0) -> pd.DataFram
             }
         )
 
-    def candidates(name: str, estimate, true_value: float) -> None:
-        row(name, estimate, true_value)
-        for label, (low, high) in estimate.details["candidate_intervals"].items():
-            rows.append({**rows[-1], "estimator": f"{name} [{label}]", "ci_low": low, "ci_high": high})
-
-    candidates(
+    row(
         "weighted ATT, outcome",
         weighted_att(after, "outcome", numeric=COMPARED_ON, categorical=CATEGORIES, n_boot=n_boot, seed=seed),
         truth["att_outcome"],
     )
-    candidates(
+    row(
         "weighted ATT, attendance",
         weighted_att(
             after,
@@ -63,10 +58,16 @@ def estimates_against_truth(la, n_boot: int = 200, seed: int = 0) -> pd.DataFram
         ),
         truth["att_attendance"],
     )
-    candidates(
+    row(
         "weighted ATT, days NEET",
         weighted_att(
-            after, "days_neet", numeric=COMPARED_ON, categorical=CATEGORIES, n_boot=n_boot, seed=seed
+            after,
+            "days_neet",
+            numeric=COMPARED_ON,
+            categorical=CATEGORIES,
+            n_boot=n_boot,
+            seed=seed,
+            log_scale=True,
         ),
         truth["att_days_neet"],
     )
