@@ -230,7 +230,7 @@ def assess_impact(
     if with_days["supported"].sum() >= MIN_GROUP and (~with_days["supported"]).sum() >= MIN_GROUP:
         _try(result, "weighting: days NEET", lambda: weighted_att(
             after, "days_neet", numeric=numeric, categorical=categorical, n_boot=n_boot,
-            confidence=confidence, seed=seed))  # fmt: skip
+            confidence=confidence, seed=seed, log_scale=True))  # fmt: skip
     else:
         result.not_estimated["weighting: days NEET"] = (
             f"needs at least {MIN_GROUP} supported and {MIN_GROUP} unsupported pupils with destinations"

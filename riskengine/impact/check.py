@@ -61,7 +61,13 @@ def estimates_against_truth(la, n_boot: int = 200, seed: int = 0) -> pd.DataFram
     row(
         "weighted ATT, days NEET",
         weighted_att(
-            after, "days_neet", numeric=COMPARED_ON, categorical=CATEGORIES, n_boot=n_boot, seed=seed
+            after,
+            "days_neet",
+            numeric=COMPARED_ON,
+            categorical=CATEGORIES,
+            n_boot=n_boot,
+            seed=seed,
+            log_scale=True,
         ),
         truth["att_days_neet"],
     )

@@ -58,6 +58,24 @@ def test_weighted_att_removes_confounding_the_naive_difference_keeps() -> None:
     assert abs(balance.loc["risk", "smd_before"]) > 0.5 > 0.1 > abs(balance.loc["risk", "smd_after"])
 
 
+def test_days_like_count_gets_an_interval_reaching_further_below_a_small_comparison_mean() -> None:
+    """Zero for most pupils, up to 180 for a few, and few comparable unsupported pupils: the comparison
+    mean is right-skewed, so the log-scale interval reaches further below the effect than above it."""
+    rng = np.random.default_rng(7)
+    n = 4000
+    risk = rng.normal(0, 1, n)
+    supported = rng.random(n) < 1 / (1 + np.exp(-(-2.5 + 1.5 * risk)))
+    neet = rng.random(n) < 1 / (1 + np.exp(-(-2.0 + 0.8 * risk - 0.5 * supported)))
+    days = np.where(neet, rng.integers(1, 181, n), 0).astype(float)
+    frame = pd.DataFrame({"risk": risk, "supported": supported, "days": days})
+    estimate = weighted_att(frame, "days", numeric=["risk"], n_boot=100, log_scale=True)
+    assert np.isfinite([estimate.ci_low, estimate.ci_high]).all() and estimate.width < 40
+    assert estimate.estimate - estimate.ci_low > estimate.ci_high - estimate.estimate > 0
+    assert "log scale" in estimate.details["interval"]
+    with pytest.raises(ValueError, match="non-negative"):
+        weighted_att(frame.assign(days=days - 1), "days", numeric=["risk"], n_boot=10, log_scale=True)
+
+
 def test_before_after_needs_both_periods() -> None:
     frame = pd.DataFrame({"y": [0.0, 1.0] * 10, "c": [1] * 20, "x": np.arange(20.0), "before_service": True})
     with pytest.raises(ValueError, match="both before and after"):

@@ -60,6 +60,8 @@ def test_impact_report_from_a_generated_service(tmp_path) -> None:
     assert "Estimand:" in html and "Assumption:" in html and "there is no comparison group" in html
     assert "<script" not in html and "http" not in html.replace("http-equiv", "")
     document = json.loads((report / "impact.json").read_text())
+    days = next(e for e in document["estimates"] if e["outcome"] == "days_neet")
+    assert "log scale" in days["details"]["interval"] and "on the log scale, combined (MOVER)" in html
     methods = {e["method"] for e in document["estimates"]}
     assert "before and after the service, risk-adjusted" in methods
     for estimate in document["estimates"]:

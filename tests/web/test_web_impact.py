@@ -77,6 +77,7 @@ def test_impact_page_shows_the_latest_report_to_evaluators_only(app, clients):
         method="doubly robust weighting", outcome="outcome", estimand="the effect on the supported (ATT)",
         assumption="no unmeasured confounding", estimate=-0.04, ci_low=-0.09, ci_high=0.01, naive=0.05,
         naive_label="supported minus unsupported", n_supported=7, n_compared=340,
+        details={"interval": "normal bootstrap (refitted replicates)"},
     )  # fmt: skip
     measures = pd.DataFrame(
         {
@@ -94,5 +95,6 @@ def test_impact_page_shows_the_latest_report_to_evaluators_only(app, clients):
     page = clients["evaluator"].get("/evaluator/impact")
     assert page.status_code == 200
     assert "the effect on the supported (ATT)" in page.text and "-0.040 (-0.090 to +0.010)" in page.text
+    assert "Interval: normal bootstrap (refitted replicates)" in page.text
     assert "fewer than 10" in page.text and ">7<" not in page.text and ">3<" not in page.text
     assert clients["adviser"].get("/evaluator/impact", follow_redirects=False).status_code in (403, 404)
