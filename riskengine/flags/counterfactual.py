@@ -195,11 +195,17 @@ def _walk(
     k = starts.shape[1]
     rows = np.repeat(np.arange(n), 2 * k)
     ts = np.column_stack([starts, ends]).ravel()  # per pupil: k starts then k ends
+    # each distinct (pupil, t) once: cuts past the lever's reach all collapse onto it
+    order = np.lexsort((ts, rows))
+    first = np.r_[True, (np.diff(ts[order]) != 0) | (np.diff(rows[order]) != 0)]
+    back = np.empty(len(ts), dtype=np.intp)
+    back[order] = np.cumsum(first) - 1
+    rows, ts = rows[order][first], ts[order][first]
     moved = lever.at(features.iloc[rows], ts, {name: rate[rows] for name, rate in rates.items()})
     points, always = _rules(rule_set, moved)
     # every candidate row of every pupil in one pass; log-odds only (no contributions are needed here)
-    log_odds = model.log_odds(_model_inputs(moved, points, term)).reshape(n, 2, k)
-    rules_ok = ((points < line) & ~always).reshape(n, 2, k)[:, 0, :]
+    log_odds = model.log_odds(_model_inputs(moved, points, term))[back].reshape(n, 2, k)
+    rules_ok = ((points < line) & ~always)[back].reshape(n, 2, k)[:, 0, :]
     at_start, at_end = log_odds[:, 0, :], log_odds[:, 1, :]
     with np.errstate(divide="ignore", invalid="ignore"):
         crossing = starts + (target - at_start) * (ends - starts) / (at_end - at_start)
