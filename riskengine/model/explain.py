@@ -22,7 +22,7 @@ import gc
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import reduce
-from itertools import repeat
+from itertools import chain, repeat
 
 import numpy as np
 import pandas as pd
@@ -103,11 +103,13 @@ def fired_rule_features(
         for feature in rule_features[rule]:
             if owner.get(feature, feature) in position:
                 reads[r, position[owner.get(feature, feature)]] = 1.0
-    pairs = pd.Series(list(fired), dtype=object).explode().dropna()
-    code = pd.Index(rules, dtype=object).get_indexer(pairs.to_numpy(object))
+    counts = np.fromiter(map(len, fired), dtype=np.intp, count=len(fired))
+    flat = np.fromiter(chain.from_iterable(fired), dtype=object, count=int(counts.sum()))
+    code = pd.Index(rules, dtype=object).get_indexer(flat)
+    pupil = np.repeat(np.arange(len(fired)), counts)
     known = code >= 0
     hit = np.zeros((len(fired), len(rules)), dtype=np.float32)  # pupil x rule: it fired
-    hit[pairs.index.to_numpy(int)[known], code[known]] = 1.0
+    hit[pupil[known], code[known]] = 1.0
     return (hit @ reads) > 0  # a matrix product, not a lookup per fired rule
 
 
@@ -198,9 +200,9 @@ def _records(names: Sequence[str], rows: list[list[object]]) -> Iterator[dict[st
 
 def contribution_records(contributions: pd.DataFrame, digits: int = 4) -> list[dict[str, float]]:
     """Each pupil's contributions as {feature: log-odds}, rounded, for storage with the score."""
-    rows = np.round(contributions.to_numpy(float), digits).tolist()
+    rounded = np.round(contributions.to_numpy(float), digits)
     with paused_gc():
-        return list(_records(list(contributions.columns), rows))  # type: ignore[arg-type]
+        return list(_records(list(contributions.columns), rounded.tolist()))  # type: ignore[arg-type]
 
 
 def value_text(kind: str, value: object, categories: Mapping[str, str]) -> str:
@@ -253,9 +255,10 @@ def detail_records(
     `also`: further keys with a value per pupil (e.g. the model's scoring point), left out where blank."""
     names = list(risk_points.columns)
     shown = [n for n in names if n in values]
-    points = np.round(risk_points.to_numpy(float), digits).tolist()
-    texts = np.column_stack([values[n] for n in shown]).tolist() if shown else [[] for _ in points]
+    rounded = np.round(risk_points.to_numpy(float), digits)
     with paused_gc():
+        points = rounded.tolist()
+        texts = np.column_stack([values[n] for n in shown]).tolist() if shown else [[] for _ in points]
         records = list(
             _records(
                 ("risk_points", "values"), zip(_records(names, points), _records(shown, texts), strict=True)
