@@ -132,10 +132,17 @@ def unlisted_blanks(
                 neutral.append(np.zeros(len(features), bool))
                 continue
             spec = catalogue[member]
-            blank = features[member].isna().to_numpy(bool)
             silent = spec.when_missing_reason is None and spec.reference is not None
+            if spec.kind == "category":  # plain arrays: a blank is None or NaN, never equal to anything
+                values = features[member].to_numpy(object, na_value=None)
+                blank = pd.isna(values)
+            else:
+                values = features[member].to_numpy(float, na_value=np.nan)
+                blank = np.isnan(values)
             unlisted.append(blank & silent)
-            at_reference = (features[member] == spec.reference).fillna(False).to_numpy(bool)
+            at_reference = (
+                values == spec.reference if spec.reference is not None else np.zeros(len(blank), bool)
+            )
             neutral.append(at_reference | (blank & (spec.reference is None)))
         either = np.logical_or(unlisted, neutral)
         blocked[:, j] = either.all(axis=0) & np.any(unlisted, axis=0)
