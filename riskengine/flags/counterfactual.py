@@ -266,8 +266,9 @@ def _answers_for(
     said = [""] * len(rows)
     for f, (olds, news) in follows.items():
         said = [
-            s if old is None or new is None else f"{s} (and so {lever.shown[f].lower()} "
-            f"{lever.text(new)} rather than {lever.text(old)})"
+            s
+            if old is None or new is None
+            else f"{s} (and so {lever.shown[f].lower()} {lever.text(new)} rather than {lever.text(old)})"
             for s, old, new in zip(said, olds, news, strict=True)
         ]
     for i, (j, x, to, p0, p1, r0, r1) in enumerate(
