@@ -203,9 +203,15 @@ def _walk(
     rows, ts = rows[order][first], ts[order][first]
     moved = lever.at(features.iloc[rows], ts, {name: rate[rows] for name, rate in rates.items()})
     points, always = _rules(rule_set, moved)
-    # every candidate row of every pupil in one pass; log-odds only (no contributions are needed here)
-    log_odds = model.log_odds(_model_inputs(moved, points, term))[back].reshape(n, 2, k)
     rules_ok = ((points < line) & ~always)[back].reshape(n, 2, k)[:, 0, :]
+    # the model only where the rules are already below the band (elsewhere no answer can lie), in one pass
+    # for every pupil; log-odds only (no contributions are needed here)
+    needed = np.zeros(len(ts), dtype=bool)
+    needed[back.reshape(n, 2, k)[np.broadcast_to(rules_ok[:, None, :], (n, 2, k))]] = True
+    at = np.flatnonzero(needed)
+    scored = np.full(len(ts), np.nan)
+    scored[at] = model.log_odds(_model_inputs(moved.iloc[at], points[at], term))
+    log_odds = scored[back].reshape(n, 2, k)
     at_start, at_end = log_odds[:, 0, :], log_odds[:, 1, :]
     with np.errstate(divide="ignore", invalid="ignore"):
         crossing = starts + (target - at_start) * (ends - starts) / (at_end - at_start)
