@@ -185,11 +185,15 @@ def top_reasons(
         chosen = np.argsort(-signed, axis=1, kind="stable")[:, :k]
         keep = np.take_along_axis(signed, chosen, axis=1) >= floor
         chosen_text = np.full((n, k), None, dtype=object)
+        kept_rows, kept_ranks = np.nonzero(keep)  # the kept reasons, grouped by the column they name
+        columns = chosen[kept_rows, kept_ranks]
+        by_column = np.argsort(columns, kind="stable")
+        bounds = np.r_[0, np.cumsum(np.bincount(columns, minlength=width))]
         for column, name in enumerate(names):  # a loop over features, not pupils
-            hit = keep & (chosen == column)
-            rows, ranks = np.nonzero(hit)
-            if len(rows):
-                chosen_text[rows, ranks] = _reason_table(sentences, name, rows, groups)
+            picked = by_column[bounds[column] : bounds[column + 1]]
+            if len(picked):
+                rows = kept_rows[picked]
+                chosen_text[rows, kept_ranks[picked]] = _reason_table(sentences, name, rows, groups)
         # kept reasons are a prefix of each row (sorted strongest first): trim only the short rows
         counts = keep.sum(axis=1)
         with paused_gc():
