@@ -27,7 +27,6 @@ import numpy as np
 import pandas as pd
 
 from riskengine.features import Catalogue, load_catalogue
-from riskengine.features.compute import pupil_rows
 from riskengine.features.derivations import SESSIONS
 from riskengine.model.explain import value_text
 from riskengine.model.spec import POINT_TERM, RULE_POINTS
@@ -44,19 +43,28 @@ _BOUND = {"lowers": 1.0, "raises": 0.0}
 
 def term_weights(pupil_terms: pd.DataFrame, upns: pd.Index, academic_year: str, term: str) -> pd.Series:
     """Each pupil's share of this year's known possible sessions that fall in the scoring term: how much
-    attendance this year moves per point of attendance this term (NaN where not known)."""
-    up_to = spec.TERMS[: spec.TERMS.index(term) + 1]
-    rows = pupil_terms[
-        (pupil_terms["academic_year"] == academic_year).fillna(False).to_numpy(bool)
-        & pupil_terms["term"].isin(up_to).fillna(False).to_numpy(bool)
-        & pupil_rows(pupil_terms, upns)
-    ]
-    known = rows[list(SESSIONS)].notna().all(axis=1) & (rows["sessions_possible"] > 0).fillna(False)
-    rows = rows[known.to_numpy(bool)]
-    possible = rows["sessions_possible"].astype(float)
-    year = possible.groupby(rows["upn"]).sum()
-    now = possible[(rows["term"] == term).to_numpy(bool)].groupby(rows.loc[rows["term"] == term, "upn"]).sum()
-    return (now.reindex(upns) / year.reindex(upns)).astype(float)
+    attendance this year moves per point of attendance this term (NaN where not known). Plain arrays:
+    one Arrow hash lookup finds each row's pupil, `bincount` sums their sessions."""
+    import pyarrow as pa  # with the data, not at start-up
+    import pyarrow.compute as pc
+
+    wanted = pa.array(upns.to_numpy(dtype=object, na_value=None), type=pa.large_string())
+    found = pc.index_in(pa.array(pupil_terms["upn"]), value_set=wanted).fill_null(-1)
+    pupil = np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.intp)
+    in_year = (pupil_terms["academic_year"] == academic_year).to_numpy(bool, na_value=False)
+    at = np.flatnonzero(in_year & (pupil >= 0))
+    terms = pupil_terms["term"].take(at)
+    sessions = np.column_stack([pupil_terms[c].take(at).to_numpy(float, na_value=np.nan) for c in SESSIONS])
+    with np.errstate(invalid="ignore"):
+        known = ~np.isnan(sessions).any(axis=1) & (sessions[:, 0] > 0)
+    year = known & terms.isin(spec.TERMS[: spec.TERMS.index(term) + 1]).to_numpy(bool, na_value=False)
+    now = year & (terms == term).to_numpy(bool, na_value=False)
+    n, possible = len(upns), sessions[:, 0]
+    in_term = np.bincount(pupil[at][now], weights=possible[now], minlength=n)
+    whole = np.bincount(pupil[at][year], weights=possible[year], minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(np.bincount(pupil[at][now], minlength=n) > 0, in_term / whole, np.nan)
+    return pd.Series(share, index=upns, dtype=float)
 
 
 @dataclass(frozen=True)
