@@ -10,7 +10,8 @@ pupil rows), this prints the CPU seconds of:
    per run), with a pupil's dicts made only when a page or `explain` reads that pupil;
 4. the store's JSON text made straight from the columns by pandas' C encoder (`to_json(lines=True)`),
    with no Python dict per pupil.
-The machine is shared: the load average is printed beside the figures.
+The collector is paused, as in `score_frame`. The machine is shared: the load average is printed beside
+the figures.
 
     python benchmarks/bench_explanation_records.py --pupils 1000000
 """
@@ -18,6 +19,7 @@ The machine is shared: the load average is printed beside the figures.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import resource
@@ -46,6 +48,7 @@ def main() -> None:
     codes = {n: rng.integers(0, len(texts), args.pupils) for n in names}
     values = {n: texts[c] for n, c in codes.items()}
 
+    gc.disable()  # as in score_frame, which builds the records with the cyclic collector paused
     timings: dict[str, float] = {}
     start = _cpu()
     contributions = contribution_records(log_odds)

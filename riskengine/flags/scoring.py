@@ -17,7 +17,6 @@ from riskengine.features import Catalogue, compute_features, load_catalogue
 from riskengine.features.compute import pupil_rows
 from riskengine.flags.combine import FLAGGING_BANDS, combine_flags
 from riskengine.flags.thresholds import as_threshold, model_flags
-from riskengine.model.explain import paused_gc
 from riskengine.model.spec import POINT_TERM, RULE_POINTS, FlagThreshold, load_model_spec
 from riskengine.model.tracking import LoadedModel, champion_exists, load_model
 from riskengine.spec import upload as spec
@@ -141,7 +140,6 @@ def _model_side(
     return columns, flagged, record, settings, explanation
 
 
-@paused_gc()  # a dict or list per pupil in many columns: the cyclic collector's passes cost as much
 def score_frame(
     pupil_terms: pd.DataFrame,
     academic_year: str,

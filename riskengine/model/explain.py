@@ -18,9 +18,7 @@ shown beside the pupil's values, and the next material reason takes its place in
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from functools import reduce
 from itertools import chain, repeat
 
@@ -35,19 +33,6 @@ MIN_CONTRIBUTION = 1e-3
 #: Joins the sentences of a group of features explained together into one reason. Not "; ", which
 #: separates whole reasons wherever a list of them is written as one text (flag reasons, flags.csv).
 GROUP_JOINER = " and "
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """Build many small acyclic containers (a dict per pupil) without the cyclic garbage collector: with a
-    large live heap, its passes triggered by the allocations cost as much as building the dicts."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class _Sentences:
@@ -196,10 +181,9 @@ def top_reasons(
                 chosen_text[rows, kept_ranks[picked]] = _reason_table(sentences, name, rows, groups)
         # kept reasons are a prefix of each row (sorted strongest first): trim only the short rows
         counts = keep.sum(axis=1)
-        with paused_gc():
-            lists = chosen_text.tolist()
-            for row in np.flatnonzero(counts < k).tolist():
-                lists[row] = lists[row][: counts[row]]
+        lists = chosen_text.tolist()
+        for row in np.flatnonzero(counts < k).tolist():
+            lists[row] = lists[row][: counts[row]]
         result.append(lists)
     return result[0], result[1]
 
@@ -211,9 +195,8 @@ def _records(names: Sequence[str], rows: list[list[object]]) -> Iterator[dict[st
 
 def contribution_records(contributions: pd.DataFrame, digits: int = 4) -> list[dict[str, float]]:
     """Each pupil's contributions as {feature: log-odds}, rounded, for storage with the score."""
-    rounded = np.round(contributions.to_numpy(float), digits)
-    with paused_gc():
-        return list(_records(list(contributions.columns), rounded.tolist()))  # type: ignore[arg-type]
+    rows = np.round(contributions.to_numpy(float), digits).tolist()
+    return list(_records(list(contributions.columns), rows))  # type: ignore[arg-type]
 
 
 def value_text(kind: str, value: object, categories: Mapping[str, str]) -> str:
@@ -266,17 +249,12 @@ def detail_records(
     `also`: further keys with a value per pupil (e.g. the model's scoring point), left out where blank."""
     names = list(risk_points.columns)
     shown = [n for n in names if n in values]
-    rounded = np.round(risk_points.to_numpy(float), digits)
-    with paused_gc():
-        points = rounded.tolist()
-        texts = np.column_stack([values[n] for n in shown]).tolist() if shown else [[] for _ in points]
-        records = list(
-            _records(
-                ("risk_points", "values"), zip(_records(names, points), _records(shown, texts), strict=True)
-            )
-        )
-        for key, column in (also or {}).items():
-            for record, value in zip(records, column, strict=True):
-                if value is not None and value != "":
-                    record[key] = value
+    points = np.round(risk_points.to_numpy(float), digits).tolist()
+    texts = np.column_stack([values[n] for n in shown]).tolist() if shown else [[] for _ in points]
+    pairs = zip(_records(names, points), _records(shown, texts), strict=True)
+    records = list(_records(("risk_points", "values"), pairs))  # type: ignore[arg-type]
+    for key, column in (also or {}).items():
+        for record, value in zip(records, column, strict=True):
+            if value is not None and value != "":
+                record[key] = value
     return records  # type: ignore[return-value]
