@@ -519,16 +519,15 @@ def _value_texts(
 def _term_weights(pupil_terms: pd.DataFrame, upn: np.ndarray, academic_year: str, term: str) -> np.ndarray:
     """Each pupil's share of the year's known possible sessions that fall in the term (NaN: not known)."""
     found = pc.index_in(pa.array(pupil_terms["upn"]), value_set=pa.array(upn, type=pa.large_string()))
-    of_row = found.fill_null(-1).to_numpy(zero_copy_only=False)
+    pupil = found.fill_null(-1).to_numpy(zero_copy_only=False)
     in_year = (pupil_terms["academic_year"] == academic_year).to_numpy(bool, na_value=False)
-    at = np.flatnonzero((of_row >= 0) & in_year)  # their rows this year; then only those are read
-    pupil, terms = of_row[at], pupil_terms["term"].take(at).to_numpy(dtype=object, na_value=None)
-    sessions = [_as_float(pupil_terms[c].take(at)) for c in derivation_sessions()]
+    sessions = [_as_float(pupil_terms[c]) for c in derivation_sessions()]
     possible = sessions[0]
     with np.errstate(invalid="ignore"):
-        usable = ~np.isnan(sum(sessions)) & (possible > 0)
-    up_to = usable & np.isin(terms, spec.TERMS[: spec.TERMS.index(term) + 1])
-    now = up_to & (terms == term)
+        usable = (pupil >= 0) & in_year & ~np.isnan(sum(sessions)) & (possible > 0)
+    terms = pupil_terms["term"]
+    up_to = usable & terms.isin(spec.TERMS[: spec.TERMS.index(term) + 1]).to_numpy(bool, na_value=False)
+    now = up_to & (terms == term).to_numpy(bool, na_value=False)
     n = len(upn)
     year = np.bincount(pupil[up_to], weights=possible[up_to], minlength=n)
     this = np.bincount(pupil[now], weights=possible[now], minlength=n)
@@ -545,6 +544,35 @@ def _log_odds(model: Any, features: dict[str, np.ndarray], term: str) -> np.ndar
         log_odds[rows] = (
             _model_matrix(one, features, rows) @ one.logistic_.coef_[0] + one.logistic_.intercept_[0]
         )
+    return log_odds
+
+
+def _moved_log_odds(
+    model: Any,
+    features: dict[str, np.ndarray],
+    base: np.ndarray,
+    rows: np.ndarray,
+    moved: dict[str, np.ndarray],
+    term: str,
+) -> np.ndarray:
+    """Log-odds of moved copies of `rows`: each pupil's own (`base`) plus every moved number's change times
+    its coefficient over its scale. The model is linear in its columns, a move never blanks or fills a
+    value (so no imputer or missing indicator changes), and codes do not move."""
+    keys, point = _point_of(model, features["ncyear"][rows], term)
+    models, log_odds = model.all_points(), base[rows].copy()
+    for number in np.unique(point):
+        one, at = models[keys[number]], np.flatnonzero(point == number)
+        coef, column = one.logistic_.coef_[0], {}
+        for position, feature in enumerate(one.column_features_):  # a number's value column comes first
+            column.setdefault(feature, position)
+        for name, pipeline, _ in one.pipeline_.named_steps["columns"].transformers_:
+            steps = getattr(pipeline, "named_steps", {})
+            if name not in moved or "one_hot" in steps or np.isnan(steps["impute"].statistics_[0]):
+                continue  # a code, or a number the model has no value column for
+            change = np.nan_to_num(moved[name][at] - features[name][rows[at]])
+            if change.any():
+                scale = steps["scale"].scale_[0] if "scale" in steps else 1.0
+                log_odds[at] += coef[column[name]] * change / scale
     return log_odds
 
 
@@ -586,6 +614,7 @@ def _lever_answers(
     x0 = features[lever.name]
     reach = np.abs(lever.bound - x0)
     movable = ~np.isnan(x0) & (reach > _EPS)
+    base = _log_odds(model, features, term)
     rates = {lever.name: np.full(n, lever.sign)}  # how fast each feature moves with the lever
     for name, (followed, by) in lever.moves.items():  # followers come nearest first
         rates[name] = rates[followed] * (weights if by == "share_of_year" else 1.0)
@@ -601,16 +630,16 @@ def _lever_answers(
     ends = np.maximum(np.column_stack([starts[:, 1:] - _EPS, reach]), starts)
     k = starts.shape[1]
     # every movable pupil's candidate distances, each distinct (pupil, t) once
-    rows = np.repeat(np.arange(n), 2 * k)
-    ts = np.column_stack([starts, ends]).ravel()
-    keep = np.repeat(movable, 2 * k)
-    pairs, back = np.unique(np.column_stack([rows[keep], ts[keep]]), axis=0, return_inverse=True)
-    moved = _candidates(lever, rule_set, features, pairs[:, 0].astype(np.intp), pairs[:, 1], rates)
+    rows, ts = np.repeat(np.arange(n), 2 * k), np.column_stack([starts, ends]).ravel()
+    keep = np.flatnonzero(np.repeat(movable, 2 * k))
+    order = keep[np.lexsort((ts[keep], rows[keep]))]
+    first = np.r_[True, (np.diff(ts[order]) != 0) | (np.diff(rows[order]) != 0)]
+    slot = np.cumsum(first) - 1
+    moved = _candidates(lever, rule_set, features, rows[order][first], ts[order][first], rates)
     _, points, _, always = rules_numpy(rule_set, moved)
-    log_odds = np.full(len(ts), np.nan)
-    log_odds[keep] = _log_odds(model, moved, term)[back.reshape(-1)]
-    ok = np.zeros(len(ts), dtype=bool)
-    ok[keep] = ((points < rule_set.bands[-1][0]) & ~always)[back.reshape(-1)]
+    log_odds, ok = np.full(len(ts), np.nan), np.zeros(len(ts), dtype=bool)
+    log_odds[order] = _moved_log_odds(model, features, base, rows[order][first], moved, term)[slot]
+    ok[order] = ((points < rule_set.bands[-1][0]) & ~always)[slot]
     log_odds, rules_ok = log_odds.reshape(n, 2, k), ok.reshape(n, 2, k)[:, 0, :]
     target = np.where(np.isnan(cutoff), np.inf, np.log(cutoff / (1 - cutoff)))[:, None]
     at_start, at_end = log_odds[:, 0, :], log_odds[:, 1, :]
@@ -632,7 +661,7 @@ def _lever_answers(
     found = np.flatnonzero(~np.isnan(shown))
     moved = _candidates(lever, rule_set, features, found, lever.sign * (shown[found] - x0[found]), rates)
     _, new_points, _, new_always = rules_numpy(rule_set, moved)
-    new_probability = 1 / (1 + np.exp(-_log_odds(model, moved, term)))
+    new_probability = 1 / (1 + np.exp(-_moved_log_odds(model, features, base, found, moved, term)))
     below = ~(new_probability >= np.nan_to_num(cutoff[found], nan=np.inf))
     for i in np.flatnonzero((new_points < rule_set.bands[-1][0]) & ~new_always & below):
         j = found[i]
