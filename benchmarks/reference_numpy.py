@@ -518,16 +518,18 @@ def _value_texts(
 
 def _term_weights(pupil_terms: pd.DataFrame, upn: np.ndarray, academic_year: str, term: str) -> np.ndarray:
     """Each pupil's share of the year's known possible sessions that fall in the term (NaN: not known)."""
-    found = pc.index_in(pa.array(pupil_terms["upn"]), value_set=pa.array(upn, type=pa.large_string()))
+    at = np.flatnonzero((pupil_terms["academic_year"] == academic_year).to_numpy(bool, na_value=False))
+    rows = pupil_terms[["upn", "term", *derivation_sessions()]].take(at)  # this year's rows only
+    found = pc.index_in(pa.array(rows["upn"]), value_set=pa.array(upn, type=pa.large_string()))
     pupil = found.fill_null(-1).to_numpy(zero_copy_only=False)
-    in_year = (pupil_terms["academic_year"] == academic_year).to_numpy(bool, na_value=False)
-    sessions = [_as_float(pupil_terms[c]) for c in derivation_sessions()]
+    sessions = [_as_float(rows[c]) for c in derivation_sessions()]
     possible = sessions[0]
     with np.errstate(invalid="ignore"):
-        usable = (pupil >= 0) & in_year & ~np.isnan(sum(sessions)) & (possible > 0)
-    terms = pupil_terms["term"]
-    up_to = usable & terms.isin(spec.TERMS[: spec.TERMS.index(term) + 1]).to_numpy(bool, na_value=False)
-    now = up_to & (terms == term).to_numpy(bool, na_value=False)
+        usable = (pupil >= 0) & ~np.isnan(sum(sessions)) & (possible > 0)
+    up_to = usable & rows["term"].isin(spec.TERMS[: spec.TERMS.index(term) + 1]).to_numpy(
+        bool, na_value=False
+    )
+    now = up_to & (rows["term"] == term).to_numpy(bool, na_value=False)
     n = len(upn)
     year = np.bincount(pupil[up_to], weights=possible[up_to], minlength=n)
     this = np.bincount(pupil[now], weights=possible[now], minlength=n)
@@ -605,8 +607,10 @@ def _lever_answers(
     weights: np.ndarray,
     cutoff: np.ndarray,
     probability: np.ndarray,
+    base: np.ndarray,
 ) -> list[dict[str, Any] | None]:
-    """One lever's smallest change for each pupil of `features` (None: it cannot move, or is not enough)."""
+    """One lever's smallest change for each pupil of `features` (None: it cannot move, or is not enough);
+    `base`: their log-odds as they are."""
     from riskengine.flags.counterfactual import _STEP, _effect, _thresholds
 
     n = len(cutoff)
@@ -614,7 +618,6 @@ def _lever_answers(
     x0 = features[lever.name]
     reach = np.abs(lever.bound - x0)
     movable = ~np.isnan(x0) & (reach > _EPS)
-    base = _log_odds(model, features, term)
     rates = {lever.name: np.full(n, lever.sign)}  # how fast each feature moves with the lever
     for name, (followed, by) in lever.moves.items():  # followers come nearest first
         rates[name] = rates[followed] * (weights if by == "share_of_year" else 1.0)
@@ -719,8 +722,9 @@ def what_would_change_numpy(
     picked = {name: values[rows] for name, values in features.items()}
     weights = _term_weights(pupil_terms, upn, academic_year, term)[rows]
     levers = [Lever.from_catalogue(catalogue, name) for name in catalogue.levers if name in features]
+    base = _log_odds(model, picked, term)
     by_lever = [
-        _lever_answers(lever, model, rule_set, picked, term, weights, cutoff, probability[rows])
+        _lever_answers(lever, model, rule_set, picked, term, weights, cutoff, probability[rows], base)
         for lever in levers
     ]
     none = _not_enough_texts(levers, pd.DataFrame({lever.name: picked[lever.name] for lever in levers}))
