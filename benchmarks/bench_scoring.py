@@ -11,9 +11,9 @@ time is printed beside it with the load average) and its ratio to the numpy refe
 outputs are checked to agree (untimed). Also prints the durable run's CPU by stage and how many distinct
 rule patterns the million pupil-terms have, i.e. how many facts went through durable-rules. Generation and
 training are not timed. The numpy reference covers features, rules, per-point probabilities, contributions
-and risk points, material reasons and flags; "what would change it" (computed for flagged pupils) is in the
-scoring runs' time but not in the reference's. Targets on 2 cores: durable end to end under 20 s and
-within 3x the reference.
+and risk points, material reasons, flags, the detail records' values and scoring points, and "what would
+change it" for flagged pupils: everything scoring computes and stores. Targets on 2 cores: durable end to
+end under 20 s and within 3x the reference.
 
     python benchmarks/bench_scoring.py                  # ~1M pupil-terms
     python benchmarks/bench_scoring.py --pupils 2000    # quick check

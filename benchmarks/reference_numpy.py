@@ -7,8 +7,9 @@ within each year group) as `riskengine.flags.score_frame` produces today, from t
 pupil-terms, with plain arrays: one Arrow hash lookup to find the scored pupils' rows, one pass of sorting
 and `bincount` per kind of feature, boolean masks for the rules, one matrix product per point model. No
 pandas groupby, no per-pupil Python. Pandas appears only at the edges (columns in, factorised codes) and the
-reason sentences come from the catalogue, as scoring's do. Not reproduced: "what would change it" and the
-per-pupil detail records (values as text), which scoring stores beside these.
+reason sentences come from the catalogue, as scoring's do. The explanations issue's additions, the detail
+records (each feature's value as text, the scoring point) and "what would change it" for flagged pupils, are
+the last section of this file.
 
 It grows with the explanations issue's additions. `bench_scoring.py` runs it beside scoring on the same
 data and checks that the outputs agree (`compare`).
@@ -49,6 +50,7 @@ class Reference:
     reasons_down: list[list[str]] | None = None
     flag: np.ndarray | None = None
     flag_source: np.ndarray | None = None  # rule, model, both or "" (not flagged)
+    additions: Additions | None = None  # detail records and "what would change it" (end of this file)
 
 
 def _first_per_group(group: np.ndarray) -> np.ndarray:
@@ -427,6 +429,10 @@ def score_numpy(
     reference.flag_source = np.select(
         [by_rule & by_model, by_rule, by_model], ["both", "rule", "model"], default=""
     )
+    if model is not None:
+        reference.additions = additions_numpy(
+            pupil_terms, academic_year, term, reference, features, by_model, rule_set, catalogue, model
+        )
     return reference
 
 
@@ -458,4 +464,351 @@ def compare(reference: Reference, scores: pd.DataFrame, rule_set: RuleSet) -> li
             "reasons raising risk": reference.reasons_up == scores["reasons_up"].tolist(),
             "reasons lowering risk": reference.reasons_down == scores["reasons_down"].tolist(),
         }
+    if reference.additions is not None:
+        same |= compare_additions(reference.additions, scores)
     return [f"{what} differ" for what, ok in same.items() if not ok]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The explanations issue's additions (issue 11): each pupil's detail record (every explained feature's value
+# as text beside its risk points, and the scoring point's model) and "what would change it" for flagged
+# pupils. The numbers are the reference's own arrays: the lever is moved along every candidate distance of
+# every flagged pupil at once, through `rules_numpy` and each point model's matrix product. What is shared
+# with scoring is what is declared or worded, not computed: the levers and their followers (the
+# catalogue's `Lever`), the numbers the rules compare with, and the sentence helpers (as reasons share the
+# catalogue's sentences).
+# ---------------------------------------------------------------------------------------------------------
+
+_EPS = 1e-9
+
+
+@dataclass
+class Additions:
+    values: dict[str, np.ndarray]  # explained column -> each pupil's value as text
+    model_point: np.ndarray  # each pupil's scoring point ("9 autumn")
+    model_note: np.ndarray  # where that is not the pupil's own year group and term (else None)
+    what_would_change: list[dict[str, Any] | None]  # None for pupils not flagged
+
+
+def _value_texts(
+    features: dict[str, np.ndarray],
+    names: list[str],
+    groups: dict[str, tuple[str, ...]],
+    catalogue: Catalogue,
+) -> dict[str, np.ndarray]:
+    """Each explained column's value as an adviser reads it, written once per distinct value."""
+    from riskengine.model.explain import value_text
+
+    table = {}
+    for name in names:
+        parts = []
+        for member in groups.get(name, (name,)):
+            values = features[member]
+            kind = "number" if member == RULE_POINTS else catalogue.kind(member)
+            categories = {} if member == RULE_POINTS else catalogue[member].categories
+            codes, distinct = pd.factorize(values)  # a blank: code -1, the last text
+            written = [value_text(kind, v, categories) for v in distinct.tolist()] + ["not known"]
+            parts.append(np.array(written, dtype=object)[codes])
+        joined = parts[0]
+        for part in parts[1:]:
+            joined = joined + ", " + part
+        table[name] = joined
+    return table
+
+
+def _term_weights(pupil_terms: pd.DataFrame, upn: np.ndarray, academic_year: str, term: str) -> np.ndarray:
+    """Each pupil's share of the year's known possible sessions that fall in the term (NaN: not known)."""
+    at = np.flatnonzero((pupil_terms["academic_year"] == academic_year).to_numpy(bool, na_value=False))
+    rows = pupil_terms[["upn", "term", *derivation_sessions()]].take(at)  # this year's rows only
+    found = pc.index_in(pa.array(rows["upn"]), value_set=pa.array(upn, type=pa.large_string()))
+    pupil = found.fill_null(-1).to_numpy(zero_copy_only=False)
+    sessions = [_as_float(rows[c]) for c in derivation_sessions()]
+    possible = sessions[0]
+    with np.errstate(invalid="ignore"):
+        usable = (pupil >= 0) & ~np.isnan(sum(sessions)) & (possible > 0)
+    up_to = usable & rows["term"].isin(spec.TERMS[: spec.TERMS.index(term) + 1]).to_numpy(
+        bool, na_value=False
+    )
+    now = up_to & (rows["term"] == term).to_numpy(bool, na_value=False)
+    n = len(upn)
+    year = np.bincount(pupil[up_to], weights=possible[up_to], minlength=n)
+    this = np.bincount(pupil[now], weights=possible[now], minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(np.bincount(pupil[now], minlength=n) > 0, this / year, np.nan)
+
+
+def _log_odds(model: Any, features: dict[str, np.ndarray], term: str) -> np.ndarray:
+    """Each row's log-odds from its point model."""
+    keys, point = _point_of(model, features["ncyear"], term)
+    models, log_odds = model.all_points(), np.zeros(len(point))
+    for number in np.unique(point):
+        one, rows = models[keys[number]], np.flatnonzero(point == number)
+        log_odds[rows] = (
+            _model_matrix(one, features, rows) @ one.logistic_.coef_[0] + one.logistic_.intercept_[0]
+        )
+    return log_odds
+
+
+def _moved_log_odds(
+    model: Any,
+    features: dict[str, np.ndarray],
+    base: np.ndarray,
+    rows: np.ndarray,
+    moved: dict[str, np.ndarray],
+    term: str,
+) -> np.ndarray:
+    """Log-odds of moved copies of `rows`: each pupil's own (`base`) plus every moved number's change times
+    its coefficient over its scale. The model is linear in its columns, a move never blanks or fills a
+    value (so no imputer or missing indicator changes), and codes do not move."""
+    keys, point = _point_of(model, features["ncyear"][rows], term)
+    models, log_odds = model.all_points(), base[rows].copy()
+    for number in np.unique(point):
+        one, at = models[keys[number]], np.flatnonzero(point == number)
+        coef, column = one.logistic_.coef_[0], {}
+        for position, feature in enumerate(one.column_features_):  # a number's value column comes first
+            column.setdefault(feature, position)
+        for name, pipeline, _ in one.pipeline_.named_steps["columns"].transformers_:
+            steps = getattr(pipeline, "named_steps", {})
+            if name not in moved or "one_hot" in steps or np.isnan(steps["impute"].statistics_[0]):
+                continue  # a code, or a number the model has no value column for
+            change = np.nan_to_num(moved[name][at] - features[name][rows[at]])
+            if change.any():
+                scale = steps["scale"].scale_[0] if "scale" in steps else 1.0
+                log_odds[at] += coef[column[name]] * change / scale
+    return log_odds
+
+
+def _candidates(
+    lever: Any,
+    rule_set: RuleSet,
+    features: dict[str, np.ndarray],
+    rows: np.ndarray,
+    t: np.ndarray,
+    rates: dict[str, np.ndarray],
+) -> dict[str, np.ndarray]:
+    """Feature rows `rows` with the lever moved by `t` (one per row), its followers with it, and the rules'
+    points for the moved rows."""
+    moved = {name: values[rows] for name, values in features.items() if name != RULE_POINTS}
+    for name, rate in rates.items():
+        moved[name] = moved[name] + np.nan_to_num(rate[rows] * t)
+    for flag, (followed, line) in lever.flags.items():
+        level = moved[followed]
+        moved[flag] = np.where(np.isnan(level), np.nan, level <= line + _EPS)
+    moved[RULE_POINTS] = rules_numpy(rule_set, moved)[1].astype(float)
+    return moved
+
+
+def _lever_answers(
+    lever: Any,
+    model: Any,
+    rule_set: RuleSet,
+    features: dict[str, np.ndarray],
+    term: str,
+    weights: np.ndarray,
+    cutoff: np.ndarray,
+    probability: np.ndarray,
+    base: np.ndarray,
+) -> list[dict[str, Any] | None]:
+    """One lever's smallest change for each pupil of `features` (None: it cannot move, or is not enough);
+    `base`: their log-odds as they are."""
+    from riskengine.flags.counterfactual import _STEP, _effect, _thresholds
+
+    n = len(cutoff)
+    answers: list[dict[str, Any] | None] = [None] * n
+    x0 = features[lever.name]
+    reach = np.abs(lever.bound - x0)
+    movable = ~np.isnan(x0) & (reach > _EPS)
+    rates = {lever.name: np.full(n, lever.sign)}  # how fast each feature moves with the lever
+    for name, (followed, by) in lever.moves.items():  # followers come nearest first
+        rates[name] = rates[followed] * (weights if by == "share_of_year" else 1.0)
+    breaks = []
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for name, values in _thresholds(rule_set, set(rates)).items():
+            breaks += [(v - features[name]) / rates[name] for v in values]
+        for followed, line in lever.flags.values():
+            breaks.append((line - features[followed]) / rates[followed])
+    cuts = np.column_stack([*breaks, *(b + _EPS for b in breaks), reach])
+    cuts = np.where(np.isfinite(cuts) & (cuts > 0) & (cuts <= reach[:, None]), cuts, reach[:, None])
+    starts = np.sort(np.column_stack([np.zeros(n), cuts]), axis=1)
+    ends = np.maximum(np.column_stack([starts[:, 1:] - _EPS, reach]), starts)
+    k = starts.shape[1]
+    # every movable pupil's candidate distances, each distinct (pupil, t) once
+    rows, ts = np.repeat(np.arange(n), 2 * k), np.column_stack([starts, ends]).ravel()
+    keep = np.flatnonzero(np.repeat(movable, 2 * k))
+    order = keep[np.lexsort((ts[keep], rows[keep]))]
+    first = np.r_[True, (np.diff(ts[order]) != 0) | (np.diff(rows[order]) != 0)]
+    slot = np.cumsum(first) - 1
+    moved = _candidates(lever, rule_set, features, rows[order][first], ts[order][first], rates)
+    _, points, _, always = rules_numpy(rule_set, moved)
+    log_odds, ok = np.full(len(ts), np.nan), np.zeros(len(ts), dtype=bool)
+    log_odds[order] = _moved_log_odds(model, features, base, rows[order][first], moved, term)[slot]
+    ok[order] = ((points < rule_set.bands[-1][0]) & ~always)[slot]
+    log_odds, rules_ok = log_odds.reshape(n, 2, k), ok.reshape(n, 2, k)[:, 0, :]
+    target = np.where(np.isnan(cutoff), np.inf, np.log(cutoff / (1 - cutoff)))[:, None]
+    at_start, at_end = log_odds[:, 0, :], log_odds[:, 1, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        crossing = starts + (target - at_start) * (ends - starts) / (at_end - at_start)
+    model_t = np.where(
+        at_start < target,
+        starts,
+        np.where((at_end < target) & np.isfinite(crossing), np.minimum(crossing + _EPS, ends), np.nan),
+    )
+    solved = np.where(rules_ok, model_t, np.nan)
+    first = np.where(np.isnan(solved).all(axis=1), -1, np.argmax(~np.isnan(solved), axis=1))
+    t = np.where(movable & (first >= 0), solved[np.arange(n), np.maximum(first, 0)], np.nan)
+
+    step = _STEP[lever.kind]
+    exact = (x0 + lever.sign * t) / step
+    shown = (np.ceil(exact - 1e-11) if lever.sign > 0 else np.floor(exact + 1e-11)) * step
+    shown = np.clip(shown, 0.0, 1.0 if lever.kind == "rate" else np.inf)
+    found = np.flatnonzero(~np.isnan(shown))
+    moved = _candidates(lever, rule_set, features, found, lever.sign * (shown[found] - x0[found]), rates)
+    _, new_points, _, new_always = rules_numpy(rule_set, moved)
+    new_probability = 1 / (1 + np.exp(-_moved_log_odds(model, features, base, found, moved, term)))
+    below = ~(new_probability >= np.nan_to_num(cutoff[found], nan=np.inf))
+    for i in np.flatnonzero((new_points < rule_set.bands[-1][0]) & ~new_always & below):
+        j = found[i]
+        follows = {
+            f: [None if np.isnan(v) else float(v) for v in (features[f][j], moved[f][i])] for f in lever.shown
+        }
+        said = "".join(
+            f" (and so {lever.shown[f].lower()} {lever.text(new)} rather than {lever.text(old)})"
+            for f, (old, new) in follows.items()
+            if old is not None and new is not None
+        )
+        p0, p1, r0, r1 = probability[j], new_probability[i], features[RULE_POINTS][j], new_points[i]
+        answers[j] = {
+            "feature": lever.name,
+            "from": round(float(x0[j]), 4),
+            "to": float(shown[j]),
+            "moves": follows,
+            "probability_from": round(float(p0), 4),
+            "probability_to": round(float(p1), 4),
+            "points_from": float(r0),
+            "points_to": float(r1),
+            "text": f"if {lever.label.lower()} were {lever.text(shown[j])} rather than "
+            f"{lever.text(x0[j], shown[j])}{said}, " + _effect(p0, p1, r0, float(r1)),
+        }
+    return answers
+
+
+def what_would_change_numpy(
+    pupil_terms: pd.DataFrame,
+    academic_year: str,
+    term: str,
+    upn: np.ndarray,
+    features: dict[str, np.ndarray],
+    probability: np.ndarray,
+    by_model: np.ndarray,
+    flag: np.ndarray,
+    rule_set: RuleSet,
+    catalogue: Catalogue,
+    model: Any,
+) -> list[dict[str, Any] | None]:
+    """ "What would change it" for every flagged pupil: each lever's smallest change that takes them below
+    their year group's model cut-off (the lowest risk the model flagged there) and the rules' top band."""
+    from riskengine.flags.counterfactual import Lever, _not_enough_texts
+
+    result: list[dict[str, Any] | None] = [None] * len(upn)
+    rows = np.flatnonzero(flag)
+    if not len(rows):
+        return result
+    year = np.nan_to_num(features["ncyear"], nan=0).astype(int)
+    cutoff_of = {
+        y: probability[by_model & (year == y)].min() if (by_model & (year == y)).any() else np.nan
+        for y in np.unique(year[rows]).tolist()
+    }
+    cutoff = np.array([cutoff_of[y] for y in year[rows].tolist()])
+    picked = {name: values[rows] for name, values in features.items()}
+    weights = _term_weights(pupil_terms, upn, academic_year, term)[rows]
+    levers = [Lever.from_catalogue(catalogue, name) for name in catalogue.levers if name in features]
+    base = _log_odds(model, picked, term)
+    by_lever = [
+        _lever_answers(lever, model, rule_set, picked, term, weights, cutoff, probability[rows], base)
+        for lever in levers
+    ]
+    none = _not_enough_texts(levers, pd.DataFrame({lever.name: picked[lever.name] for lever in levers}))
+    for i, row in enumerate(rows.tolist()):
+        changes = [answers[i] for answers in by_lever if answers[i] is not None]
+        text = "; or ".join(c["text"] for c in changes) if changes else none[i]
+        result[row] = {"enough": bool(changes), "text": text, "changes": changes}
+    return result
+
+
+def additions_numpy(
+    pupil_terms: pd.DataFrame,
+    academic_year: str,
+    term: str,
+    reference: Reference,
+    features: dict[str, np.ndarray],
+    by_model: np.ndarray,
+    rule_set: RuleSet,
+    catalogue: Catalogue,
+    model: Any,
+) -> Additions:
+    """Detail records' values and scoring points, and "what would change it", for a scored term."""
+    groups = {g: tuple(m) for g, m in (model.explain_together or {}).items()}
+    keys, point = _point_of(model, features["ncyear"], term)
+    order = np.array([int(k.split()[0]) * 3 + spec.TERMS.index(k.split()[1]) for k in keys])
+    year = np.where(np.isnan(features["ncyear"]), order[0] // 3, features["ncyear"]).astype(int)
+    own = order[point] == year * 3 + spec.TERMS.index(term)
+    names = [f"Year {k.split()[0]} {k.split()[1]}" for k in keys]
+    note = np.array(
+        [
+            None if ok else f"no model for Year {y} {term}: scored by the {names[p]} model"
+            for ok, y, p in zip(own.tolist(), year.tolist(), point.tolist(), strict=True)
+        ],
+        dtype=object,
+    )
+    per_point = bool(getattr(model, "point_models_", None))  # a single model's records name no point
+    return Additions(
+        values=_value_texts(features, reference.contribution_names, groups, catalogue),
+        model_point=np.array(keys, dtype=object)[point] if per_point else np.full(len(point), None),
+        model_note=note if per_point else np.full(len(point), None),
+        what_would_change=what_would_change_numpy(
+            pupil_terms,
+            academic_year,
+            term,
+            reference.upn,
+            features,
+            reference.probability,
+            by_model,
+            reference.flag,
+            rule_set,
+            catalogue,
+            model,
+        ),
+    )
+
+
+def compare_additions(additions: Additions, scores: pd.DataFrame) -> dict[str, bool]:
+    """Whether the detail records' values and points and "what would change it" agree (probabilities in
+    the answers to their rounding)."""
+    names = list(additions.values)
+    details = scores["details"].tolist()
+    values = np.column_stack([additions.values[n] for n in names]).tolist()
+
+    def same_answer(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
+        if a is None or b is None:
+            return a is b
+        if (a["enough"], a["text"], len(a["changes"])) != (b["enough"], b["text"], len(b["changes"])):
+            return False
+        for x, y in zip(a["changes"], b["changes"], strict=True):
+            close = ("probability_from", "probability_to")
+            if {k: v for k, v in x.items() if k not in close} != {
+                k: v for k, v in y.items() if k not in close
+            }:
+                return False
+            if any(abs(x[k] - y[k]) > 1.0001e-4 for k in close):
+                return False
+        return True
+
+    return {
+        "detail values": [[d["values"][n] for n in names] for d in details] == values,
+        "model points": [d.get("model_point") for d in details] == additions.model_point.tolist()
+        and [d.get("model_note") for d in details] == additions.model_note.tolist(),
+        "what would change it": all(
+            same_answer(a, b)
+            for a, b in zip(additions.what_would_change, scores["what_would_change"].tolist(), strict=True)
+        ),
+    }

@@ -27,7 +27,6 @@ import numpy as np
 import pandas as pd
 
 from riskengine.features import Catalogue, load_catalogue
-from riskengine.features.compute import pupil_rows
 from riskengine.features.derivations import SESSIONS
 from riskengine.model.explain import value_text
 from riskengine.model.spec import POINT_TERM, RULE_POINTS
@@ -44,19 +43,28 @@ _BOUND = {"lowers": 1.0, "raises": 0.0}
 
 def term_weights(pupil_terms: pd.DataFrame, upns: pd.Index, academic_year: str, term: str) -> pd.Series:
     """Each pupil's share of this year's known possible sessions that fall in the scoring term: how much
-    attendance this year moves per point of attendance this term (NaN where not known)."""
-    up_to = spec.TERMS[: spec.TERMS.index(term) + 1]
-    rows = pupil_terms[
-        (pupil_terms["academic_year"] == academic_year).fillna(False).to_numpy(bool)
-        & pupil_terms["term"].isin(up_to).fillna(False).to_numpy(bool)
-        & pupil_rows(pupil_terms, upns)
-    ]
-    known = rows[list(SESSIONS)].notna().all(axis=1) & (rows["sessions_possible"] > 0).fillna(False)
-    rows = rows[known.to_numpy(bool)]
-    possible = rows["sessions_possible"].astype(float)
-    year = possible.groupby(rows["upn"]).sum()
-    now = possible[(rows["term"] == term).to_numpy(bool)].groupby(rows.loc[rows["term"] == term, "upn"]).sum()
-    return (now.reindex(upns) / year.reindex(upns)).astype(float)
+    attendance this year moves per point of attendance this term (NaN where not known). Plain arrays:
+    one Arrow hash lookup finds each row's pupil, `bincount` sums their sessions."""
+    import pyarrow as pa  # with the data, not at start-up
+    import pyarrow.compute as pc
+
+    wanted = pa.array(upns.to_numpy(dtype=object, na_value=None), type=pa.large_string())
+    found = pc.index_in(pa.array(pupil_terms["upn"]), value_set=wanted).fill_null(-1)
+    pupil = np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.intp)
+    in_year = (pupil_terms["academic_year"] == academic_year).to_numpy(bool, na_value=False)
+    at = np.flatnonzero(in_year & (pupil >= 0))
+    terms = pupil_terms["term"].take(at)
+    sessions = np.column_stack([pupil_terms[c].take(at).to_numpy(float, na_value=np.nan) for c in SESSIONS])
+    with np.errstate(invalid="ignore"):
+        known = ~np.isnan(sessions).any(axis=1) & (sessions[:, 0] > 0)
+    year = known & terms.isin(spec.TERMS[: spec.TERMS.index(term) + 1]).to_numpy(bool, na_value=False)
+    now = year & (terms == term).to_numpy(bool, na_value=False)
+    n, possible = len(upns), sessions[:, 0]
+    in_term = np.bincount(pupil[at][now], weights=possible[now], minlength=n)
+    whole = np.bincount(pupil[at][year], weights=possible[year], minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(np.bincount(pupil[at][now], minlength=n) > 0, in_term / whole, np.nan)
+    return pd.Series(share, index=upns, dtype=float)
 
 
 @dataclass(frozen=True)
@@ -154,12 +162,14 @@ def _rules(rule_set: RuleSet, features: pd.DataFrame) -> tuple[np.ndarray, np.nd
     return points, always
 
 
+def _model_inputs(features: pd.DataFrame, points: np.ndarray, term: str) -> pd.DataFrame:
+    return features.assign(**{RULE_POINTS: pd.array(points, dtype="Float64"), POINT_TERM: term})
+
+
 def _score(model: Any, rule_set: RuleSet, features: pd.DataFrame, term: str) -> tuple[np.ndarray, ...]:
-    """(model log-odds, model probability, rule points, always-flag) for feature rows."""
+    """(model probability, rule points, always-flag) for feature rows: an answer's check."""
     points, always = _rules(rule_set, features)
-    inputs = features.assign(**{RULE_POINTS: pd.array(points, dtype="Float64"), POINT_TERM: term})
-    explained = model.explain(inputs)
-    return explained.log_odds, explained.probability, points, always
+    return model.explain(_model_inputs(features, points, term)).probability, points, always
 
 
 def _walk(
@@ -193,10 +203,23 @@ def _walk(
     k = starts.shape[1]
     rows = np.repeat(np.arange(n), 2 * k)
     ts = np.column_stack([starts, ends]).ravel()  # per pupil: k starts then k ends
+    # each distinct (pupil, t) once: cuts past the lever's reach all collapse onto it
+    order = np.lexsort((ts, rows))
+    first = np.r_[True, (np.diff(ts[order]) != 0) | (np.diff(rows[order]) != 0)]
+    back = np.empty(len(ts), dtype=np.intp)
+    back[order] = np.cumsum(first) - 1
+    rows, ts = rows[order][first], ts[order][first]
     moved = lever.at(features.iloc[rows], ts, {name: rate[rows] for name, rate in rates.items()})
-    log_odds, _, points, always = _score(model, rule_set, moved, term)
-    log_odds = log_odds.reshape(n, 2, k)
-    rules_ok = ((points < line) & ~always).reshape(n, 2, k)[:, 0, :]
+    points, always = _rules(rule_set, moved)
+    rules_ok = ((points < line) & ~always)[back].reshape(n, 2, k)[:, 0, :]
+    # the model only where the rules are already below the band (elsewhere no answer can lie), in one pass
+    # for every pupil; log-odds only (no contributions are needed here)
+    needed = np.zeros(len(ts), dtype=bool)
+    needed[back.reshape(n, 2, k)[np.broadcast_to(rules_ok[:, None, :], (n, 2, k))]] = True
+    at = np.flatnonzero(needed)
+    scored = np.full(len(ts), np.nan)
+    scored[at] = model.log_odds(_model_inputs(moved.iloc[at], points[at], term))
+    log_odds = scored[back].reshape(n, 2, k)
     at_start, at_end = log_odds[:, 0, :], log_odds[:, 1, :]
     with np.errstate(divide="ignore", invalid="ignore"):
         crossing = starts + (target - at_start) * (ends - starts) / (at_end - at_start)
@@ -246,32 +269,46 @@ def _answers_for(
         lever.sign * (shown[found] - x0[movable][found]),
         {name: rate[found] for name, rate in rates.items()},
     )
-    _, new_probability, new_points, new_always = _score(model, rule_set, moved, term)
+    new_probability, new_points, new_always = _score(model, rule_set, moved, term)
     below = ~(new_probability >= np.nan_to_num(cutoff[movable][found], nan=np.inf))
-    verified = (new_points < rule_set.bands[-1][0]) & ~new_always & below
-    for i in np.flatnonzero(verified):  # only the pupils with an answer: a sentence each
-        j = movable[found[i]]
-        follows = {
-            f: [_number(features[f].iloc[j]), _number(moved[f].iloc[i])] for f in lever.shown if f in moved
-        }
-        said = "".join(
-            f" (and so {lever.shown[f].lower()} {lever.text(new)} rather than {lever.text(old)})"
-            for f, (old, new) in follows.items()
-            if old is not None and new is not None
+    verified = np.flatnonzero((new_points < rule_set.bands[-1][0]) & ~new_always & below)
+    rows = movable[found[verified]]
+    # plain lists from here: one small dict and sentence per pupil with an answer, no pandas per pupil
+    follows = {
+        f: (_numbers(features[f], rows), _numbers(moved[f], verified)) for f in lever.shown if f in moved
+    }
+    said = [""] * len(rows)
+    for f, (olds, news) in follows.items():
+        said = [
+            s
+            if old is None or new is None
+            else f"{s} (and so {lever.shown[f].lower()} {lever.text(new)} rather than {lever.text(old)})"
+            for s, old, new in zip(said, olds, news, strict=True)
+        ]
+    for i, (j, x, to, p0, p1, r0, r1) in enumerate(
+        zip(
+            rows.tolist(),
+            x0[rows].tolist(),
+            shown[found[verified]].tolist(),
+            probability[rows].tolist(),
+            new_probability[verified].tolist(),
+            points[rows].tolist(),
+            new_points[verified].tolist(),
+            strict=True,
         )
+    ):
         answers[j] = {
             "feature": lever.name,
-            "from": round(float(x0[j]), 4),
-            "to": float(shown[found[i]]),
-            "moves": follows,
-            "probability_from": round(float(probability[j]), 4),
-            "probability_to": round(float(new_probability[i]), 4),
-            "points_from": float(points[j]),
-            "points_to": float(new_points[i]),
+            "from": round(x, 4),
+            "to": to,
+            "moves": {f: [olds[i], news[i]] for f, (olds, news) in follows.items()},
+            "probability_from": round(p0, 4),
+            "probability_to": round(p1, 4),
+            "points_from": r0,
+            "points_to": r1,
             "text": (
-                f"if {lever.label.lower()} were {lever.text(shown[found[i]])} rather than "
-                f"{lever.text(x0[j], shown[found[i]])}{said}, "
-                + _effect(probability[j], new_probability[i], points[j], new_points[i])
+                f"if {lever.label.lower()} were {lever.text(to)} rather than {lever.text(x, to)}{said[i]}, "
+                + _effect(p0, p1, r0, r1)
             ),
         }
     return answers
@@ -301,8 +338,10 @@ def _percents(p0: float, p1: float) -> tuple[str, str]:
     return whole if whole[0] != whole[1] else (f"{p0:.1%}", f"{p1:.1%}")
 
 
-def _number(value: Any) -> float | None:
-    return None if pd.isna(value) else float(value)
+def _numbers(column: pd.Series, rows: np.ndarray) -> list[float | None]:
+    """A column's values at `rows` as floats, None where not known."""
+    values = column.to_numpy(float, na_value=np.nan)[rows]
+    return [None if v != v else v for v in values.tolist()]  # NaN is the only value not equal to itself
 
 
 def what_would_change(
@@ -331,12 +370,30 @@ def what_would_change(
         _answers_for(lever, model, rule_set, features, term, weights, cutoff, probability, points)
         for lever in levers
     ]
+    none = _not_enough_texts(levers, features)
     result: list[dict[str, Any] | None] = []
-    for j in range(n):
-        changes = [answers[j] for answers in by_lever if answers[j] is not None]
-        text = "; or ".join(c["text"] for c in changes) if changes else _not_enough(levers, features, j)
+    for j, answers in enumerate(zip(*by_lever, strict=True) if by_lever else [()] * n):
+        changes = [answer for answer in answers if answer is not None]
+        text = "; or ".join(c["text"] for c in changes) if changes else none[j]
         result.append({"enough": bool(changes), "text": text, "changes": changes})
     return result
+
+
+def _not_enough_texts(levers: list[Lever], features: pd.DataFrame) -> np.ndarray:
+    """`_not_enough` for every row, written once per distinct case: which levers were tried, and the value
+    of each lever that could not move."""
+    n = len(features)
+    if not levers or not n:
+        return np.array([_not_enough(levers, features, j) for j in range(n)], dtype=object)
+    cases = []
+    for lever in levers:  # per lever: -1 tried, else the code of the value it is stuck at
+        values = features[lever.name].to_numpy(float, na_value=np.nan)
+        stuck = np.isnan(values) | (np.abs(values - lever.bound) <= _EPS)
+        codes, _ = pd.factorize(values, use_na_sentinel=False)
+        cases.append(np.where(stuck, codes, -1))
+    _, first, inverse = np.unique(np.column_stack(cases), axis=0, return_index=True, return_inverse=True)
+    texts = np.array([_not_enough(levers, features, int(j)) for j in first], dtype=object)
+    return texts[inverse.reshape(-1)]
 
 
 def _not_enough(levers: list[Lever], features: pd.DataFrame, row: int) -> str:

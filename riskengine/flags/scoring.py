@@ -101,12 +101,11 @@ def _model_side(
     flagged, record = model_flags(
         explanation.probability, as_threshold(threshold or trained_spec["flag_threshold"]), year_groups
     )
-    details = detail_records(risk_points, value_table(inputs, names, catalogue, explanation.groups))
-    if per_year:
-        for detail, point, note in zip(details, explanation.points, explanation.notes, strict=True):
-            detail["model_point"] = point
-            if note:
-                detail["model_note"] = note
+    details = detail_records(
+        risk_points,
+        value_table(inputs, names, catalogue, explanation.groups),
+        also={"model_point": explanation.points, "model_note": explanation.notes} if per_year else None,
+    )
     columns = {
         "probability": pd.array(explanation.probability, dtype="Float64"),
         "reasons_up": up,

@@ -18,8 +18,9 @@ shown beside the pupil's values, and the next material reason takes its place in
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import reduce
+from itertools import chain, repeat
 
 import numpy as np
 import pandas as pd
@@ -34,30 +35,40 @@ MIN_CONTRIBUTION = 1e-3
 GROUP_JOINER = " and "
 
 
-def _sentence_table(features: pd.DataFrame, name: str, rows: np.ndarray, catalogue: Catalogue) -> np.ndarray:
-    """The sentence for feature `name` of each pupil in `rows`, filled once per distinct value."""
-    values = features[name].iloc[rows]
-    if name == RULE_POINTS:
-        return np.array(
-            [f"rule points were {v:g}" for v in values.to_numpy(float, na_value=np.nan)], dtype=object
-        )
-    codes, distinct = pd.factorize(values, use_na_sentinel=True)
-    sentences = np.array(
-        [catalogue.reason(name, v) for v in distinct] + [catalogue.reason(name, None)], object
-    )
-    return sentences[codes]  # the NA sentinel (-1) picks the last, "not known", sentence
+class _Sentences:
+    """Each feature's catalogue sentence per pupil: its values factorised once (for both sides of the
+    reasons), and a sentence written only once per distinct value that is asked for."""
+
+    def __init__(self, features: pd.DataFrame, catalogue: Catalogue) -> None:
+        self.features, self.catalogue = features, catalogue
+        self.codes: dict[str, np.ndarray] = {}
+        self.distinct: dict[str, list[object]] = {}
+        self.written: dict[str, np.ndarray] = {}
+
+    def __call__(self, name: str, rows: np.ndarray) -> np.ndarray:
+        if name not in self.codes:
+            if name == RULE_POINTS:  # a NaN is a value of its own here ("rule points were nan")
+                values = self.features[name].to_numpy(float, na_value=np.nan)
+                codes, distinct = pd.factorize(values, use_na_sentinel=False)
+            else:  # the NA sentinel (-1) picks the last, "not known", sentence
+                codes, distinct = pd.factorize(self.features[name], use_na_sentinel=True)
+            self.codes[name], self.distinct[name] = codes, list(distinct)
+            self.written[name] = np.full(len(distinct) + 1, None, dtype=object)
+        codes, written = self.codes[name][rows], self.written[name]
+        wanted = np.unique(codes)
+        for code in wanted[np.equal(written[wanted], None)].tolist():
+            value = None if code < 0 else self.distinct[name][code]
+            written[code] = (
+                f"rule points were {value:g}" if name == RULE_POINTS else self.catalogue.reason(name, value)
+            )
+        return written[codes]
 
 
 def _reason_table(
-    features: pd.DataFrame,
-    name: str,
-    rows: np.ndarray,
-    catalogue: Catalogue,
-    groups: Mapping[str, Sequence[str]],
+    sentences: _Sentences, name: str, rows: np.ndarray, groups: Mapping[str, Sequence[str]]
 ) -> np.ndarray:
     """The reason for column `name` (a feature, or a group whose members' sentences are joined)."""
-    members = groups.get(name, (name,))
-    tables = [_sentence_table(features, member, rows, catalogue) for member in members]
+    tables = [sentences(member, rows) for member in groups.get(name, (name,))]
     return reduce(lambda joined, table: joined + GROUP_JOINER + table, tables)
 
 
@@ -77,11 +88,13 @@ def fired_rule_features(
         for feature in rule_features[rule]:
             if owner.get(feature, feature) in position:
                 reads[r, position[owner.get(feature, feature)]] = 1.0
-    pairs = pd.Series(list(fired), dtype=object).explode().dropna()
-    code = pd.Index(rules, dtype=object).get_indexer(pairs.to_numpy(object))
+    counts = np.fromiter(map(len, fired), dtype=np.intp, count=len(fired))
+    flat = np.fromiter(chain.from_iterable(fired), dtype=object, count=int(counts.sum()))
+    code = pd.Index(rules, dtype=object).get_indexer(flat)
+    pupil = np.repeat(np.arange(len(fired)), counts)
     known = code >= 0
     hit = np.zeros((len(fired), len(rules)), dtype=np.float32)  # pupil x rule: it fired
-    hit[pairs.index.to_numpy(int)[known], code[known]] = 1.0
+    hit[pupil[known], code[known]] = 1.0
     return (hit @ reads) > 0  # a matrix product, not a lookup per fired rule
 
 
@@ -104,10 +117,17 @@ def unlisted_blanks(
                 neutral.append(np.zeros(len(features), bool))
                 continue
             spec = catalogue[member]
-            blank = features[member].isna().to_numpy(bool)
             silent = spec.when_missing_reason is None and spec.reference is not None
+            if spec.kind == "category":  # plain arrays: a blank is None or NaN, never equal to anything
+                values = features[member].to_numpy(object, na_value=None)
+                blank = pd.isna(values)
+            else:
+                values = features[member].to_numpy(float, na_value=np.nan)
+                blank = np.isnan(values)
             unlisted.append(blank & silent)
-            at_reference = (features[member] == spec.reference).fillna(False).to_numpy(bool)
+            at_reference = (
+                values == spec.reference if spec.reference is not None else np.zeros(len(blank), bool)
+            )
             neutral.append(at_reference | (blank & (spec.reference is None)))
         either = np.logical_or(unlisted, neutral)
         blocked[:, j] = either.all(axis=0) & np.any(unlisted, axis=0)
@@ -142,33 +162,41 @@ def top_reasons(
     n, width = matrix.shape
     k = min(k, width)
     result = []
+    sentences = _Sentences(features, catalogue)
     for sign in (1.0, -1.0):
         signed = np.where(unlisted, -np.inf, sign * size)
         if sign < 0 and not_lowering is not None:
             signed = np.where(not_lowering, -np.inf, signed)
         chosen = np.argsort(-signed, axis=1, kind="stable")[:, :k]
         keep = np.take_along_axis(signed, chosen, axis=1) >= floor
-        sentences = np.full((n, k), None, dtype=object)
+        chosen_text = np.full((n, k), None, dtype=object)
+        kept_rows, kept_ranks = np.nonzero(keep)  # the kept reasons, grouped by the column they name
+        columns = chosen[kept_rows, kept_ranks]
+        by_column = np.argsort(columns, kind="stable")
+        bounds = np.r_[0, np.cumsum(np.bincount(columns, minlength=width))]
         for column, name in enumerate(names):  # a loop over features, not pupils
-            hit = keep & (chosen == column)
-            rows, ranks = np.nonzero(hit)
-            if len(rows):
-                sentences[rows, ranks] = _reason_table(features, name, rows, catalogue, groups)
+            picked = by_column[bounds[column] : bounds[column + 1]]
+            if len(picked):
+                rows = kept_rows[picked]
+                chosen_text[rows, kept_ranks[picked]] = _reason_table(sentences, name, rows, groups)
         # kept reasons are a prefix of each row (sorted strongest first): trim only the short rows
         counts = keep.sum(axis=1)
-        lists = sentences.tolist()
-        for row in np.flatnonzero(counts < k):
+        lists = chosen_text.tolist()
+        for row in np.flatnonzero(counts < k).tolist():
             lists[row] = lists[row][: counts[row]]
         result.append(lists)
     return result[0], result[1]
 
 
+def _records(names: Sequence[str], rows: list[list[object]]) -> Iterator[dict[str, object]]:
+    """{name: value} for each row: the cheapest way Python builds many dicts with the same keys."""
+    return map(dict, map(zip, repeat(names), rows))
+
+
 def contribution_records(contributions: pd.DataFrame, digits: int = 4) -> list[dict[str, float]]:
     """Each pupil's contributions as {feature: log-odds}, rounded, for storage with the score."""
-    names = list(contributions.columns)
-    return [
-        dict(zip(names, row, strict=True)) for row in np.round(contributions.to_numpy(float), digits).tolist()
-    ]
+    rows = np.round(contributions.to_numpy(float), digits).tolist()
+    return list(_records(list(contributions.columns), rows))  # type: ignore[arg-type]
 
 
 def value_text(kind: str, value: object, categories: Mapping[str, str]) -> str:
@@ -211,15 +239,22 @@ def value_table(
 
 
 def detail_records(
-    risk_points: pd.DataFrame, values: Mapping[str, np.ndarray], digits: int = 1
-) -> list[dict[str, dict[str, object]]]:
+    risk_points: pd.DataFrame,
+    values: Mapping[str, np.ndarray],
+    digits: int = 1,
+    also: Mapping[str, Sequence[object]] | None = None,
+) -> list[dict[str, object]]:
     """Each pupil's {"risk_points": {name: pp}, "values": {name: text}}, for storage with the score: what
-    the pupil page and `explain` show beside each feature (percentage points of risk, and the value)."""
+    the pupil page and `explain` show beside each feature (percentage points of risk, and the value).
+    `also`: further keys with a value per pupil (e.g. the model's scoring point), left out where blank."""
     names = list(risk_points.columns)
     shown = [n for n in names if n in values]
     points = np.round(risk_points.to_numpy(float), digits).tolist()
     texts = np.column_stack([values[n] for n in shown]).tolist() if shown else [[] for _ in points]
-    return [
-        {"risk_points": dict(zip(names, row, strict=True)), "values": dict(zip(shown, text, strict=True))}
-        for row, text in zip(points, texts, strict=True)
-    ]
+    pairs = zip(_records(names, points), _records(shown, texts), strict=True)
+    records = list(_records(("risk_points", "values"), pairs))  # type: ignore[arg-type]
+    for key, column in (also or {}).items():
+        for record, value in zip(records, column, strict=True):
+            if value is not None and value != "":
+                record[key] = value
+    return records  # type: ignore[return-value]
