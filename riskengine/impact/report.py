@@ -13,6 +13,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from riskengine.evaluation.disclosure import DisclosureSettings, format_count, protect
+from riskengine.evaluation.measures import load_measures
 from riskengine.evaluation.report import _plain
 from riskengine.impact.assess import NO_COMPARISON, ImpactResult
 
@@ -40,11 +41,6 @@ PROTECTED = {
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("riskengine.impact", "."), autoescape=True, keep_trailing_newline=True
 )
-TITLES = {
-    "measures": "Outcome measures, cohorts with the service",
-    "distance_travelled": "Distance travelled (assessments)",
-    "assessments_unpaired": "Assessments without a pair",
-}
 
 
 def protected_tables(result: ImpactResult, settings: DisclosureSettings) -> dict[str, pd.DataFrame]:
@@ -71,6 +67,7 @@ def write_impact_report(
 ) -> Path:
     """impact.html, impact.json and tables/*.csv in `out_dir`; returns the HTML path."""
     settings = settings or DisclosureSettings.load()
+    measures = load_measures()
     folder = Path(out_dir)
     (folder / TABLES_DIR).mkdir(parents=True, exist_ok=True)
     tables = protected_tables(result, settings)
@@ -104,10 +101,15 @@ def write_impact_report(
         ],
         not_estimated=result.not_estimated,
         tables={
-            n: Markup(t.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.3f}"))
+            n: Markup(
+                t.rename(columns=lambda c: measures.column(c)[0]).to_html(
+                    index=False, na_rep="", float_format=lambda v: f"{v:.3f}"
+                )
+            )
             for n, t in tables.items()
         },
-        titles=TITLES,
+        titles={n: measures.table_title(n) for n in tables},
+        definitions={n: [measures.column(c) for c in t.columns] for n, t in tables.items()},
         no_comparison=NO_COMPARISON if "distance_travelled" in result.tables else "",
         threshold=settings.threshold,
         fewer_than=settings.fewer_than,

@@ -16,6 +16,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from riskengine.evaluation.disclosure import DisclosureSettings, format_count, protect
+from riskengine.evaluation.measures import load_measures
 from riskengine.store import Store
 from riskengine.store import tables as st
 
@@ -101,38 +102,6 @@ def safe_report_html(path: Path) -> str:
     return _refuse_upns(path.read_text(encoding="utf-8", errors="replace"))
 
 
-#: Every headline figure named in words, with a one-line definition (key suffix or exact key).
-MEASURES: dict[str, tuple[str, str]] = {
-    "pupils_scored": ("Pupils scored", "Pupils with a score at the evaluation point."),
-    "pupils_with_outcome": (
-        "Pupils with a known destination",
-        "Pupils whose destination after Year 11 is recorded; only they enter accuracy and fairness figures.",
-    ),
-    "positive_rate": (
-        "Share who became NEET or Not Known",
-        "Positive outcomes among pupils with a destination.",
-    ),
-    "roc_auc": (
-        "Ranking accuracy (ROC AUC)",
-        "Chance that a pupil who became NEET is ranked above one who did not (0.5 = chance, 1 = perfect).",
-    ),
-    "pr_auc": (
-        "Precision across the list (PR AUC)",
-        "Average share of flagged pupils who became NEET, working down the list from the top.",
-    ),
-    "brier_score": (
-        "Brier score",
-        "Mean squared gap between predicted risk and what happened (lower is better).",
-    ),
-    "ece": (
-        "Calibration error (ECE)",
-        "Average gap between predicted and observed rates across risk bins (lower is better).",
-    ),
-    "disparities_outside_band": (
-        "Disparities outside the band",
-        "Group-to-reference ratios whose whole interval lies outside the four-fifths band [0.8, 1.25].",
-    ),
-}
 SCORER_WORDS = {"rules": "rules only", "model": "model only", "combined": "combined flag"}
 COUNT_KEYS = ("pupils_scored", "pupils_with_outcome", "disparities_outside_band")
 
@@ -140,10 +109,11 @@ COUNT_KEYS = ("pupils_scored", "pupils_with_outcome", "disparities_outside_band"
 def headline_rows(headline: dict, settings: DisclosureSettings | None = None) -> list[dict[str, str]]:
     """The report's headline as rows of name in words, value (whole numbers as whole numbers, small
     counts under disclosure control) and a one-line definition."""
+    measures = load_measures().headline
     rows = []
     for key, value in headline.items():
-        suffix = next((s for s in MEASURES if key == s or key.endswith("_" + s)), None)
-        name, definition = MEASURES.get(suffix, (key.replace("_", " "), ""))
+        suffix = next((s for s in measures if key == s or key.endswith("_" + s)), None)
+        name, definition = measures.get(suffix, (key.replace("_", " "), ""))
         scorer = key.removesuffix("_" + suffix) if suffix and key != suffix else ""
         if scorer:
             name = f"{name}, {SCORER_WORDS.get(scorer, scorer)}"

@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from riskengine.enrolment import list_conflicts, resolve_conflict, school_names
+from riskengine.evaluation.measures import load_measures
 from riskengine.spec import upload as spec
 from riskengine.upload import shipped_mappings
 from riskengine.web import audit
@@ -379,7 +380,7 @@ def impact_page(request: Request) -> Response:
         impact = latest_impact(request.app.state.reports_dir)
     except ValueError as error:
         raise HTTPException(status_code=409, detail=str(error)) from None
-    return render(request, "impact.html", impact=impact)
+    return render(request, "impact.html", impact=impact, measures=load_measures())
 
 
 def _school_page(request: Request, session: Session, status_code: int = 200, **context) -> HTMLResponse:

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from riskengine.cli import app
+from riskengine.evaluation.measures import load_measures
 from riskengine.store import Store
 
 
@@ -69,6 +70,10 @@ def test_impact_report_from_a_generated_service(tmp_path) -> None:
             estimate["ci_low"] <= estimate["estimate"] <= estimate["ci_high"]
             or "discontinuity" in estimate["method"]
         )  # the robust interval is centred on the bias-corrected estimate
+    wording = load_measures()
+    shown = {column for rows in document["tables"].values() for row in rows for column in row}
+    assert shown - set(wording.impact_columns) == set(), "every column is named in evaluation/measures.yaml"
+    assert "<th>Mean days NEET</th>" in html and "mean_days_neet" not in html, "columns named in words"
     measures = pd.read_csv(report / "tables" / "measures.csv")
     counts = measures[["pupils", "with_outcome", "neet", "not_known"]].astype(str)
     small = counts.apply(lambda c: c.str.fullmatch(r"[1-9]")).to_numpy()

@@ -96,5 +96,7 @@ def test_impact_page_shows_the_latest_report_to_evaluators_only(app, clients):
     assert page.status_code == 200
     assert "the effect on the supported (ATT)" in page.text and "-0.040 (-0.090 to +0.010)" in page.text
     assert "Interval: normal bootstrap (refitted replicates)" in page.text
+    assert ">With a destination</th>" in page.text and "with_outcome" not in page.text, "columns in words"
+    assert "Pupils whose destination after Year 11 is recorded." in page.text, "each with its definition"
     assert "fewer than 10" in page.text and ">7<" not in page.text and ">3<" not in page.text
     assert clients["adviser"].get("/evaluator/impact", follow_redirects=False).status_code in (403, 404)
