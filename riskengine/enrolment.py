@@ -95,13 +95,24 @@ def school_list(store: Store) -> pd.DataFrame:
 _names: dict[tuple, dict[str, str]] = {}
 
 
-def school_names(store: Store) -> dict[str, str]:
-    """URN -> name for every listed school (pages fall back to the URN for any other); cached until the
-    list is loaded again."""
+def names_version_columns() -> tuple[sa.ScalarSelect, ...]:
+    """What the school names depend on, as scalar subqueries (riskengine.web.versions reads them with
+    the other caches' versions)."""
     sl = t.school_list
-    with store.reading() as connection:
-        loaded = connection.execute(sa.select(sa.func.max(sl.c.loaded_at), sa.func.count())).one()
-    key = (str(store.engine.url), id(store.engine), *loaded)
+    return (
+        sa.select(sa.func.max(sl.c.loaded_at)).scalar_subquery(),
+        sa.select(sa.func.count(sl.c.urn)).scalar_subquery(),
+    )
+
+
+def school_names(store: Store, version: tuple | None = None) -> dict[str, str]:
+    """URN -> name for every listed school (pages fall back to the URN for any other); cached until the
+    list is loaded again (`version`: names_version_columns() as read for the request; read here when
+    None)."""
+    if version is None:
+        with store.reading() as connection:
+            version = tuple(connection.execute(sa.select(*names_version_columns())).one())
+    key = (str(store.engine.url), id(store.engine), *version)
     names = _names.get(key)
     if names is None:
         listed = school_list(store)
@@ -254,36 +265,35 @@ _build_lock = threading.Lock()
 ERASURE = "forget_pupil"
 
 
-def _version(connection: sa.Connection) -> tuple:
-    """What the enrolment depends on, in one round trip: uploads, erasures, conflicts and their resolution,
-    and the schools list. Erasures are keyed on their audit entries (indexed), not on a count of pupils,
-    which PostgreSQL answers by reading every row: on every request, that is a cost that grows with the
-    store."""
+def version_columns() -> tuple[sa.ScalarSelect, ...]:
+    """What the enrolment depends on: uploads, erasures, conflicts and their resolution, and the schools
+    list, as scalar subqueries to read in one round trip (riskengine.web.versions adds the other caches'
+    versions to the same SELECT). Erasures are keyed on their audit entries (indexed), not on a count of
+    pupils, which PostgreSQL answers by reading every row: on every request, that is a cost that grows
+    with the store."""
     c = t.enrolment_conflicts
 
     def scalar(query: sa.Select) -> sa.ScalarSelect:
         return query.scalar_subquery()
 
-    return tuple(
-        connection.execute(
-            sa.select(
-                scalar(sa.select(sa.func.max(t.uploads.c.id))),
-                scalar(sa.select(sa.func.max(wt.audit_log.c.id)).where(wt.audit_log.c.action == ERASURE)),
-                scalar(sa.select(sa.func.count(c.c.id))),
-                scalar(sa.select(sa.func.count(c.c.resolved_at))),
-                scalar(sa.select(sa.func.max(t.school_list.c.loaded_at))),
-            )
-        ).one()
+    return (
+        scalar(sa.select(sa.func.max(t.uploads.c.id))),
+        scalar(sa.select(sa.func.max(wt.audit_log.c.id)).where(wt.audit_log.c.action == ERASURE)),
+        scalar(sa.select(sa.func.count(c.c.id))),
+        scalar(sa.select(sa.func.count(c.c.resolved_at))),
+        scalar(sa.select(sa.func.max(t.school_list.c.loaded_at))),
     )
 
 
-def enrolled(store: Store, today: date | None = None) -> pd.DataFrame:
+def enrolled(store: Store, today: date | None = None, version: tuple | None = None) -> pd.DataFrame:
     """Every (upn, school_urn) pair a school currently sees, with `dual` (a dual registration) and
     `leaver` (seen only as a Year 11 leaver within the destination window). Cached until the next upload,
-    conflict change or day."""
+    conflict change or day (`version`: version_columns() as read for the request; read here when None)."""
     today = today or date.today()
-    with store.reading() as connection:
-        key = (str(store.engine.url), id(store.engine), today, _version(connection))
+    if version is None:
+        with store.reading() as connection:
+            version = tuple(connection.execute(sa.select(*version_columns())).one())
+    key = (str(store.engine.url), id(store.engine), today, tuple(version))
     with _build_lock:  # one build at a time per process; the others then read the cache
         with _cache_lock:
             if key in _cache:

@@ -26,6 +26,7 @@ from riskengine.store import tables as st
 from riskengine.web.accounts import User
 from riskengine.web.pupils import refs_of
 from riskengine.web.reviews import latest_decisions
+from riskengine.web.versions import Versions, read_versions
 
 SORTS = {
     "risk": "risk",
@@ -135,15 +136,15 @@ _build_lock = threading.Lock()
 MAX_VIEWS = 256
 
 
-def scored_pupils(store: Store, enrolment_version: tuple) -> tuple[pd.DataFrame, dict | None, dict | None]:
+def scored_pupils(
+    store: Store, enrolment_version: tuple, version: tuple
+) -> tuple[pd.DataFrame, dict | None, dict | None]:
     """Every pupil of each school's current run with ref, risk, top reasons and change since that school's
     previous scored term; plus the newest current and previous runs.
 
-    Cached until a run is added (runs are never changed) or the enrolment's version moves (`enrolled`'s
+    Cached until a run is added (runs are never changed; `version`: Versions.runs as read for the
+    request) or the enrolment's version moves (`enrolled`'s
     frame.attrs["version"]: it follows erasures, so an erased pupil (`riskengine forget`) drops at once)."""
-    runs = st.score_runs
-    with store.reading() as connection:
-        version = connection.execute(sa.select(sa.func.count(runs.c.id), sa.func.max(runs.c.id))).one()
     if not version[0]:
         return pd.DataFrame(), None, None
     key = (str(store.engine.url), id(store.engine), *version, enrolment_version)
@@ -255,17 +256,18 @@ def caseload(
     user: User,
     filters: CaseloadFilters,
     today: date | None = None,
-    names: dict[str, str] | None = None,
+    versions: Versions | None = None,
 ) -> Caseload:
     """The page of pupils `user` may see that match `filters`, sorted, with their latest review decision.
 
     Schools and advisers see a pupil only while a school in their scope sees them (riskengine.enrolment);
     a school sees only the decisions an adviser shared with it; names only reach schools and advisers.
-    `names`: the school names (riskengine.enrolment.school_names) when the caller has them already."""
+    `versions`: what the caches depend on, when the caller has read them for its request already."""
     if not user.sees_pupils:
         raise PermissionError("this role does not see pupils")
-    seen = enrolled(store, today)
-    frame, run, previous = scored_pupils(store, seen.attrs.get("version"))
+    versions = versions or read_versions(store)
+    seen = enrolled(store, today, versions.enrolment)
+    frame, run, previous = scored_pupils(store, seen.attrs.get("version"), versions.runs)
     if frame.empty:
         return Caseload([], 0, run, previous, [], [], [])
     f = filters  # the page does not change which rows match, so pages share one cached view
@@ -294,15 +296,15 @@ def caseload(
     chosen, options = view
     shared_only = user.role == "school"
     if filters.not_reviewed:
-        decided = latest_decisions(store, [row["upn"] for row in chosen], shared_only=shared_only)
-        chosen = [row for row in chosen if row["upn"] not in decided.index]
+        decided = latest_decisions(store, (row["upn"] for row in chosen), shared_only, versions.reviews)
+        chosen = [row for row in chosen if row["upn"] not in decided]
     if filters.per_page is None:
         page = chosen
     else:
         start = max(filters.page - 1, 0) * filters.per_page
         page = chosen[start : start + filters.per_page]
-    decisions = latest_decisions(store, [row["upn"] for row in page], shared_only=shared_only).to_dict()
-    named = school_names(store) if names is None else names
+    decisions = latest_decisions(store, (row["upn"] for row in page), shared_only, versions.reviews)
+    named = school_names(store, versions.names)
     rows = [
         {
             **row,

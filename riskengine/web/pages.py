@@ -56,6 +56,7 @@ from riskengine.web.reviews import REVIEWER_ROLES, record_intervention, record_r
 from riskengine.web.sessions import Session, end_session, needs_totp_enrolment, start_session
 from riskengine.web.tables import DECISIONS
 from riskengine.web.uploads import UPLOAD_ROLES, UploadRequestError, check_upload, history_for
+from riskengine.web.versions import Versions, read_versions
 
 LOGIN_CSRF_COOKIE = "riskengine_login_csrf"
 HOME_BY_ROLE = {"school": "/school", "adviser": "/caseload", "evaluator": "/evaluator", "admin": "/caseload"}
@@ -78,11 +79,16 @@ templates.env.filters.update(
 router = APIRouter(include_in_schema=False)
 
 
+def request_versions(request: Request) -> Versions:
+    """What the caches depend on, read once per request (the page and its caseload share them)."""
+    if not hasattr(request.state, "versions"):
+        request.state.versions = read_versions(store_of(request))
+    return request.state.versions
+
+
 def page_school_names(request: Request) -> dict[str, str]:
-    """The school names, read once per request (the page and its caseload share them)."""
-    if not hasattr(request.state, "school_names"):
-        request.state.school_names = school_names(store_of(request))
-    return request.state.school_names
+    """The school names, as cached for this request's version of the schools list."""
+    return school_names(store_of(request), request_versions(request).names)
 
 
 def render(request: Request, name: str, status_code: int = 200, **context) -> HTMLResponse:
@@ -229,7 +235,7 @@ class CaseloadQuery:
 def caseload_page(request: Request, query: Annotated[CaseloadQuery, Depends()]) -> Response:
     session = page_session(request, *PUPIL_ROLES)
     filters = query.filters()
-    result = caseload(store_of(request), session.user, filters, names=page_school_names(request))
+    result = caseload(store_of(request), session.user, filters, versions=request_versions(request))
     audit.record(
         store_of(request),
         session.user,
@@ -252,7 +258,9 @@ def caseload_page(request: Request, query: Annotated[CaseloadQuery, Depends()]) 
 def caseload_export(request: Request, query: Annotated[CaseloadQuery, Depends()]) -> Response:
     """The caseload as filtered on the page, every page, as an XLSX workbook."""
     session = page_session(request, *PUPIL_ROLES)
-    result = caseload(store_of(request), session.user, query.filters(per_page=None))
+    result = caseload(
+        store_of(request), session.user, query.filters(per_page=None), versions=request_versions(request)
+    )
     audit.record(store_of(request), session.user, "export_caseload", detail=f"{result.total} pupils")
     return Response(
         caseload_xlsx(result.rows, with_identity=session.user.role in IDENTITY_ROLES),
