@@ -321,7 +321,7 @@ def identities(store: Store) -> pd.DataFrame:
     i = st.pupil_identity
     columns = ["upn", "school_urn", "forename", "surname", "date_of_birth", "tutor_group"]
     with store.engine.connect() as connection:
-        rows = connection.execute(sa.select(*(i.c[c] for c in columns))).all()
+        rows = list(map(tuple, connection.execute(sa.select(*(i.c[c] for c in columns)))))  # see _enrolled
     frame = pd.DataFrame.from_records(rows, columns=columns)
     frame["date_of_birth"] = frame["date_of_birth"].map(lambda d: d.isoformat(), na_action="ignore")
     return frame

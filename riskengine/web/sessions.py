@@ -61,28 +61,32 @@ def start_session(store: Store, user: User) -> str:
     return token
 
 
+#: The session, its user and the user's schools (one row per school), in one round trip. Built once:
+#: building the statement on every request cost more than running it.
+_SESSION_QUERY = (
+    sa.select(
+        web_sessions.c.csrf_token,
+        web_sessions.c.expires_at,
+        web_sessions.c.mfa_pending,
+        users.c.id,
+        users.c.email,
+        users.c.role,
+        users.c.totp_secret,
+        user_schools.c.school_urn,
+    )
+    .join(users, users.c.id == web_sessions.c.user_id)
+    .outerjoin(user_schools, user_schools.c.user_id == users.c.id)
+    .where(web_sessions.c.token_sha256 == sa.bindparam("digest"), users.c.active.is_(True))
+    .order_by(user_schools.c.school_urn)
+)
+
+
 def resolve_session(store: Store, token: str | None) -> Session | None:
     """The live session for a cookie or bearer token, or None (unknown, expired or user deactivated)."""
     if not token:
         return None
-    query = (  # one round trip: the session, its user and the user's schools (one row per school)
-        sa.select(
-            web_sessions.c.csrf_token,
-            web_sessions.c.expires_at,
-            web_sessions.c.mfa_pending,
-            users.c.id,
-            users.c.email,
-            users.c.role,
-            users.c.totp_secret,
-            user_schools.c.school_urn,
-        )
-        .join(users, users.c.id == web_sessions.c.user_id)
-        .outerjoin(user_schools, user_schools.c.user_id == users.c.id)
-        .where(web_sessions.c.token_sha256 == _digest(token), users.c.active.is_(True))
-        .order_by(user_schools.c.school_urn)
-    )
     with store.reading() as connection:
-        rows = connection.execute(query).all()
+        rows = connection.execute(_SESSION_QUERY, {"digest": _digest(token)}).all()
     if not rows:
         return None
     row = rows[0]
