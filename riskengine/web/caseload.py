@@ -131,23 +131,25 @@ def current_runs(store: Store) -> tuple[dict | None, dict | None]:
 
 _cache: dict[tuple, tuple] = {}
 _views: OrderedDict[tuple, tuple[list[dict], tuple]] = OrderedDict()  # filtered, sorted rows per query
+_view_builds: dict[tuple, threading.Lock] = {}  # the views being built now
 _cache_lock = threading.Lock()
 _build_lock = threading.Lock()
 MAX_VIEWS = 256
 
 
 def scored_pupils(
-    store: Store, enrolment_version: tuple, version: tuple
+    store: Store, erasures: object, version: tuple
 ) -> tuple[pd.DataFrame, dict | None, dict | None]:
     """Every pupil of each school's current run with ref, risk, top reasons and change since that school's
     previous scored term; plus the newest current and previous runs.
 
     Cached until a run is added (runs are never changed; `version`: Versions.runs as read for the
-    request) or the enrolment's version moves (`enrolled`'s
-    frame.attrs["version"]: it follows erasures, so an erased pupil (`riskengine forget`) drops at once)."""
+    request) or a pupil is erased (`erasures`: Versions.erasures), so an erased pupil (`riskengine
+    forget`) drops at once. An upload changes neither (its pupils are scored in a new run), so the
+    caseload is not rebuilt after one: only each view's filter by enrolment is."""
     if not version[0]:
         return pd.DataFrame(), None, None
-    key = (str(store.engine.url), id(store.engine), *version, enrolment_version)
+    key = (str(store.engine.url), id(store.engine), *version, erasures)
     with _build_lock:  # one build at a time per process: the others wait for it, then read the cache
         with _cache_lock:
             cached = _cache.get(key)
@@ -267,7 +269,7 @@ def caseload(
         raise PermissionError("this role does not see pupils")
     versions = versions or read_versions(store)
     seen = enrolled(store, today, versions.enrolment)
-    frame, run, previous = scored_pupils(store, seen.attrs.get("version"), versions.runs)
+    frame, run, previous = scored_pupils(store, versions.erasures, versions.runs)
     if frame.empty:
         return Caseload([], 0, run, previous, [], [], [])
     f = filters  # the page does not change which rows match, so pages share one cached view
@@ -286,13 +288,19 @@ def caseload(
     )
     with _cache_lock:
         view = _views.get(key)
-    if view is None:
-        names = identities(store) if user.role in IDENTITY_ROLES else None
-        view = _matching(frame, seen, names, user, filters)
-        with _cache_lock:
-            _views[key] = view
-            while len(_views) > MAX_VIEWS:
-                _views.popitem(last=False)
+        building = None if view is not None else _view_builds.setdefault(key, threading.Lock())
+    if building is not None:
+        with building:  # one build per view: requests wanting the same one wait for it, not repeat it
+            with _cache_lock:
+                view = _views.get(key)
+            if view is None:
+                names = identities(store) if user.role in IDENTITY_ROLES else None
+                view = _matching(frame, seen, names, user, filters)
+                with _cache_lock:
+                    _views[key] = view
+                    _view_builds.pop(key, None)
+                    while len(_views) > MAX_VIEWS:
+                        _views.popitem(last=False)
     chosen, options = view
     shared_only = user.role == "school"
     if filters.not_reviewed:

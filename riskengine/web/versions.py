@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from riskengine.enrolment import names_version_columns
+from riskengine.enrolment import ERASURES_AT, names_version_columns
 from riskengine.enrolment import version_columns as enrolment_columns
 from riskengine.store import Store
 from riskengine.store import tables as st
@@ -35,6 +35,11 @@ class Versions:
     runs: tuple
     names: tuple
     reviews: tuple
+
+    @property
+    def erasures(self) -> object:
+        """The newest erasure's audit entry (part of the enrolment's version)."""
+        return self.enrolment[ERASURES_AT]
 
 
 _PARTS = {
