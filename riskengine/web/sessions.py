@@ -81,14 +81,29 @@ _SESSION_QUERY = (
 )
 
 
-def resolve_session(store: Store, token: str | None) -> Session | None:
-    """The live session for a cookie or bearer token, or None (unknown, expired or user deactivated)."""
+_queries_with: dict[tuple, sa.Select] = {}
+
+
+def session_with(
+    store: Store, token: str | None, also: tuple[sa.ScalarSelect, ...] = ()
+) -> tuple[Session | None, tuple | None]:
+    """The live session for a cookie or bearer token, or None (unknown, expired or user deactivated);
+    and the values of the scalar subqueries `also`, read in the same round trip (riskengine.web.auth
+    reads the caches' versions so), or None when no session row was found."""
     if not token:
-        return None
+        return None, None
+    query = _queries_with.get(also)
+    if query is None:
+        query = _queries_with[also] = _SESSION_QUERY.add_columns(*also)
     with store.reading() as connection:
-        rows = connection.execute(_SESSION_QUERY, {"digest": _digest(token)}).all()
+        rows = connection.execute(query, {"digest": _digest(token)}).all()
     if not rows:
-        return None
+        return None, None
+    values = tuple(rows[0][len(rows[0]) - len(also) :]) if also else ()
+    return _session(rows), values
+
+
+def _session(rows: list[sa.Row]) -> Session | None:
     row = rows[0]
     expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)
     if expires < datetime.now(UTC):

@@ -48,21 +48,35 @@ _PARTS = {
     "names": names_version_columns,
     "reviews": reviews_columns,
 }
-_statement: tuple[sa.Select, dict[str, slice]] | None = None
+_built: tuple[tuple[sa.ScalarSelect, ...], dict[str, slice], sa.Select] | None = None
 
 
-def read_versions(store: Store) -> Versions:
-    """Every cache's version, in one statement (built once and reused: building it costs more than
-    running it)."""
-    global _statement
-    if _statement is None:
-        columns, slices = [], {}
+def _statement() -> tuple[tuple[sa.ScalarSelect, ...], dict[str, slice], sa.Select]:
+    """Every cache's version column, where each cache's are among them, and the SELECT of them all:
+    built once and reused (building them costs more than running them)."""
+    global _built
+    if _built is None:
+        columns: list[sa.ScalarSelect] = []
+        slices = {}
         for name, part in _PARTS.items():
             made = part()
             slices[name] = slice(len(columns), len(columns) + len(made))
             columns += made
-        _statement = (sa.select(*columns), slices)
-    query, slices = _statement
+        _built = (tuple(columns), slices, sa.select(*columns))
+    return _built
+
+
+def version_columns() -> tuple[sa.ScalarSelect, ...]:
+    """Every cache's version as scalar subqueries, for a query that reads them along with its own
+    (riskengine.web.auth reads them with the session); `versions_from` turns their values into Versions."""
+    return _statement()[0]
+
+
+def versions_from(values: tuple) -> Versions:
+    return Versions(**{name: tuple(values[at]) for name, at in _statement()[1].items()})
+
+
+def read_versions(store: Store) -> Versions:
+    """Every cache's version, in one statement."""
     with store.reading() as connection:
-        row = tuple(connection.execute(query).one())
-    return Versions(**{name: row[at] for name, at in slices.items()})
+        return versions_from(tuple(connection.execute(_statement()[2]).one()))
