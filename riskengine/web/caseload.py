@@ -91,7 +91,8 @@ IDENTITY_ROLES = ("school", "adviser")
 @dataclass(frozen=True)
 class Caseload:
     """One page of the caseload (rows as dicts with ROW_FIELDS and `review`, the latest decision or None)
-    plus what the filter controls need."""
+    plus what the filter controls need, and what its rows but `review` were built from (the enrolment as
+    used, the runs and erasures: equal for two pages, a row with the same ref and school is the same)."""
 
     rows: list[dict]
     total: int
@@ -100,6 +101,7 @@ class Caseload:
     schools: list[str]
     bands: list[str]
     ncyears: list[int]
+    built_from: tuple = ()
 
 
 def school_runs(store: Store) -> list[dict]:
@@ -321,7 +323,8 @@ def caseload(
         }
         for row in page
     ]
-    return Caseload(rows, len(chosen), run, previous, *options)
+    built_from = (seen.attrs.get("version"), versions.runs, versions.erasures)
+    return Caseload(rows, len(chosen), run, previous, *options, built_from=built_from)
 
 
 def identities(store: Store) -> pd.DataFrame:

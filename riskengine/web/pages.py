@@ -38,7 +38,7 @@ from riskengine.web.auth import (
     session_of,
     store_of,
 )
-from riskengine.web.caseload import BLANK, IDENTITY_ROLES, SORTS, CaseloadFilters, caseload
+from riskengine.web.caseload import BLANK, IDENTITY_ROLES, SORTS, Caseload, CaseloadFilters, caseload
 from riskengine.web.charts import pupil_chart
 from riskengine.web.evaluator import (
     fairness_summary,
@@ -247,11 +247,12 @@ _rows: dict[tuple, dict[tuple, Markup]] = {}
 MAX_ROWS = 20_000
 
 
-def caseload_rows(versions: Versions, named: bool) -> Callable[[dict], Markup]:
-    """Each caseload row's HTML but its review cell, rendered once and kept until the enrolment, the
-    runs or the school names move (the same row shows on every page view until then: escaping its
-    cells was a quarter of a caseload request's time). `named`: the viewer's role sees names."""
-    generation = (versions.enrolment, versions.runs, versions.names, named)
+def caseload_rows(result: Caseload, names: tuple, named: bool) -> Callable[[dict], Markup]:
+    """Each caseload row's HTML but its review cell, rendered once and kept until what the rows were
+    built from (Caseload.built_from) or the school names (`names`: their version) move: the same row shows
+    on every page view until then, and escaping its cells was a quarter of a caseload request's time.
+    `named`: the viewer's role sees names."""
+    generation = (result.built_from, names)
     held = _rows.get(generation)
     if held is None:
         _rows.clear()
@@ -259,7 +260,7 @@ def caseload_rows(versions: Versions, named: bool) -> Callable[[dict], Markup]:
     macro = templates.get_template("_caseload_row.html").module.caseload_row
 
     def html(row: dict) -> Markup:
-        key = (row["ref"], row["school_urn"])  # a dual registration has a row at each school
+        key = (row["ref"], row["school_urn"], named)  # a dual registration has a row at each school
         if (found := held.get(key)) is None:
             if len(held) >= MAX_ROWS:
                 held.clear()
@@ -289,7 +290,7 @@ def caseload_page(request: Request, query: Annotated[CaseloadQuery, Depends(case
         order=query.order,
         pages=max(1, -(-result.total // filters.per_page)),
         export_link="/caseload.xlsx" + query.link(),
-        row_html=caseload_rows(request_versions(request), session.user.role in IDENTITY_ROLES),
+        row_html=caseload_rows(result, request_versions(request).names, session.user.role in IDENTITY_ROLES),
     )
 
 
