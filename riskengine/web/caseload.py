@@ -3,9 +3,10 @@ with change since that school's previous scored term (schools are scored at diff
 
 For each school the current run is the newest run of its latest scored term, and "before" the newest run
 of an earlier term that scored it. Joining those runs is the expensive part, so it is cached and rebuilt
-only when a run is stored or the enrolment changes (an upload, a conflict, a pupil erased, a new day); each
-request then only keeps the pupils the user may see now (riskengine.enrolment), filters, sorts and pages.
-A view only reads: pupils' refs are made when they are uploaded.
+only when a run is stored or a pupil is erased; each view (the pupils a user may see now, per
+riskengine.enrolment, filtered and sorted) is cached until the enrolment changes too (an upload, a
+conflict, a new day), so a request only pages. What the caches depend on is read once per request
+(riskengine.web.versions). A view only reads: pupils' refs are made when they are uploaded.
 """
 
 from __future__ import annotations
