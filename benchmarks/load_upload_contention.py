@@ -145,9 +145,10 @@ async def visitor(client: httpx.AsyncClient, index: int, until, timings: dict[st
 
 async def measure(clients: list[httpx.AsyncClient], until, pid: int) -> dict[str, list[float]]:
     timings: dict[str, list[float]] = {"/login": [], "/caseload": [], "errors": []}
-    cpu = cpu_seconds(pid)
+    cpu, clients_cpu = cpu_seconds(pid), time.process_time()
     await asyncio.gather(*(visitor(c, i, until, timings) for i, c in enumerate(clients)))
     timings["server_cpu"] = [cpu_seconds(pid) - cpu]
+    timings["client_cpu"] = [time.process_time() - clients_cpu]
     return timings
 
 
@@ -225,7 +226,11 @@ def describe(name: str, result: dict, users: int, rows: int) -> bool:
         n = len(result[phase]["/login"]) + len(result[phase]["/caseload"])
         if n:
             cpu_ms = result[phase]["server_cpu"][0] * 1000 / n
-            print(f"{phase:>8} server CPU {cpu_ms:5.1f} ms per request (the server process alone)")
+            client_ms = result[phase]["client_cpu"][0] * 1000 / n
+            print(
+                f"{phase:>8} server CPU {cpu_ms:5.1f} ms per request (the server process alone); "
+                f"the simulated users' process {client_ms:4.1f} ms"
+            )
         if result[phase]["errors"]:
             print(f"{phase:>8} failed requests: {len(result[phase]['errors'])}")
             met = False

@@ -95,13 +95,24 @@ def school_list(store: Store) -> pd.DataFrame:
 _names: dict[tuple, dict[str, str]] = {}
 
 
-def school_names(store: Store) -> dict[str, str]:
-    """URN -> name for every listed school (pages fall back to the URN for any other); cached until the
-    list is loaded again."""
+def names_version_columns() -> tuple[sa.ScalarSelect, ...]:
+    """What the school names depend on, as scalar subqueries (riskengine.web.versions reads them with
+    the other caches' versions)."""
     sl = t.school_list
-    with store.reading() as connection:
-        loaded = connection.execute(sa.select(sa.func.max(sl.c.loaded_at), sa.func.count())).one()
-    key = (str(store.engine.url), id(store.engine), *loaded)
+    return (
+        sa.select(sa.func.max(sl.c.loaded_at)).scalar_subquery(),
+        sa.select(sa.func.count(sl.c.urn)).scalar_subquery(),
+    )
+
+
+def school_names(store: Store, version: tuple | None = None) -> dict[str, str]:
+    """URN -> name for every listed school (pages fall back to the URN for any other); cached until the
+    list is loaded again (`version`: names_version_columns() as read for the request; read here when
+    None)."""
+    if version is None:
+        with store.reading() as connection:
+            version = tuple(connection.execute(sa.select(*names_version_columns())).one())
+    key = (str(store.engine.url), id(store.engine), *version)
     names = _names.get(key)
     if names is None:
         listed = school_list(store)
@@ -254,37 +265,54 @@ _build_lock = threading.Lock()
 ERASURE = "forget_pupil"
 
 
-def _version(connection: sa.Connection) -> tuple:
-    """What the enrolment depends on, in one round trip: uploads, erasures, conflicts and their resolution,
-    and the schools list. Erasures are keyed on their audit entries (indexed), not on a count of pupils,
-    which PostgreSQL answers by reading every row: on every request, that is a cost that grows with the
-    store."""
+#: Where version_columns() has the newest erasure and the newest upload.
+ERASURES_AT, UPLOADS_AT = 1, 0
+
+
+def version_columns() -> tuple[sa.ScalarSelect, ...]:
+    """What the enrolment depends on: uploads, erasures, conflicts and their resolution, and the schools
+    list, as scalar subqueries to read in one round trip (riskengine.web.versions adds the other caches'
+    versions to the same SELECT). Erasures are keyed on their audit entries (indexed), not on a count of
+    pupils, which PostgreSQL answers by reading every row: on every request, that is a cost that grows
+    with the store."""
     c = t.enrolment_conflicts
 
     def scalar(query: sa.Select) -> sa.ScalarSelect:
         return query.scalar_subquery()
 
-    return tuple(
-        connection.execute(
-            sa.select(
-                scalar(sa.select(sa.func.max(t.uploads.c.id))),
-                scalar(sa.select(sa.func.max(wt.audit_log.c.id)).where(wt.audit_log.c.action == ERASURE)),
-                scalar(sa.select(sa.func.count(c.c.id))),
-                scalar(sa.select(sa.func.count(c.c.resolved_at))),
-                scalar(sa.select(sa.func.max(t.school_list.c.loaded_at))),
-            )
-        ).one()
+    return (
+        scalar(sa.select(sa.func.max(t.uploads.c.id))),
+        scalar(sa.select(sa.func.max(wt.audit_log.c.id)).where(wt.audit_log.c.action == ERASURE)),
+        scalar(sa.select(sa.func.count(c.c.id))),
+        scalar(sa.select(sa.func.count(c.c.resolved_at))),
+        scalar(sa.select(sa.func.max(t.school_list.c.loaded_at))),
     )
 
 
-def enrolled(store: Store, today: date | None = None) -> pd.DataFrame:
+def enrolled(store: Store, today: date | None = None, version: tuple | None = None) -> pd.DataFrame:
     """Every (upn, school_urn) pair a school currently sees, with `dual` (a dual registration) and
     `leaver` (seen only as a Year 11 leaver within the destination window). Cached until the next upload,
-    conflict change or day."""
+    conflict change or day (`version`: version_columns() as read for the request; read here when None).
+
+    One request rebuilds it at a time. When only an upload has changed since the cached frame, the other
+    requests meanwhile get the frame from before the upload, as they would have a moment earlier (for
+    them the upload lands when the rebuild ends), rather than all waiting: with a 100,000-row term, the
+    rebuild takes most of a second. An erasure, a conflict or its resolution is waited for, always."""
     today = today or date.today()
-    with store.reading() as connection:
-        key = (str(store.engine.url), id(store.engine), today, _version(connection))
-    with _build_lock:  # one build at a time per process; the others then read the cache
+    if version is None:
+        with store.reading() as connection:
+            version = tuple(connection.execute(sa.select(*version_columns())).one())
+    key = (str(store.engine.url), id(store.engine), today, tuple(version))
+    with _cache_lock:
+        if key in _cache:
+            return _cache[key]
+        before = next(iter(_cache.values()), None)
+    if before is not None and _only_uploaded(before.attrs["version"], key):
+        if not _build_lock.acquire(blocking=False):
+            return before
+    else:
+        _build_lock.acquire()
+    try:
         with _cache_lock:
             if key in _cache:
                 return _cache[key]
@@ -293,13 +321,25 @@ def enrolled(store: Store, today: date | None = None) -> pd.DataFrame:
         with _cache_lock:
             _cache.clear()
             _cache[key] = frame
+    finally:
+        _build_lock.release()
     return frame
+
+
+def _only_uploaded(cached: tuple, wanted: tuple) -> bool:
+    """Whether two enrolment keys differ only by uploads added since (same store, day and all else)."""
+    old, new = list(cached[3]), list(wanted[3])
+    uploads = (old.pop(UPLOADS_AT), new.pop(UPLOADS_AT))
+    return cached[:3] == wanted[:3] and old == new and None not in uploads and uploads[0] < uploads[1]
 
 
 def _enrolled(store: Store, today: date) -> pd.DataFrame:
     pt, c = t.pupil_terms, t.enrolment_conflicts
     with store.engine.connect() as connection:
-        rows = connection.execute(sa.select(pt.c.upn, pt.c.school_urn, pt.c.term_index, pt.c.ncyear)).all()
+        # As plain tuples: pandas probes each SQLAlchemy Row for attributes, and each probe raises and
+        # catches an error inside SQLAlchemy, which took over a second for a 100,000-row upload.
+        query = sa.select(pt.c.upn, pt.c.school_urn, pt.c.term_index, pt.c.ncyear)
+        rows = list(map(tuple, connection.execute(query)))
         open_ = connection.execute(
             sa.select(c.c.upn, c.c.school_urn, c.c.other_school_urn, c.c.kind).where(
                 c.c.resolved_at.is_(None)

@@ -17,7 +17,8 @@ from riskengine.store import Store
 from riskengine.web import audit
 from riskengine.web.accounts import User
 from riskengine.web.pupils import PupilNotFound
-from riskengine.web.sessions import Session, csrf_ok, resolve_session
+from riskengine.web.sessions import Session, csrf_ok, session_with
+from riskengine.web.versions import version_columns, versions_from
 
 SESSION_COOKIE = "riskengine_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -46,9 +47,13 @@ def session_token(request: Request) -> str | None:
 
 
 def session_of(request: Request) -> Session | None:
-    """The request's live session, looked up once per request."""
+    """The request's live session, looked up once per request, with the caches' versions read in the
+    same round trip (riskengine.web.versions; pages.request_versions reads them if there was none)."""
     if not hasattr(request.state, "session"):
-        request.state.session = resolve_session(store_of(request), session_token(request))
+        session, values = session_with(store_of(request), session_token(request), version_columns())
+        request.state.session = session
+        if values is not None:
+            request.state.versions = versions_from(values)
     return request.state.session
 
 

@@ -3,9 +3,10 @@ with change since that school's previous scored term (schools are scored at diff
 
 For each school the current run is the newest run of its latest scored term, and "before" the newest run
 of an earlier term that scored it. Joining those runs is the expensive part, so it is cached and rebuilt
-only when a run is stored or the enrolment changes (an upload, a conflict, a pupil erased, a new day); each
-request then only keeps the pupils the user may see now (riskengine.enrolment), filters, sorts and pages.
-A view only reads: pupils' refs are made when they are uploaded.
+only when a run is stored or a pupil is erased; each view (the pupils a user may see now, per
+riskengine.enrolment, filtered and sorted) is cached until the enrolment changes too (an upload, a
+conflict, a new day), so a request only pages. What the caches depend on is read once per request
+(riskengine.web.versions). A view only reads: pupils' refs are made when they are uploaded.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from riskengine.store import tables as st
 from riskengine.web.accounts import User
 from riskengine.web.pupils import refs_of
 from riskengine.web.reviews import latest_decisions
+from riskengine.web.versions import Versions, read_versions
 
 SORTS = {
     "risk": "risk",
@@ -90,7 +92,8 @@ IDENTITY_ROLES = ("school", "adviser")
 @dataclass(frozen=True)
 class Caseload:
     """One page of the caseload (rows as dicts with ROW_FIELDS and `review`, the latest decision or None)
-    plus what the filter controls need."""
+    plus what the filter controls need, and what its rows but `review` were built from (the enrolment as
+    used, the runs and erasures: equal for two pages, a row with the same ref and school is the same)."""
 
     rows: list[dict]
     total: int
@@ -99,6 +102,7 @@ class Caseload:
     schools: list[str]
     bands: list[str]
     ncyears: list[int]
+    built_from: tuple = ()
 
 
 def school_runs(store: Store) -> list[dict]:
@@ -130,23 +134,25 @@ def current_runs(store: Store) -> tuple[dict | None, dict | None]:
 
 _cache: dict[tuple, tuple] = {}
 _views: OrderedDict[tuple, tuple[list[dict], tuple]] = OrderedDict()  # filtered, sorted rows per query
+_view_builds: dict[tuple, threading.Lock] = {}  # the views being built now
 _cache_lock = threading.Lock()
 _build_lock = threading.Lock()
 MAX_VIEWS = 256
 
 
-def scored_pupils(store: Store, enrolment_version: tuple) -> tuple[pd.DataFrame, dict | None, dict | None]:
+def scored_pupils(
+    store: Store, erasures: object, version: tuple
+) -> tuple[pd.DataFrame, dict | None, dict | None]:
     """Every pupil of each school's current run with ref, risk, top reasons and change since that school's
     previous scored term; plus the newest current and previous runs.
 
-    Cached until a run is added (runs are never changed) or the enrolment's version moves (`enrolled`'s
-    frame.attrs["version"]: it follows erasures, so an erased pupil (`riskengine forget`) drops at once)."""
-    runs = st.score_runs
-    with store.reading() as connection:
-        version = connection.execute(sa.select(sa.func.count(runs.c.id), sa.func.max(runs.c.id))).one()
+    Cached until a run is added (runs are never changed; `version`: Versions.runs as read for the
+    request) or a pupil is erased (`erasures`: Versions.erasures), so an erased pupil (`riskengine
+    forget`) drops at once. An upload changes neither (its pupils are scored in a new run), so the
+    caseload is not rebuilt after one: only each view's filter by enrolment is."""
     if not version[0]:
         return pd.DataFrame(), None, None
-    key = (str(store.engine.url), id(store.engine), *version, enrolment_version)
+    key = (str(store.engine.url), id(store.engine), *version, erasures)
     with _build_lock:  # one build at a time per process: the others wait for it, then read the cache
         with _cache_lock:
             cached = _cache.get(key)
@@ -255,17 +261,18 @@ def caseload(
     user: User,
     filters: CaseloadFilters,
     today: date | None = None,
-    names: dict[str, str] | None = None,
+    versions: Versions | None = None,
 ) -> Caseload:
     """The page of pupils `user` may see that match `filters`, sorted, with their latest review decision.
 
     Schools and advisers see a pupil only while a school in their scope sees them (riskengine.enrolment);
     a school sees only the decisions an adviser shared with it; names only reach schools and advisers.
-    `names`: the school names (riskengine.enrolment.school_names) when the caller has them already."""
+    `versions`: what the caches depend on, when the caller has read them for its request already."""
     if not user.sees_pupils:
         raise PermissionError("this role does not see pupils")
-    seen = enrolled(store, today)
-    frame, run, previous = scored_pupils(store, seen.attrs.get("version"))
+    versions = versions or read_versions(store)
+    seen = enrolled(store, today, versions.enrolment)
+    frame, run, previous = scored_pupils(store, versions.erasures, versions.runs)
     if frame.empty:
         return Caseload([], 0, run, previous, [], [], [])
     f = filters  # the page does not change which rows match, so pages share one cached view
@@ -284,25 +291,31 @@ def caseload(
     )
     with _cache_lock:
         view = _views.get(key)
-    if view is None:
-        names = identities(store) if user.role in IDENTITY_ROLES else None
-        view = _matching(frame, seen, names, user, filters)
-        with _cache_lock:
-            _views[key] = view
-            while len(_views) > MAX_VIEWS:
-                _views.popitem(last=False)
+        building = None if view is not None else _view_builds.setdefault(key, threading.Lock())
+    if building is not None:
+        with building:  # one build per view: requests wanting the same one wait for it, not repeat it
+            with _cache_lock:
+                view = _views.get(key)
+            if view is None:
+                names = identities(store) if user.role in IDENTITY_ROLES else None
+                view = _matching(frame, seen, names, user, filters)
+                with _cache_lock:
+                    _views[key] = view
+                    _view_builds.pop(key, None)
+                    while len(_views) > MAX_VIEWS:
+                        _views.popitem(last=False)
     chosen, options = view
     shared_only = user.role == "school"
     if filters.not_reviewed:
-        decided = latest_decisions(store, [row["upn"] for row in chosen], shared_only=shared_only)
-        chosen = [row for row in chosen if row["upn"] not in decided.index]
+        decided = latest_decisions(store, (row["upn"] for row in chosen), shared_only, versions.reviews)
+        chosen = [row for row in chosen if row["upn"] not in decided]
     if filters.per_page is None:
         page = chosen
     else:
         start = max(filters.page - 1, 0) * filters.per_page
         page = chosen[start : start + filters.per_page]
-    decisions = latest_decisions(store, [row["upn"] for row in page], shared_only=shared_only).to_dict()
-    named = school_names(store) if names is None else names
+    decisions = latest_decisions(store, (row["upn"] for row in page), shared_only, versions.reviews)
+    named = school_names(store, versions.names)
     rows = [
         {
             **row,
@@ -311,7 +324,8 @@ def caseload(
         }
         for row in page
     ]
-    return Caseload(rows, len(chosen), run, previous, *options)
+    built_from = (seen.attrs.get("version"), versions.runs, versions.erasures)
+    return Caseload(rows, len(chosen), run, previous, *options, built_from=built_from)
 
 
 def identities(store: Store) -> pd.DataFrame:
@@ -319,7 +333,7 @@ def identities(store: Store) -> pd.DataFrame:
     i = st.pupil_identity
     columns = ["upn", "school_urn", "forename", "surname", "date_of_birth", "tutor_group"]
     with store.engine.connect() as connection:
-        rows = connection.execute(sa.select(*(i.c[c] for c in columns))).all()
+        rows = list(map(tuple, connection.execute(sa.select(*(i.c[c] for c in columns)))))  # see _enrolled
     frame = pd.DataFrame.from_records(rows, columns=columns)
     frame["date_of_birth"] = frame["date_of_birth"].map(lambda d: d.isoformat(), na_action="ignore")
     return frame

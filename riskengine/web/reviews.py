@@ -5,7 +5,8 @@ A later review supersedes an earlier one only in the sense that it is newer; bot
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
 import pandas as pd
@@ -19,7 +20,6 @@ from riskengine.web.accounts import User
 from riskengine.web.tables import DECISIONS, reviews, users
 
 REVIEWER_ROLES = ("adviser", "admin")
-CHUNK = 5000
 
 
 def _check_reviewer(user: User) -> None:
@@ -177,19 +177,58 @@ def intervention_history(store: Store, upn: str, shared_only: bool = False) -> p
     return frame.sort_values("id", ascending=False)[columns].reset_index(drop=True)
 
 
-def latest_decisions(store: Store, upns: Sequence[str], shared_only: bool = False) -> pd.Series:
+def version_columns() -> tuple[sa.ScalarSelect, ...]:
+    """What the decisions cache depends on, as scalar subqueries (riskengine.web.versions reads them with
+    the other caches' versions): reviews are only added, or deleted when a pupil is erased, so the newest
+    id and the count tell; the count also catches a review committed after one with a higher id."""
+    return (
+        sa.select(sa.func.max(reviews.c.id)).scalar_subquery(),
+        sa.select(sa.func.count(reviews.c.id)).scalar_subquery(),
+    )
+
+
+_decisions: dict[tuple, tuple[tuple, dict[str, str], dict[str, str]]] = {}
+_decisions_lock = threading.Lock()
+
+
+def latest_decisions(
+    store: Store, upns: Iterable[str], shared_only: bool = False, version: tuple | None = None
+) -> dict[str, str]:
     """UPN -> the decision of its newest review (newest shared one when `shared_only`), for the given
-    pupils (absent when never reviewed)."""
-    if not upns:
-        return pd.Series(dtype="string")
-    upns, rows = list(upns), []
-    with store.reading() as connection:
-        for start in range(0, len(upns), CHUNK):  # a whole caseload ("not reviewed") stays under the
-            chunk = upns[start : start + CHUNK]  # database's limit on bound parameters
-            newest = sa.select(sa.func.max(reviews.c.id)).where(reviews.c.upn.in_(chunk))
-            if shared_only:
-                newest = newest.where(reviews.c.shared_with_school.is_(True))
-            newest = newest.group_by(reviews.c.upn)
-            query = sa.select(reviews.c.upn, reviews.c.decision).where(reviews.c.id.in_(newest))
-            rows += connection.execute(query).all()
-    return pd.Series(dict(rows), dtype="string")
+    pupils (absent when never reviewed).
+
+    Every pupil's latest decisions are kept in the process and brought up to date only when a review is
+    added or a pupil erased (`version`: version_columns() as read for the request; read here when None),
+    so a caseload page asks the database nothing for them."""
+    if version is None:
+        with store.reading() as connection:
+            version = tuple(connection.execute(sa.select(*version_columns())).one())
+    latest, shared = _decisions_at(store, tuple(version))
+    found = shared if shared_only else latest
+    return {upn: found[upn] for upn in upns if upn in found}
+
+
+def _decisions_at(store: Store, version: tuple) -> tuple[dict[str, str], dict[str, str]]:
+    key = (str(store.engine.url), id(store.engine))
+    with _decisions_lock:  # one update at a time; it is one short query
+        held = _decisions.get(key)
+        if held is not None and held[0] == version:
+            return held[1], held[2]
+        newest, count = version
+        query = sa.select(reviews.c.upn, reviews.c.decision, reviews.c.shared_with_school)
+        query = query.where(reviews.c.id <= (newest or 0)).order_by(reviews.c.id)
+        since = held[0][0] if held is not None else None
+        with store.reading() as connection:
+            rows = connection.execute(query.where(reviews.c.id > since)).all() if since else []
+            if since and held[0][1] + len(rows) == count:  # only added since: apply those
+                latest, shared = dict(held[1]), dict(held[2])
+            else:  # the first read, or reviews erased or committed out of order: read them all
+                latest, shared = {}, {}
+                rows = connection.execute(query).all()
+        for upn, decision, is_shared in rows:  # oldest first, so the newest wins
+            latest[upn] = decision
+            if is_shared:
+                shared[upn] = decision
+        _decisions.clear()  # one store per service: keep only its latest
+        _decisions[key] = (version, latest, shared)
+        return latest, shared

@@ -61,30 +61,49 @@ def start_session(store: Store, user: User) -> str:
     return token
 
 
-def resolve_session(store: Store, token: str | None) -> Session | None:
-    """The live session for a cookie or bearer token, or None (unknown, expired or user deactivated)."""
-    if not token:
-        return None
-    query = (  # one round trip: the session, its user and the user's schools (one row per school)
-        sa.select(
-            web_sessions.c.csrf_token,
-            web_sessions.c.expires_at,
-            web_sessions.c.mfa_pending,
-            users.c.id,
-            users.c.email,
-            users.c.role,
-            users.c.totp_secret,
-            user_schools.c.school_urn,
-        )
-        .join(users, users.c.id == web_sessions.c.user_id)
-        .outerjoin(user_schools, user_schools.c.user_id == users.c.id)
-        .where(web_sessions.c.token_sha256 == _digest(token), users.c.active.is_(True))
-        .order_by(user_schools.c.school_urn)
+#: The session, its user and the user's schools (one row per school), in one round trip. Built once:
+#: building the statement on every request cost more than running it.
+_SESSION_QUERY = (
+    sa.select(
+        web_sessions.c.csrf_token,
+        web_sessions.c.expires_at,
+        web_sessions.c.mfa_pending,
+        users.c.id,
+        users.c.email,
+        users.c.role,
+        users.c.totp_secret,
+        user_schools.c.school_urn,
     )
+    .join(users, users.c.id == web_sessions.c.user_id)
+    .outerjoin(user_schools, user_schools.c.user_id == users.c.id)
+    .where(web_sessions.c.token_sha256 == sa.bindparam("digest"), users.c.active.is_(True))
+    .order_by(user_schools.c.school_urn)
+)
+
+
+_queries_with: dict[tuple, sa.Select] = {}
+
+
+def session_with(
+    store: Store, token: str | None, also: tuple[sa.ScalarSelect, ...] = ()
+) -> tuple[Session | None, tuple | None]:
+    """The live session for a cookie or bearer token, or None (unknown, expired or user deactivated);
+    and the values of the scalar subqueries `also`, read in the same round trip (riskengine.web.auth
+    reads the caches' versions so), or None when no session row was found."""
+    if not token:
+        return None, None
+    query = _queries_with.get(also)
+    if query is None:
+        query = _queries_with[also] = _SESSION_QUERY.add_columns(*also)
     with store.reading() as connection:
-        rows = connection.execute(query).all()
+        rows = connection.execute(query, {"digest": _digest(token)}).all()
     if not rows:
-        return None
+        return None, None
+    values = tuple(rows[0][len(rows[0]) - len(also) :]) if also else ()
+    return _session(rows), values
+
+
+def _session(rows: list[sa.Row]) -> Session | None:
     row = rows[0]
     expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)
     if expires < datetime.now(UTC):

@@ -264,3 +264,47 @@ def test_a_review_must_name_an_existing_run_and_pupil(store, pupil_terms, school
         )
     assert re.fullmatch(r"[0-9a-f]{24}", ref)
     assert st.pupils.name == "pupils"
+
+
+def test_views_during_the_rebuild_after_an_upload_do_not_wait_but_an_erasure_is_waited_for(
+    store, app, pupil_terms, schools, users
+):
+    """While one request rebuilds the enrolment after an upload (held here), others get the enrolment
+    from before the upload at once; once rebuilt, the upload shows. An erasure is never served stale."""
+    import threading
+
+    from riskengine import enrolment
+    from riskengine.privacy import forget
+
+    urn = schools[2]
+    email = "rebuild@school.example.org"
+    add_user(store, email, PASSWORD, "school", [urn])
+    client = sign_in(app, email)
+
+    def upns() -> set[str]:
+        page = client.get("/api/v1/caseload", params={"flagged_only": False, "per_page": 500})
+        return {row["upn"] for row in page.json()["pupils"]}
+
+    def ask() -> tuple[threading.Thread, dict]:
+        got: dict = {}
+        asking = threading.Thread(target=lambda: got.update(upns=upns()))
+        asking.start()
+        return asking, got
+
+    shown = upns()
+    leaver, erased = sorted(shown)[:2]
+    rows = latest_rows(pupil_terms, urn)
+    assert upload_term(store, rows[rows["upn"] != leaver], urn).ok  # the leaver is not on the new roll
+    with enrolment._build_lock:  # another request is rebuilding the enrolment
+        asking, got = ask()
+        asking.join(10)
+        assert got["upns"] == shown, "the enrolment from before the upload, without waiting"
+    assert leaver not in upns() and erased in upns()
+
+    forget(store, erased, users["admin"])
+    with enrolment._build_lock:
+        asking, got = ask()
+        asking.join(0.5)
+        assert asking.is_alive(), "an erasure is waited for"
+    asking.join(10)
+    assert erased not in got["upns"]

@@ -81,14 +81,14 @@ def test_a_failed_form_keeps_what_was_typed(clients):
 
 
 def test_review_decisions_are_found_for_a_caseload_larger_than_one_query(store, clients):
-    from riskengine.web.reviews import CHUNK, latest_decisions
+    from riskengine.web.reviews import latest_decisions
 
     adviser = clients["adviser"]
     row = adviser.get("/api/v1/caseload", params={"flagged_only": False}).json()["pupils"][-1]
     token = csrf_of(adviser, "/caseload")
     adviser.post(f"/pupils/{row['ref']}/reviews", data={"decision": "refer", "csrf_token": token})
-    many = [f"X{i:012d}" for i in range(2 * CHUNK + 7)] + [row["upn"]]
-    assert latest_decisions(store, many).to_dict() == {row["upn"]: "refer"}
+    many = [f"X{i:012d}" for i in range(70_000)] + [row["upn"]]  # past any database's bound parameters
+    assert latest_decisions(store, many) == {row["upn"]: "refer"}
 
 
 def field(page: str, field_id: str) -> str:
@@ -123,3 +123,21 @@ def test_the_other_failed_forms_link_to_the_field_and_keep_what_was_typed(app, c
     )
     assert page.status_code == 401 and 'value="typed@example.org"' in field(page.text, "email")
     assert 'type="password"' in field(page.text, "password") and "value=" not in field(page.text, "password")
+
+
+def test_caseload_rows_show_a_newly_loaded_school_name_at_once(clients, store, schools, tmp_path):
+    """The rows' HTML is kept between views; loading a schools list still renames them on the next."""
+    from riskengine.enrolment import load_school_list
+
+    adviser = clients["adviser"]
+    cell = '<td data-label="School">Riverside Academy<br>'
+    assert cell not in adviser.get("/caseload").text
+    listed = tmp_path / "schools.csv"
+    listed.write_text(f"urn,name\n{schools[0]},Riverside Academy\n")
+    load_school_list(store, listed)
+    try:
+        assert cell in adviser.get("/caseload").text
+    finally:
+        listed.write_text("urn,name\n")
+        load_school_list(store, listed)
+    assert cell not in adviser.get("/caseload").text
