@@ -12,9 +12,10 @@ time is printed beside it with the load average) and its ratio to the numpy refe
 outputs are checked to agree (untimed). Also prints the durable run's CPU by stage, how many distinct
 patterns of all the rules' features the million pupil-terms have, and how many facts went through
 durable-rules. All three run on one BLAS thread (`score_frame` sets it itself; the reference is given the
-same, so the ratio compares like with like). Generation and training are not timed. The numpy reference covers features, rules, per-point probabilities, contributions
-and risk points, material reasons and flags; "what would change it" (computed for flagged pupils) is in the
-scoring runs' time but not in the reference's. Targets on 2 cores: durable end to end under 20 s and
+same, so the ratio compares like with like). Generation and training are not timed. The numpy reference
+covers features, rules, per-point probabilities, contributions and risk points, material reasons and flags;
+"what would change it" (computed for flagged pupils) is in the scoring runs' time but not in the
+reference's. Targets on 2 cores: durable end to end under 20 s and
 within 3x the reference.
 
     python benchmarks/bench_scoring.py                  # ~1M pupil-terms
