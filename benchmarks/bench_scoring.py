@@ -11,12 +11,12 @@ Each line prints its CPU seconds (durable-rules' child processes included; the m
 time is printed beside it with the load average) and its ratio to the numpy reference; every term's three
 outputs are checked to agree (untimed). Also prints the durable run's CPU by stage, how many distinct
 patterns of all the rules' features the million pupil-terms have, and how many facts went through
-durable-rules. All three run on one BLAS thread (`score_frame` sets it itself; the reference is given the
-same, so the ratio compares like with like). Generation and training are not timed. The numpy reference
-covers features, rules, per-point probabilities, contributions and risk points, material reasons and flags;
-"what would change it" (computed for flagged pupils) is in the scoring runs' time but not in the
-reference's. Targets on 2 cores: durable end to end under 20 s and
-within 3x the reference.
+durable-rules. All three run on one BLAS thread with the cyclic garbage collector paused (`score_frame`
+does both itself; the reference is given the same, so the ratio compares like with like). Generation and
+training are not timed. The numpy reference covers features, rules, per-point probabilities,
+contributions and risk points, material reasons and flags; "what would change it" (computed for flagged
+pupils) is in the scoring runs' time but not in the reference's. Targets on 2 cores: durable end to end
+under 20 s and within 3x the reference.
 
     python benchmarks/bench_scoring.py                  # ~1M pupil-terms
     python benchmarks/bench_scoring.py --pupils 2000    # quick check
@@ -25,6 +25,7 @@ within 3x the reference.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import resource
 import sys
@@ -113,6 +114,7 @@ def main() -> None:
                 la.pupil_terms, academic_year, term, rule_evaluator=evaluate_rules_vectorised, **common
             )
         with reference, threadpool_limits(1, user_api="blas"):
+            gc.disable()  # as score_frame does
             try:
                 by_numpy = score_numpy(la.pupil_terms, academic_year, term, rule_set, catalogue, model.model)
             except (KeyError, ValueError, AttributeError) as error:  # scoring grew past the reference
@@ -120,6 +122,8 @@ def main() -> None:
                     f"the numpy reference does not reproduce this model yet ({type(error).__name__}: "
                     f"{error}); extend benchmarks/reference_numpy.py with scoring's additions"
                 ) from None
+            finally:
+                gc.enable()
         total += len(by_durable)
         same = by_durable.equals(by_vectorised)
         problems = compare(by_numpy, by_durable, rule_set) + ([] if same else ["vectorised run differs"])
