@@ -197,6 +197,15 @@ class Explanation:
         return pd.DataFrame(points, index=self.contributions.index, columns=self.contributions.columns)
 
 
+def column_effects(
+    matrix: np.ndarray, coef: np.ndarray, intercept: float, reference_row: np.ndarray, grouping: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(contributions summed by `grouping`, log-odds) of model columns: `explain_columns`' arithmetic."""
+    shifted = matrix - reference_row
+    shifted *= coef  # in place: the same numbers as (matrix - reference_row) * coef, one array fewer
+    return shifted @ grouping, matrix @ coef + intercept
+
+
 def explain_columns(
     matrix: np.ndarray,
     coef: np.ndarray,
@@ -210,10 +219,7 @@ def explain_columns(
 ) -> Explanation:
     """An explanation from model columns: contributions coefficient x (value - reference) per column (linear
     SHAP with the reference pupil as the single background row), summed by `grouping` into `names`."""
-    shifted = matrix - reference_row
-    shifted *= coef  # in place: the same numbers as (matrix - reference_row) * coef, one array fewer
-    contributions = shifted @ grouping
-    log_odds = matrix @ coef + intercept
+    contributions, log_odds = column_effects(matrix, coef, intercept, reference_row, grouping)
     return Explanation(
         base_value=float(reference_row @ coef + intercept),
         log_odds=log_odds,
@@ -244,8 +250,8 @@ def supported_default(X: pd.DataFrame, features: Sequence[str] | Mapping[str, st
 class PointRouting:
     """A model per scoring point: each pupil is explained by their year group and term's model.
 
-    For a class with `_explain_one(X) -> Explanation`, `point_` (its own point) and `point_models_`
-    (point -> model), both set when there is a model per point."""
+    For a class with `_numbers()`, `_matrix(X)`, `_probability(log_odds)` and `_column_specs()`, `point_`
+    (its own point) and `point_models_` (point -> model), both set when there is a model per point."""
 
     def point_for(self, ncyear: Any, term: Any) -> tuple[np.ndarray, np.ndarray]:
         """Each row's scoring point (a key of `point_models_`) and a note when it is not the pupil's own:
@@ -285,15 +291,40 @@ class PointRouting:
             return None
         return self.point_for(X["ncyear"], X[POINT_TERM])
 
+    def _numbers(self) -> tuple[np.ndarray, float, np.ndarray, list[str], np.ndarray, dict[str, tuple]]:
+        """(coefficients, intercept, reference row, explained names, column -> name grouping, groups)."""
+        raise NotImplementedError
+
+    def _matrix(
+        self, X: pd.DataFrame, rows: np.ndarray | None = None, inputs: Mapping[str, Any] | None = None
+    ) -> np.ndarray:
+        raise NotImplementedError
+
+    def _probability(self, log_odds: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
     def _explain_one(
         self, X: pd.DataFrame, rows: np.ndarray | None = None, inputs: Mapping[str, Any] | None = None
     ) -> Explanation:
-        raise NotImplementedError
+        """This model's explanation of `X` (of its `rows`; `inputs`: `_inputs(X)` if already made)."""
+        coef, intercept, reference_row, names, grouping, groups = self._numbers()
+        return explain_columns(
+            self._matrix(X, rows, inputs),
+            coef,
+            intercept,
+            reference_row,
+            names,
+            grouping,
+            groups,
+            self._probability,
+            X.index if rows is None else X.index[rows],
+        )
 
     def _log_odds_one(
         self, X: pd.DataFrame, rows: np.ndarray | None = None, inputs: Mapping[str, Any] | None = None
     ) -> np.ndarray:
-        raise NotImplementedError
+        coef, intercept = self._numbers()[:2]
+        return self._matrix(X, rows, inputs) @ coef + intercept
 
     def _column_specs(self) -> list[dict[str, Any]]:
         """The transform of each feature as numbers (`column_specs`)."""
@@ -345,13 +376,16 @@ class PointRouting:
         keys, notes = routed
         base, log_odds, probability = np.zeros(len(X)), np.zeros(len(X)), np.zeros(len(X))
         contributions = None
-        for model, rows, inputs in self._by_point(X, keys):
-            part = model._explain_one(X, rows, inputs)
-            base[rows], log_odds[rows], probability[rows] = part.base_value, part.log_odds, part.probability
+        for model, rows, inputs in self._by_point(X, keys):  # as `_explain_one`, into whole-frame arrays
+            coef, intercept, reference_row, names, grouping, groups = model._numbers()
+            effects, part = column_effects(
+                model._matrix(X, rows, inputs), coef, intercept, reference_row, grouping
+            )
+            base[rows], log_odds[rows] = float(reference_row @ coef + intercept), part
+            probability[rows] = model._probability(part)
             if contributions is None:
-                contributions = np.zeros((len(X), part.contributions.shape[1]))
-                names, groups = part.contributions.columns, part.groups
-            contributions[rows] = part.contributions.to_numpy(float)
+                contributions = np.zeros((len(X), effects.shape[1]))
+            contributions[rows] = effects
         frame = pd.DataFrame(contributions, index=X.index, columns=names)
         return Explanation(base, log_odds, probability, frame, groups, keys, notes)
 
@@ -491,24 +525,14 @@ class LinearRiskModel(PointRouting):
 
         return expit(log_odds[:, None] @ np.array([[calibrator["coef"]]]) + calibrator["intercept"])[:, 0]
 
-    def _log_odds_one(
-        self, X: pd.DataFrame, rows: np.ndarray | None = None, inputs: Mapping[str, Any] | None = None
-    ) -> np.ndarray:
-        return self._matrix(X, rows, inputs) @ self._coef + self.spec["intercept"]
-
-    def _explain_one(
-        self, X: pd.DataFrame, rows: np.ndarray | None = None, inputs: Mapping[str, Any] | None = None
-    ) -> Explanation:
-        return explain_columns(
-            self._matrix(X, rows, inputs),
+    def _numbers(self) -> tuple[np.ndarray, float, np.ndarray, list[str], np.ndarray, dict[str, tuple]]:
+        return (
             self._coef,
             self.spec["intercept"],
             self._reference_row,
             self._names,
             self._grouping,
             self._groups,
-            self._probability,
-            X.index if rows is None else X.index[rows],
         )
 
 

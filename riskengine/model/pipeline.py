@@ -40,7 +40,6 @@ from riskengine.model.linear import (
     as_category,
     as_float,
     column_specs,
-    explain_columns,
     model_matrix,
     sigmoid,
     supported_default,
@@ -382,26 +381,11 @@ class RiskModel(PointRouting, ClassifierMixin, BaseEstimator):
         """The reference pupil's log-odds."""
         return float(self.reference_row_ @ self.logistic_.coef_[0] + self.logistic_.intercept_[0])
 
-    def _log_odds_one(
-        self, X: pd.DataFrame, rows: np.ndarray | None = None, inputs: Mapping[str, Any] | None = None
-    ) -> np.ndarray:
-        return self._matrix(X, rows, inputs) @ self.logistic_.coef_[0] + self.logistic_.intercept_[0]
-
-    def _explain_one(
-        self, X: pd.DataFrame, rows: np.ndarray | None = None, inputs: Mapping[str, Any] | None = None
-    ) -> Explanation:
+    def _numbers(self) -> tuple[np.ndarray, float, np.ndarray, list[str], np.ndarray, dict[str, tuple]]:
         names, grouping = self.feature_grouping()
-        return explain_columns(
-            self._matrix(X, rows, inputs),
-            self.logistic_.coef_[0],
-            self.logistic_.intercept_[0],
-            self.reference_row_,
-            names,
-            grouping,
-            {name: tuple(m) for name, m in (getattr(self, "explain_together", None) or {}).items()},
-            self._probability,
-            X.index if rows is None else X.index[rows],
-        )
+        groups = {name: tuple(m) for name, m in (getattr(self, "explain_together", None) or {}).items()}
+        logistic = self.logistic_
+        return logistic.coef_[0], logistic.intercept_[0], self.reference_row_, names, grouping, groups
 
     def coefficients(self) -> pd.DataFrame:
         """One row per model column: its feature, the coefficient (held to the declared direction), the
