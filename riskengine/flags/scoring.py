@@ -36,11 +36,13 @@ def _no_progress(stage: str) -> None:
 
 def pupils_in_scope(pupil_terms: pd.DataFrame, academic_year: str, term: str) -> pd.DataFrame:
     """One row per pupil on roll in that term in Year 9 or above: upn, school_urn, ncyear (latest row)."""
-    at_term = pupil_terms[
-        ((pupil_terms["academic_year"] == academic_year) & (pupil_terms["term"] == term)).fillna(False)
-    ]
-    at_term = at_term[(at_term["ncyear"] >= spec.SCORED_FROM_NCYEAR).fillna(False)]
-    return at_term.drop_duplicates("upn", keep="last")[["upn", "school_urn", "ncyear"]].reset_index(drop=True)
+    at_term = (
+        (pupil_terms["academic_year"] == academic_year)
+        & (pupil_terms["term"] == term)
+        & (pupil_terms["ncyear"] >= spec.SCORED_FROM_NCYEAR)
+    ).fillna(False)
+    at_term = pupil_terms.loc[at_term.to_numpy(bool), ["upn", "school_urn", "ncyear"]]  # only these columns
+    return at_term.drop_duplicates("upn", keep="last").reset_index(drop=True)
 
 
 def _pupil_description(
