@@ -31,8 +31,8 @@ FORMAT = 2
 
 def _float_values(column: pd.Series) -> np.ndarray:
     dtype = column.dtype
-    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):  # the feature frame's
-        return column.to_numpy(float, na_value=np.nan)
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):  # as features come
+        return column.to_numpy(float, na_value=np.nan)  # the same floats, without two conversions
     return pd.to_numeric(column, errors="raise").astype("Float64").to_numpy(float, na_value=np.nan)
 
 
@@ -293,14 +293,6 @@ class PointRouting:
 
     def _numbers(self) -> tuple[np.ndarray, float, np.ndarray, list[str], np.ndarray, dict[str, tuple]]:
         """(coefficients, intercept, reference row, explained names, column -> name grouping, groups)."""
-        raise NotImplementedError
-
-    def _matrix(
-        self, X: pd.DataFrame, rows: np.ndarray | None = None, inputs: Mapping[str, Any] | None = None
-    ) -> np.ndarray:
-        raise NotImplementedError
-
-    def _probability(self, log_odds: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
     def _explain_one(

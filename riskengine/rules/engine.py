@@ -6,7 +6,7 @@ pattern it satisfies, so every rule that holds for a pupil fires.
 
 Fewer facts: for each rule, pupils are grouped by the pattern of that rule's own tests
 (`riskengine.rules.patterns.rule_patterns`); one representative pupil's fact per distinct pattern goes
-through durable-rules (a term has a few hundred, each a whole pupil as it stands) and each rule's result is
+through durable-rules (a few dozen a term, each a whole pupil as it stands) and each rule's result is
 broadcast to every pupil with the same pattern of that rule. Reasons are filled in from each pupil's own
 values.
 
