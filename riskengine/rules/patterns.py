@@ -10,7 +10,8 @@ fired matrix; reasons are still filled in from each pupil's own values.
 A rule reads only its own features, so the same holds rule by rule (`rule_patterns`): two pupils whose
 values fall in the same classes of one rule's tests fire that rule alike. Durable-rules then sees one
 representative pupil per distinct pattern of each rule (a few dozen a term, where the patterns of all the
-features together number a thousand or more), and each rule's column is broadcast from its own representatives.
+features together number a thousand or more), and each rule's column is broadcast from its own
+representatives.
 """
 
 from __future__ import annotations
