@@ -68,8 +68,7 @@ class History:
     def latest_known(self, column: str) -> pd.Series:
         """The most recent non-blank value up to the scoring term (the last uploaded, within that term)."""
         values = self.rows[column]
-        rows = np.flatnonzero(values.notna().to_numpy(bool))
-        rows = rows[np.lexsort((self._term[rows], self._pupil[rows]))]  # stable: upload order within a term
+        rows = self._by_pupil_and_term[values.notna().to_numpy(bool)[self._by_pupil_and_term]]
         pupil = self._pupil[rows]
         last = np.r_[pupil[1:] != pupil[:-1], True] if len(rows) else np.zeros(0, dtype=bool)
         return self._pick(values, rows[last])
@@ -92,6 +91,12 @@ class History:
     def attendance_rate(self, first_term: int, last_term: int | None = None) -> pd.Series:
         absent, possible = self.attendance(first_term, last_term)
         return 1 - absent / possible
+
+    @cached_property
+    def _by_pupil_and_term(self) -> np.ndarray:
+        """Row positions by pupil, then term, in upload order within a term (a stable sort, made once: any
+        subset of rows taken in this order is that subset sorted the same way)."""
+        return np.lexsort((self._term, self._pupil))
 
     @cached_property
     def _termly_sessions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

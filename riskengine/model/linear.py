@@ -30,6 +30,9 @@ FORMAT = 2
 
 
 def _float_values(column: pd.Series) -> np.ndarray:
+    dtype = column.dtype
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):  # as features come
+        return column.to_numpy(float, na_value=np.nan)  # the same floats, without two conversions
     return pd.to_numeric(column, errors="raise").astype("Float64").to_numpy(float, na_value=np.nan)
 
 
@@ -47,30 +50,70 @@ def as_category(frame: pd.DataFrame) -> np.ndarray:
     return np.column_stack([_category_values(frame[c]) for c in frame])
 
 
-def feature_inputs(X: pd.DataFrame, feature_kinds: Mapping[str, str]) -> dict[str, np.ndarray]:
-    """Each model feature as the array its transform starts from: floats (NaN: blank), or codes."""
+@dataclass(frozen=True)
+class Codes:
+    """A category feature's values as integer `codes` into `levels` (its distinct codes as text), -1 for a
+    blank: each pupil's code is looked up once per distinct code, not once per pupil."""
+
+    codes: np.ndarray
+    levels: pd.Index
+
+    @classmethod
+    def of(cls, column: pd.Series) -> Codes:
+        codes, levels = pd.factorize(column.astype("string"), use_na_sentinel=True)
+        return cls(np.asarray(codes, dtype=np.intp), pd.Index(np.asarray(levels, dtype=object)))
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, rows: np.ndarray) -> Codes:
+        return Codes(self.codes[rows], self.levels)
+
+    def of_levels(self, per_level: np.ndarray, blank: Any) -> np.ndarray:
+        """Each row's entry of `per_level` (one per level), `blank` for a blank."""
+        return np.append(per_level, np.asarray([blank], dtype=per_level.dtype))[self.codes]
+
+
+def feature_inputs(
+    X: pd.DataFrame, feature_kinds: Mapping[str, str], columns: Sequence[Mapping[str, Any]] = ()
+) -> dict[str, np.ndarray | Codes]:
+    """Each model feature as what its transform starts from: floats (NaN: blank), or `Codes`; a code that
+    `columns` (`column_specs`) were not trained with is blank (`unseen_codes`)."""
     missing = [f for f in feature_kinds if f not in X.columns]
     if missing:
         raise ValueError(f"the feature frame lacks the model's features {missing}")
-    return {
-        name: _category_values(X[name]) if kind == "category" else _float_values(X[name])
+    inputs: dict[str, np.ndarray | Codes] = {
+        name: Codes.of(X[name]) if kind == "category" else _float_values(X[name])
         for name, kind in feature_kinds.items()
     }
+    for name, unseen in _unseen_levels(columns, inputs).items():
+        codes = inputs[name]
+        inputs[name] = Codes(np.where(codes.of_levels(unseen, False), -1, codes.codes), codes.levels)
+    return inputs
+
+
+def _unseen_levels(
+    columns: Sequence[Mapping[str, Any]], inputs: Mapping[str, np.ndarray | Codes]
+) -> dict[str, np.ndarray]:
+    """Category feature -> which of its levels the model was not trained with (only features with one)."""
+    found = {}
+    for column in columns:
+        codes = inputs.get(column["feature"])
+        if column["kind"] == "category" and isinstance(codes, Codes):
+            unseen = ~codes.levels.isin(column["known"])
+            if unseen.any():
+                found[column["feature"]] = unseen
+    return found
 
 
 def unseen_codes(columns: Sequence[Mapping[str, Any]], X: pd.DataFrame) -> dict[str, np.ndarray]:
     """Category feature -> the rows whose code the model was not trained with (not one of its codes, e.g.
     a code added to the spec after training). They are scored as not known (the blank level).
     `columns`: `column_specs`."""
-    found = {}
-    for column in columns:
-        name = column["feature"]
-        if column["kind"] != "category" or name not in X:
-            continue
-        rows = (X[name].notna() & ~X[name].astype("string").isin(column["known"])).to_numpy(bool)
-        if rows.any():
-            found[name] = rows
-    return found
+    names = [c["feature"] for c in columns if c["kind"] == "category" and c["feature"] in X]
+    inputs = {name: Codes.of(X[name]) for name in names}
+    unseen = _unseen_levels(columns, inputs)
+    return {name: inputs[name].of_levels(levels, False) for name, levels in unseen.items()}
 
 
 def without_unseen(model: Any, X: pd.DataFrame) -> pd.DataFrame:
@@ -82,7 +125,7 @@ def without_unseen(model: Any, X: pd.DataFrame) -> pd.DataFrame:
 
 def model_matrix(
     columns: Sequence[Mapping[str, Any]],
-    inputs: Mapping[str, np.ndarray],
+    inputs: Mapping[str, Any],
     rows: np.ndarray | None,
     width: int,
 ) -> np.ndarray:
@@ -100,8 +143,10 @@ def model_matrix(
     out, at = np.empty((n, width)), 0
     for column in columns:
         values = inputs[column["feature"]] if rows is None else inputs[column["feature"]][rows]
-        if column["kind"] == "category":  # one hash lookup per pupil, then integer comparisons
-            found = pd.Index(column["codes"], dtype=object).get_indexer(values)
+        if isinstance(values, Codes):  # one hash lookup per distinct code, then integer comparisons
+            # each level's column among the model's codes; a blank reads as the blank level
+            where = pd.Index(column["codes"], dtype=object).get_indexer([*values.levels, MISSING_CATEGORY])
+            found = where[values.codes]
             for j in range(len(column["codes"])):
                 np.equal(found, j, out=out[:, at], casting="unsafe")
                 at += 1
@@ -152,6 +197,15 @@ class Explanation:
         return pd.DataFrame(points, index=self.contributions.index, columns=self.contributions.columns)
 
 
+def column_effects(
+    matrix: np.ndarray, coef: np.ndarray, intercept: float, reference_row: np.ndarray, grouping: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(contributions summed by `grouping`, log-odds) of model columns: `explain_columns`' arithmetic."""
+    shifted = matrix - reference_row
+    shifted *= coef  # in place: the same numbers as (matrix - reference_row) * coef, one array fewer
+    return shifted @ grouping, matrix @ coef + intercept
+
+
 def explain_columns(
     matrix: np.ndarray,
     coef: np.ndarray,
@@ -165,8 +219,7 @@ def explain_columns(
 ) -> Explanation:
     """An explanation from model columns: contributions coefficient x (value - reference) per column (linear
     SHAP with the reference pupil as the single background row), summed by `grouping` into `names`."""
-    contributions = ((matrix - reference_row) * coef) @ grouping
-    log_odds = matrix @ coef + intercept
+    contributions, log_odds = column_effects(matrix, coef, intercept, reference_row, grouping)
     return Explanation(
         base_value=float(reference_row @ coef + intercept),
         log_odds=log_odds,
@@ -197,8 +250,8 @@ def supported_default(X: pd.DataFrame, features: Sequence[str] | Mapping[str, st
 class PointRouting:
     """A model per scoring point: each pupil is explained by their year group and term's model.
 
-    For a class with `_explain_one(X) -> Explanation`, `point_` (its own point) and `point_models_`
-    (point -> model), both set when there is a model per point."""
+    For a class with `_numbers()`, `_matrix(X)`, `_probability(log_odds)` and `_column_specs()`, `point_`
+    (its own point) and `point_models_` (point -> model), both set when there is a model per point."""
 
     def point_for(self, ncyear: Any, term: Any) -> tuple[np.ndarray, np.ndarray]:
         """Each row's scoring point (a key of `point_models_`) and a note when it is not the pupil's own:
@@ -238,21 +291,46 @@ class PointRouting:
             return None
         return self.point_for(X["ncyear"], X[POINT_TERM])
 
-    def _explain_one(
-        self, X: pd.DataFrame, rows: np.ndarray | None = None, inputs: Mapping[str, np.ndarray] | None = None
-    ) -> Explanation:
+    def _numbers(self) -> tuple[np.ndarray, float, np.ndarray, list[str], np.ndarray, dict[str, tuple]]:
+        """(coefficients, intercept, reference row, explained names, column -> name grouping, groups)."""
         raise NotImplementedError
+
+    def _explain_one(
+        self, X: pd.DataFrame, rows: np.ndarray | None = None, inputs: Mapping[str, Any] | None = None
+    ) -> Explanation:
+        """This model's explanation of `X` (of its `rows`; `inputs`: `_inputs(X)` if already made)."""
+        coef, intercept, reference_row, names, grouping, groups = self._numbers()
+        return explain_columns(
+            self._matrix(X, rows, inputs),
+            coef,
+            intercept,
+            reference_row,
+            names,
+            grouping,
+            groups,
+            self._probability,
+            X.index if rows is None else X.index[rows],
+        )
 
     def _log_odds_one(
-        self, X: pd.DataFrame, rows: np.ndarray | None = None, inputs: Mapping[str, np.ndarray] | None = None
+        self, X: pd.DataFrame, rows: np.ndarray | None = None, inputs: Mapping[str, Any] | None = None
     ) -> np.ndarray:
+        coef, intercept = self._numbers()[:2]
+        return self._matrix(X, rows, inputs) @ coef + intercept
+
+    def _column_specs(self) -> list[dict[str, Any]]:
+        """The transform of each feature as numbers (`column_specs`)."""
         raise NotImplementedError
 
-    def _inputs(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+    def unseen_codes(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Category feature -> the rows whose code the model was not trained with (`unseen_codes`)."""
+        return unseen_codes(self._column_specs(), X)
+
+    def _inputs(self, X: pd.DataFrame) -> dict[str, np.ndarray | Codes]:
         """The feature arrays the model columns are made from, unseen codes blanked (`without_unseen`) and
         support set to none where the frame does not say (`supported_default`)."""
         return feature_inputs(
-            without_unseen(self, supported_default(X, self.feature_kinds)), self.feature_kinds
+            supported_default(X, self.feature_kinds), self.feature_kinds, self._column_specs()
         )
 
     def _by_point(self, X: pd.DataFrame, keys: np.ndarray) -> list[tuple[Any, np.ndarray, Any]]:
@@ -290,13 +368,16 @@ class PointRouting:
         keys, notes = routed
         base, log_odds, probability = np.zeros(len(X)), np.zeros(len(X)), np.zeros(len(X))
         contributions = None
-        for model, rows, inputs in self._by_point(X, keys):
-            part = model._explain_one(X, rows, inputs)
-            base[rows], log_odds[rows], probability[rows] = part.base_value, part.log_odds, part.probability
+        for model, rows, inputs in self._by_point(X, keys):  # as `_explain_one`, into whole-frame arrays
+            coef, intercept, reference_row, names, grouping, groups = model._numbers()
+            effects, part = column_effects(
+                model._matrix(X, rows, inputs), coef, intercept, reference_row, grouping
+            )
+            base[rows], log_odds[rows] = float(reference_row @ coef + intercept), part
+            probability[rows] = model._probability(part)
             if contributions is None:
-                contributions = np.zeros((len(X), part.contributions.shape[1]))
-                names, groups = part.contributions.columns, part.groups
-            contributions[rows] = part.contributions.to_numpy(float)
+                contributions = np.zeros((len(X), effects.shape[1]))
+            contributions[rows] = effects
         frame = pd.DataFrame(contributions, index=X.index, columns=names)
         return Explanation(base, log_odds, probability, frame, groups, keys, notes)
 
@@ -418,16 +499,15 @@ class LinearRiskModel(PointRouting):
 
     # --- scoring ----------------------------------------------------------------------------------------
 
+    def _column_specs(self) -> list[dict[str, Any]]:
+        return self.spec["columns"]
+
     def _matrix(
-        self, X: pd.DataFrame, rows: np.ndarray | None = None, inputs: Mapping[str, np.ndarray] | None = None
+        self, X: pd.DataFrame, rows: np.ndarray | None = None, inputs: Mapping[str, Any] | None = None
     ) -> np.ndarray:
         """The model columns of `X` (of its `rows`; `inputs`: `_inputs(X)` if already made)."""
         inputs = self._inputs(X) if inputs is None else inputs
         return model_matrix(self.spec["columns"], inputs, rows, len(self._coef))
-
-    def unseen_codes(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
-        """Category feature -> the rows whose code the model was not trained with (`unseen_codes`)."""
-        return unseen_codes(self.spec["columns"], X)
 
     def _probability(self, log_odds: np.ndarray) -> np.ndarray:
         calibrator = self.spec.get("calibrator")
@@ -437,24 +517,14 @@ class LinearRiskModel(PointRouting):
 
         return expit(log_odds[:, None] @ np.array([[calibrator["coef"]]]) + calibrator["intercept"])[:, 0]
 
-    def _log_odds_one(
-        self, X: pd.DataFrame, rows: np.ndarray | None = None, inputs: Mapping[str, np.ndarray] | None = None
-    ) -> np.ndarray:
-        return self._matrix(X, rows, inputs) @ self._coef + self.spec["intercept"]
-
-    def _explain_one(
-        self, X: pd.DataFrame, rows: np.ndarray | None = None, inputs: Mapping[str, np.ndarray] | None = None
-    ) -> Explanation:
-        return explain_columns(
-            self._matrix(X, rows, inputs),
+    def _numbers(self) -> tuple[np.ndarray, float, np.ndarray, list[str], np.ndarray, dict[str, tuple]]:
+        return (
             self._coef,
             self.spec["intercept"],
             self._reference_row,
             self._names,
             self._grouping,
             self._groups,
-            self._probability,
-            X.index if rows is None else X.index[rows],
         )
 
 

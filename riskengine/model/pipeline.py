@@ -40,11 +40,9 @@ from riskengine.model.linear import (
     as_category,
     as_float,
     column_specs,
-    explain_columns,
     model_matrix,
     sigmoid,
     supported_default,
-    unseen_codes,
     without_unseen,
 )
 from riskengine.model.spec import POINT_TERM as POINT_TERM  # importable from here (flags.counterfactual)
@@ -321,19 +319,18 @@ class RiskModel(PointRouting, ClassifierMixin, BaseEstimator):
         X = without_unseen(self, X[list(self.feature_names_in_)])
         return self.pipeline_.named_steps["columns"].transform(X)
 
-    def unseen_codes(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
-        """Category feature -> the rows whose code the model was not trained with (`linear.unseen_codes`)."""
-        return unseen_codes(column_specs(self), X)
+    def _column_specs(self) -> list[dict[str, Any]]:
+        return column_specs(self)
 
     def _matrix(
-        self, X: pd.DataFrame, rows: np.ndarray | None = None, inputs: Mapping[str, np.ndarray] | None = None
+        self, X: pd.DataFrame, rows: np.ndarray | None = None, inputs: Mapping[str, Any] | None = None
     ) -> np.ndarray:
         """The model columns of `X` (of its `rows`; `inputs`: `_inputs(X)` if already made),
         from the fitted transformers' numbers: without their per-call checks and copies, which were most
         of the cost of scoring a million pupils. A code the model was not trained with reads as not known."""
         check_is_fitted(self, "pipeline_")
         inputs = self._inputs(X) if inputs is None else inputs
-        return model_matrix(column_specs(self), inputs, rows, len(self.column_names_))
+        return model_matrix(self._column_specs(), inputs, rows, len(self.column_names_))
 
     def _probability(self, log_odds: np.ndarray) -> np.ndarray:
         if self.calibrator_ is None:
@@ -384,26 +381,11 @@ class RiskModel(PointRouting, ClassifierMixin, BaseEstimator):
         """The reference pupil's log-odds."""
         return float(self.reference_row_ @ self.logistic_.coef_[0] + self.logistic_.intercept_[0])
 
-    def _log_odds_one(
-        self, X: pd.DataFrame, rows: np.ndarray | None = None, inputs: Mapping[str, np.ndarray] | None = None
-    ) -> np.ndarray:
-        return self._matrix(X, rows, inputs) @ self.logistic_.coef_[0] + self.logistic_.intercept_[0]
-
-    def _explain_one(
-        self, X: pd.DataFrame, rows: np.ndarray | None = None, inputs: Mapping[str, np.ndarray] | None = None
-    ) -> Explanation:
+    def _numbers(self) -> tuple[np.ndarray, float, np.ndarray, list[str], np.ndarray, dict[str, tuple]]:
         names, grouping = self.feature_grouping()
-        return explain_columns(
-            self._matrix(X, rows, inputs),
-            self.logistic_.coef_[0],
-            self.logistic_.intercept_[0],
-            self.reference_row_,
-            names,
-            grouping,
-            {name: tuple(m) for name, m in (getattr(self, "explain_together", None) or {}).items()},
-            self._probability,
-            X.index if rows is None else X.index[rows],
-        )
+        groups = {name: tuple(m) for name, m in (getattr(self, "explain_together", None) or {}).items()}
+        logistic = self.logistic_
+        return logistic.coef_[0], logistic.intercept_[0], self.reference_row_, names, grouping, groups
 
     def coefficients(self) -> pd.DataFrame:
         """One row per model column: its feature, the coefficient (held to the declared direction), the

@@ -4,10 +4,11 @@ Why facts, not events: durable-rules consumes an event at the first rule it matc
 several rules would be credited with one. A fact stays in the working memory and matches every rule whose
 pattern it satisfies, so every rule that holds for a pupil fires.
 
-Fewer facts: pupils are grouped by the pattern that decides every rule (`riskengine.rules.patterns`), one
-representative fact per distinct pattern goes through durable-rules and its fired rules are broadcast to
-every pupil with that pattern (a million pupil-terms have a few thousand patterns). Reasons are filled in
-from each pupil's own values.
+Fewer facts: for each rule, pupils are grouped by the pattern of that rule's own tests
+(`riskengine.rules.patterns.rule_patterns`); one representative pupil's fact per distinct pattern goes
+through durable-rules (a few dozen a term, each a whole pupil as it stands) and each rule's result is
+broadcast to every pupil with the same pattern of that rule. Reasons are filled in from each pupil's own
+values.
 
 Safety: durable-rules' C core can crash the whole process when a state is misused, so it runs in a child
 process (`durable_worker.py`, which also keeps a safe state lifecycle): a crash there, a refused rule set
@@ -34,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine.rules.language import Condition, RuleSet, Test
-from riskengine.rules.patterns import distinct_patterns
+from riskengine.rules.patterns import rule_patterns
 from riskengine.rules.results import assemble_results, python_values
 
 _ROW = "row"  # the fact's position in its frame; the marker of a pupil fact
@@ -187,14 +188,14 @@ def fired_matrix_durable(
 ) -> np.ndarray:
     """pupils x rules: which rules durable-rules fired for each pupil.
 
-    With `broadcast`, one fact per distinct pattern (see `riskengine.rules.patterns`) goes through the
-    engine and its result is copied to every pupil with that pattern; without, one fact per pupil.
+    With `broadcast`, one fact per distinct pattern of each rule's tests (`rule_patterns`) goes through
+    the engine and each rule's result is copied to every pupil with its pattern; without, one fact per
+    pupil.
     """
     if not broadcast:
         return run_durable(rule_set, _facts(rule_set, features), n_jobs)
-    patterns = distinct_patterns(rule_set, features)
-    fired = run_durable(rule_set, _facts(rule_set, features.iloc[patterns.representatives]), n_jobs)
-    return fired[patterns.inverse]
+    patterns = rule_patterns(rule_set, features)
+    return patterns.broadcast(run_durable(rule_set, _facts(rule_set, features.iloc[patterns.rows]), n_jobs))
 
 
 def check_features(rule_set: RuleSet, features: pd.DataFrame) -> None:

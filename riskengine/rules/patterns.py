@@ -6,6 +6,12 @@ cut its values into classes: missing, below the smallest constant, equal to it, 
 in the same class for every feature satisfy exactly the same tests, so they fire the same rules. Evaluating
 one representative pupil per distinct pattern and broadcasting its fired rules to the others gives the same
 fired matrix; reasons are still filled in from each pupil's own values.
+
+A rule reads only its own features, so the same holds rule by rule (`rule_patterns`): two pupils whose
+values fall in the same classes of one rule's tests fire that rule alike. Durable-rules then sees one
+representative pupil per distinct pattern of each rule (a few dozen a term, where the patterns of all the
+features together number a thousand or more), and each rule's column is broadcast from its own
+representatives.
 """
 
 from __future__ import annotations
@@ -119,12 +125,50 @@ class Patterns:
 
 def distinct_patterns(rule_set: RuleSet, features: pd.DataFrame) -> Patterns:
     """Group pupils (rows of `features`) by the class of every feature the rules read."""
-    n = len(features)
+    classes = [_classes(features[name], tests) for name, tests in rule_tests(rule_set).items()]
+    return _grouped(classes, len(features))
+
+
+@dataclass(frozen=True)
+class RulePatterns:
+    """`rules`: per rule, its pupils grouped by the classes of that rule's tests; `rows`: every rule's
+    representatives together, each once (sorted): the pupils whose facts go through durable-rules."""
+
+    rules: tuple[Patterns, ...]
+    rows: np.ndarray
+
+    @property
+    def count(self) -> int:
+        return len(self.rows)
+
+    def broadcast(self, fired: np.ndarray) -> np.ndarray:
+        """pupils x rules from `fired` (`rows` x rules): each rule's column from its own representatives."""
+        n = len(self.rules[0].inverse) if self.rules else 0
+        result = np.zeros((n, len(self.rules)), dtype=bool)
+        for j, patterns in enumerate(self.rules):
+            result[:, j] = fired[np.searchsorted(self.rows, patterns.representatives), j][patterns.inverse]
+        return result
+
+
+def rule_patterns(rule_set: RuleSet, features: pd.DataFrame) -> RulePatterns:
+    """Group pupils rule by rule, by the classes of that rule's own tests (see the module's docstring)."""
+    per_rule = []
+    for rule in rule_set.rules:
+        tests: dict[str, list[Test]] = {}
+        for test in _tests(rule.condition):
+            tests.setdefault(test.feature, []).append(test)
+        classes = [_classes(features[name], list(dict.fromkeys(t))) for name, t in tests.items()]
+        per_rule.append(_grouped(classes, len(features)))
+    rows = [patterns.representatives for patterns in per_rule]
+    return RulePatterns(tuple(per_rule), np.unique(np.concatenate(rows)) if rows else np.zeros(0, np.intp))
+
+
+def _grouped(codes: list[tuple[np.ndarray, int]], n: int) -> Patterns:
+    """The `n` pupils grouped by their classes (`_classes` of each feature) taken together."""
     key = np.zeros(n, dtype=np.int64)
     columns: list[np.ndarray] = []
     radix = 1
-    for name, tests in rule_tests(rule_set).items():
-        code, classes = _classes(features[name], tests)
+    for code, classes in codes:
         if radix * classes < 2**62:  # pack into one integer while it fits, else keep columns apart
             key = key * classes + code
             radix *= classes

@@ -54,54 +54,31 @@ def _sentences(rule_reason: str, features: pd.DataFrame, rows: np.ndarray) -> np
     return np.asarray(filled, dtype=object)[inverse.reshape(-1)]
 
 
-def _by_combination(fired: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct rows of the fired matrix (combinations of rules) and each pupil's combination."""
-    if fired.shape[1] <= 62:  # one integer per pupil: a fast 1-d unique
-        key = fired.astype(np.int64) @ (np.int64(1) << np.arange(fired.shape[1], dtype=np.int64))
-        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    else:
-        _, first, inverse = np.unique(
-            np.packbits(fired, axis=1), axis=0, return_index=True, return_inverse=True
-        )
-    return fired[first], inverse.reshape(-1)
+def _per_pupil(fired: np.ndarray, values: np.ndarray) -> list[list[Any]]:
+    """Each pupil's run of `values` (one per fired cell of `fired`, row by row) as a new list."""
+    flat = values.tolist()
+    ends = np.cumsum(fired.sum(axis=1)).tolist()
+    return [flat[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True)]
 
 
-def reasons_for(
-    rule_set: RuleSet,
-    features: pd.DataFrame,
-    fired: np.ndarray,
-    combinations: tuple[np.ndarray, np.ndarray] | None = None,
-) -> list[list[str]]:
+def reasons_for(rule_set: RuleSet, features: pd.DataFrame, fired: np.ndarray) -> list[list[str]]:
     """Each pupil's filled-in reason sentences, in rule-file order.
 
-    Sentences are formatted once per rule and distinct value (not once per pupil), then each pupil's list
-    is put together from the columns of the rules they fired.
+    Sentences are formatted once per rule and distinct value (not once per pupil), then cut into each
+    pupil's list along the fired cells in row order (`np.nonzero` walks them pupil by pupil, rules in order).
     """
-    sentences = np.full(fired.shape, None, dtype=object)
+    rows, columns = np.nonzero(fired)
+    sentences = np.empty(len(rows), dtype=object)
     for j, rule in enumerate(rule_set.rules):
-        rows = np.flatnonzero(fired[:, j])
-        if len(rows):
-            sentences[rows, j] = _sentences(rule.reason, features, rows)
-    combos, inverse = combinations or _by_combination(fired)
-    order = np.argsort(inverse, kind="stable")
-    groups = np.split(order, np.cumsum(np.bincount(inverse, minlength=len(combos)))[:-1])
-    reasons: list[Any] = [None] * len(features)
-    for combo, rows in zip(combos, groups, strict=True):  # a loop over combinations of rules
-        columns = np.flatnonzero(combo)
-        picked = sentences[np.ix_(rows, columns)].tolist() if len(columns) else [[] for _ in rows]
-        for row, sentence_list in zip(rows.tolist(), picked, strict=True):
-            reasons[row] = sentence_list
-    return reasons
+        cells = np.flatnonzero(columns == j)
+        if len(cells):
+            sentences[cells] = _sentences(rule.reason, features, rows[cells])
+    return _per_pupil(fired, sentences)
 
 
-def fired_lists(
-    rule_set: RuleSet, fired: np.ndarray, combinations: tuple[np.ndarray, np.ndarray] | None = None
-) -> list[list[str]]:
+def fired_lists(rule_set: RuleSet, fired: np.ndarray) -> list[list[str]]:
     """Each pupil's fired rule ids in rule-file order (a new list per pupil)."""
-    combos, inverse = combinations or _by_combination(fired)
-    ids = np.array(rule_set.rule_ids, dtype=object)
-    per_combo = [ids[combo].tolist() for combo in combos]
-    return [list(per_combo[i]) for i in inverse.tolist()]
+    return _per_pupil(fired, np.array(rule_set.rule_ids, dtype=object)[np.nonzero(fired)[1]])
 
 
 def assemble_results(rule_set: RuleSet, features: pd.DataFrame, fired: np.ndarray) -> pd.DataFrame:
@@ -114,16 +91,13 @@ def assemble_results(rule_set: RuleSet, features: pd.DataFrame, fired: np.ndarra
     names = np.array(rule_set.band_names, dtype=object)
     band = names[np.maximum(np.searchsorted(thresholds, points, side="right") - 1, 0)]
     band[always_flag] = rule_set.top_band
-    combos = _by_combination(fired)
     return pd.DataFrame(
         {
             "points": points,
             "band": pd.array(band, dtype="string"),
             "always_flag": always_flag,
-            "fired": pd.Series(fired_lists(rule_set, fired, combos), index=features.index, dtype=object),
-            "reasons": pd.Series(
-                reasons_for(rule_set, features, fired, combos), index=features.index, dtype=object
-            ),
+            "fired": pd.Series(fired_lists(rule_set, fired), index=features.index, dtype=object),
+            "reasons": pd.Series(reasons_for(rule_set, features, fired), index=features.index, dtype=object),
         },
         index=features.index,
     )

@@ -2,8 +2,8 @@
 
 It shares nothing with the durable-rules compiler but the parsed rule set, so agreement between the two on
 many generated pupils is evidence that both implement the documented semantics (rules/README.md). Each
-feature a rule reads is turned into a plain array once (numbers and flags as floats, codes as objects), so
-a million pupils cost a few array comparisons per test.
+feature a rule reads is turned into a plain array once (numbers and flags as floats, codes as integer
+positions among the feature's distinct codes), so a million pupils cost a few array comparisons per test.
 """
 
 from __future__ import annotations
@@ -25,24 +25,30 @@ _COMPARE = {
     ">=": operator.ge,
 }
 
-#: A feature's values (float with NaN, or objects) and where they are known.
-Column = tuple[np.ndarray, np.ndarray]
+#: A feature's values (float with NaN, or positions in its distinct codes), where they are known, and
+#: its distinct codes (None for numbers and flags).
+Column = tuple[np.ndarray, np.ndarray, pd.Index | None]
 
 
 def _column(values: pd.Series) -> Column:
     known = values.notna().to_numpy(dtype=bool)
     if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
-        return values.to_numpy(dtype=float, na_value=np.nan), known
-    return values.to_numpy(dtype=object, na_value=None), known
+        return values.to_numpy(dtype=float, na_value=np.nan), known, None
+    codes, levels = pd.factorize(values, use_na_sentinel=True)
+    return codes, known, pd.Index(np.asarray(levels, dtype=object), dtype=object)
 
 
 def _mask(condition: Condition, columns: dict[str, Column]) -> np.ndarray:
     if not isinstance(condition, Test):
         masks = [_mask(part, columns) for part in condition.parts]
         return np.logical_and.reduce(masks) if condition.kind == "all" else np.logical_or.reduce(masks)
-    values, known = columns[condition.feature]
+    values, known, levels = columns[condition.feature]
     if condition.op == "is_missing":
         return ~known if condition.value else known
+    if levels is not None:  # codes: "is one of" is "its position is one of the listed codes' positions"
+        listed = condition.value if condition.op in ("in", "not_in") else (condition.value,)
+        member = np.isin(values, levels.get_indexer(list(listed)))  # an absent code (-1): a blank only
+        return known & (member if condition.op in ("in", "==") else ~member)
     with np.errstate(invalid="ignore"):  # NaN compares false; `known` decides anyway
         if condition.op in ("in", "not_in"):
             member = np.logical_or.reduce([values == value for value in condition.value])

@@ -10,7 +10,7 @@ import pytest
 from riskengine.rules import RuleDisagreement, RuleEngineError, evaluate_rules, load_rule_set
 from riskengine.rules import engine as rules_engine
 from riskengine.rules.crosscheck import evaluate_rules_checked
-from riskengine.rules.patterns import distinct_patterns
+from riskengine.rules.patterns import distinct_patterns, rule_patterns
 from riskengine.rules.simulate import random_features
 
 
@@ -53,6 +53,17 @@ def test_patterns_are_far_fewer_than_pupils_and_decide_the_rules(rule_set, catal
 
     fired = fired_matrix_vectorised(rule_set, features)
     np.testing.assert_array_equal(fired, fired[patterns.representatives][patterns.inverse])
+
+
+def test_each_rule_is_decided_by_the_pattern_of_its_own_tests(rule_set, catalogue):
+    features = random_features(20_000, seed=4, catalogue=catalogue)
+    patterns = rule_patterns(rule_set, features)
+    # durable-rules sees far fewer facts than there are patterns of all the features together
+    assert patterns.count < distinct_patterns(rule_set, features).count / 10
+    from riskengine.rules.vectorised import fired_matrix_vectorised
+
+    fired = fired_matrix_vectorised(rule_set, features)
+    np.testing.assert_array_equal(patterns.broadcast(fired[patterns.rows]), fired)
 
 
 def test_reasons_use_each_pupils_own_values_under_broadcast(rule_set, pupils):
