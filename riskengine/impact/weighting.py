@@ -166,6 +166,8 @@ def weighted_att(
     plain difference between supported and unsupported pupils. Rows with a blank outcome are left out
     (and counted in `details`).
     """
+    if sandwich and (outcome_model or log_scale):
+        raise ValueError("the sandwich interval is for plain weighting on the original scale")
     usable = frame[frame[outcome].notna()]
     dropped = len(frame) - len(usable)
     t = usable[supported].astype(bool).to_numpy()
@@ -174,8 +176,6 @@ def weighted_att(
     x, names = design(usable, list(numeric), list(categorical))
     point, weights, starts, means = _att(x, t, y, binary, outcome_model=outcome_model)
     z = float(stats.norm.ppf(0.5 + confidence / 2))
-    if sandwich and (outcome_model or log_scale):
-        raise ValueError("the sandwich interval is for plain weighting on the original scale")
     n_boot = 0 if sandwich else n_boot
     rng = np.random.default_rng(seed)
     treated_rows, control_rows = np.flatnonzero(t), np.flatnonzero(~t)
