@@ -64,6 +64,7 @@ def main() -> None:
     parser.add_argument("--pupils", type=int, default=1500, help="pupils per Year 7 intake")
     parser.add_argument("--boot", type=int, default=100, help="bootstrap replicates per estimate")
     parser.add_argument("--out", default="benchmark-results")
+    parser.add_argument("--only", help="run only the estimators whose names contain this, e.g. attendance")
     parser.add_argument("--summarise", action="store_true", help="only summarise the rows already written")
     args = parser.parse_args()
     threadpool_limits(1)  # small matrices, two processes: BLAS threads only spin
@@ -74,7 +75,7 @@ def main() -> None:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             for effect, spec in (("planted", PLANTED), ("zero", ZERO)):
                 la = generate(pupils=args.pupils, cohorts=10, schools=4, seed=seed, service=spec)
-                rows = estimates_against_truth(la, n_boot=args.boot, seed=seed).assign(
+                rows = estimates_against_truth(la, n_boot=args.boot, seed=seed, only=args.only).assign(
                     seed=seed, effect=effect
                 )
                 rows.to_csv(path, mode="a", header=not path.exists(), index=False)

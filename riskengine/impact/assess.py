@@ -221,7 +221,7 @@ def assess_impact(
     if after["attendance"].notna().sum() > 2 * MIN_GROUP and after["supported"].sum() >= MIN_GROUP:
         _try(result, "weighting: attendance", lambda: weighted_att(
             after, "attendance", numeric=[*numeric, "attendance_pre"], categorical=categorical,
-            baseline="attendance_pre", n_boot=n_boot, confidence=confidence, seed=seed))  # fmt: skip
+            baseline="attendance_pre", confidence=confidence, sandwich=True))  # fmt: skip
     else:
         result.not_estimated["weighting: attendance"] = (
             "too few pupils with attendance after the scoring term"

@@ -15,18 +15,23 @@ COMPARED_ON = ["score_logit", *MAIN_FACTORS, "flagged", "rule_flag"]
 CATEGORIES = ["school_urn", "cohort"]
 
 
-def estimates_against_truth(la, n_boot: int = 200, seed: int = 0) -> pd.DataFrame:
+def estimates_against_truth(la, n_boot: int = 200, seed: int = 0, only: str | None = None) -> pd.DataFrame:
     """One row per estimator: estimate, interval, naive figure and the true value of its estimand.
 
     Also rows for the naive pre/post change among supported pupils (attendance and resilience), with the
-    true effect beside them, which shows the regression to the mean those figures carry.
+    true effect beside them, which shows the regression to the mean those figures carry. `only` (a part
+    of the estimators' names) runs just those, e.g. "attendance" without the bootstrapped estimators.
     """
     frame = analysis_frame(la)
     truth = true_estimands(frame)
     after = frame[~frame["before_service"]]
     rows = []
 
-    def row(name: str, estimate, true_value: float) -> None:
+    def row(name: str, estimate, true_value) -> None:  # true_value: a number or f(estimate)
+        if only is not None and only not in name:
+            return
+        estimate = estimate()
+        true_value = true_value(estimate) if callable(true_value) else true_value
         rows.append(
             {
                 "estimator": name,
@@ -36,31 +41,32 @@ def estimates_against_truth(la, n_boot: int = 200, seed: int = 0) -> pd.DataFram
                 "naive": estimate.naive,
                 "truth": true_value,
                 "n_supported": estimate.n_supported,
-                "bootstrap_se": estimate.details.get("bootstrap_se", np.nan),
+                "standard_error": estimate.details.get("standard_error", np.nan),
             }
         )
 
     row(
         "weighted ATT, outcome",
-        weighted_att(after, "outcome", numeric=COMPARED_ON, categorical=CATEGORIES, n_boot=n_boot, seed=seed),
+        lambda: weighted_att(
+            after, "outcome", numeric=COMPARED_ON, categorical=CATEGORIES, n_boot=n_boot, seed=seed
+        ),
         truth["att_outcome"],
     )
     row(
         "weighted ATT, attendance",
-        weighted_att(
+        lambda: weighted_att(
             after,
             "attendance",
             numeric=[*COMPARED_ON, "attendance_pre"],
             categorical=CATEGORIES,
             baseline="attendance_pre",
-            n_boot=n_boot,
-            seed=seed,
+            sandwich=True,
         ),
         truth["att_attendance"],
     )
     row(
         "weighted ATT, days NEET",
-        weighted_att(
+        lambda: weighted_att(
             after,
             "days_neet",
             numeric=COMPARED_ON,
@@ -71,16 +77,26 @@ def estimates_against_truth(la, n_boot: int = 200, seed: int = 0) -> pd.DataFram
         ),
         truth["att_days_neet"],
     )
-    row("fuzzy RD at the cut-off, outcome", fuzzy_rd(after, "outcome"), truth["rd_outcome"])
+    row("fuzzy RD at the cut-off, outcome", lambda: fuzzy_rd(after, "outcome"), truth["rd_outcome"])
     share = la.service.spec.capacity
-    estimate = before_after(
-        frame, "outcome", cohort="cohort", numeric=["score_logit", *MAIN_FACTORS], categorical=["school_urn"],
-        share=share,
-    )  # fmt: skip
-    marked = estimate.tables["pupils"]
-    group = frame.loc[marked.index[marked["at_risk"] & marked["after"]]]
-    itt = float((group["supported"] * (group["y1"] - group["y0"])).mean())
-    row("before/after, at-risk outcome (ITT)", estimate, itt)
+
+    def itt(estimate) -> float:
+        marked = estimate.tables["pupils"]
+        group = frame.loc[marked.index[marked["at_risk"] & marked["after"]]]
+        return float((group["supported"] * (group["y1"] - group["y0"])).mean())
+
+    row(
+        "before/after, at-risk outcome (ITT)",
+        lambda: before_after(
+            frame,
+            "outcome",
+            cohort="cohort",
+            numeric=["score_logit", *MAIN_FACTORS],
+            categorical=["school_urn"],
+            share=share,
+        ),
+        itt,
+    )
 
     supported = frame[frame["supported"]]
     naive_attendance = float((supported["attendance"] - supported["attendance_pre"]).mean())
@@ -98,6 +114,8 @@ def estimates_against_truth(la, n_boot: int = 200, seed: int = 0) -> pd.DataFram
             float((post1 - post0).mean()),
         ),
     ):
+        if only is not None and only not in name:
+            continue
         rows.append(
             {"estimator": name, "estimate": naive, "ci_low": np.nan, "ci_high": np.nan, "naive": naive,
              "truth": true_value, "n_supported": len(helped)}

@@ -58,6 +58,26 @@ def test_weighted_att_removes_confounding_the_naive_difference_keeps() -> None:
     assert abs(balance.loc["risk", "smd_before"]) > 0.5 > 0.1 > abs(balance.loc["risk", "smd_after"])
 
 
+def test_sandwich_standard_error_agrees_with_a_long_bootstrap() -> None:
+    """The analytic (M-estimation) standard error used for attendance, which allows for the fitted
+    propensity model, matches the spread of many refitted replicates on a confounded design."""
+    rng = np.random.default_rng(8)
+    n = 3000
+    risk = rng.normal(0, 1, n)
+    supported = rng.random(n) < 1 / (1 + np.exp(-(-1.5 + 1.0 * risk)))
+    rate = np.clip(0.9 - 0.04 * risk + 0.03 * supported + rng.normal(0, 0.06, n), 0, 1)
+    frame = pd.DataFrame({"risk": risk, "supported": supported, "rate": rate})
+    sandwich = weighted_att(frame, "rate", numeric=["risk"], sandwich=True)
+    boot = weighted_att(frame, "rate", numeric=["risk"], n_boot=400, seed=1)
+    assert sandwich.estimate == pytest.approx(boot.estimate)
+    se = sandwich.details["standard_error"]
+    assert se == pytest.approx(boot.details["standard_error"], rel=0.15)
+    assert sandwich.ci_high - sandwich.estimate == pytest.approx(Z * se, rel=1e-4)
+    assert "sandwich" in sandwich.details["interval"] and sandwich.details["bootstrap_replicates"] == 0
+    with pytest.raises(ValueError, match="sandwich"):
+        weighted_att(frame, "rate", numeric=["risk"], sandwich=True, outcome_model=True)
+
+
 def test_days_like_count_gets_an_interval_reaching_further_below_a_small_comparison_mean() -> None:
     """Zero for most pupils, up to 180 for a few, and few comparable unsupported pupils: the comparison
     mean is right-skewed, so the log-scale interval reaches further below the effect than above it."""

@@ -63,6 +63,9 @@ def test_impact_report_from_a_generated_service(tmp_path) -> None:
     document = json.loads((report / "impact.json").read_text())
     days = next(e for e in document["estimates"] if e["outcome"] == "days_neet")
     assert "log scale" in days["details"]["interval"] and "on the log scale, combined (MOVER)" in html
+    attendance = next(e for e in document["estimates"] if e["outcome"] == "attendance")
+    assert "sandwich standard error" in attendance["details"]["interval"]
+    assert "sandwich standard error" in html
     methods = {e["method"] for e in document["estimates"]}
     assert "before and after the service, risk-adjusted" in methods
     for estimate in document["estimates"]:
