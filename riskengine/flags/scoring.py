@@ -17,6 +17,7 @@ import pandas as pd
 
 from riskengine.features import Catalogue, compute_features, load_catalogue
 from riskengine.features.compute import pupil_rows
+from riskengine.features.derivations import SESSIONS, source_columns
 from riskengine.flags.combine import FLAGGING_BANDS, combine_flags
 from riskengine.flags.thresholds import as_threshold, model_flags
 from riskengine.model.spec import POINT_TERM, RULE_POINTS, FlagThreshold, load_model_spec
@@ -43,6 +44,15 @@ def pupils_in_scope(pupil_terms: pd.DataFrame, academic_year: str, term: str) ->
     ).fillna(False)
     at_term = pupil_terms.loc[at_term.to_numpy(bool), ["upn", "school_urn", "ncyear"]]  # only these columns
     return at_term.drop_duplicates("upn", keep="last").reset_index(drop=True)
+
+
+def _scored_history(pupil_terms: pd.DataFrame, upns: pd.Series, catalogue: Catalogue) -> pd.DataFrame:
+    """The scored pupils' rows, in only the columns their features and "what would change it" read:
+    one positional take, where a boolean selection of every column was most of the features stage's
+    copying at a million pupil-terms."""
+    needed = {"upn", "academic_year", "term", *source_columns(catalogue.names), *SESSIONS}
+    columns = [i for i, name in enumerate(pupil_terms.columns) if name in needed]
+    return pupil_terms.iloc[np.flatnonzero(pupil_rows(pupil_terms, upns)), columns]
 
 
 def _pupil_description(
@@ -198,7 +208,7 @@ def score_frame(
     rule_set = rule_set or load_rule_set(catalogue=catalogue)
     flagging_bands = flagging_bands or (getattr(rule_set, "top_band", FLAGGING_BANDS[0]),)
     scope = pupils_in_scope(pupil_terms, academic_year, term)
-    history = pupil_terms[pupil_rows(pupil_terms, scope["upn"])]
+    history = _scored_history(pupil_terms, scope["upn"], catalogue)
     features = compute_features(history, academic_year, term, catalogue).reindex(pd.Index(scope["upn"]))
     progress("features")
     if rule_evaluator is None:
