@@ -162,21 +162,35 @@ def _model_inputs(features: pd.DataFrame, points: np.ndarray, term: str) -> pd.D
 @dataclass(frozen=True)
 class _Converted:
     """Pupils' features as the rules and the model read them, converted once: a candidate row (a pupil
-    with a lever moved) converts afresh only the columns the lever moves, and takes the rest."""
+    with a lever moved) converts afresh only the columns the lever moves, and takes the rest. `whole`:
+    some scoring point's model reads other features than the model's own, so candidates keep every
+    column and the model converts them itself."""
 
     rules: dict[str, Column]
     model: dict[str, Any]
+    whole: bool
 
     @classmethod
     def of(
         cls, model: Any, rule_set: RuleSet, features: pd.DataFrame, points: np.ndarray, term: str
     ) -> _Converted:
-        return cls(
-            rule_columns(features, rule_set.features), model.inputs(_model_inputs(features, points, term))
-        )
+        points_models = getattr(model, "all_points", dict)().values()
+        whole = any(m.feature_kinds != model.feature_kinds for m in points_models)
+        inputs = {} if whole else model.inputs(_model_inputs(features, points, term))
+        return cls(rule_columns(features, rule_set.features), inputs, whole)
 
     def take(self, rows: np.ndarray) -> _Converted:
-        return _Converted(take_columns(self.rules, rows), {n: v[rows] for n, v in self.model.items()})
+        inputs = {n: v[rows] for n, v in self.model.items()}
+        return _Converted(take_columns(self.rules, rows), inputs, self.whole)
+
+    def columns(self, lever: Lever, features: pd.DataFrame, rates: dict[str, np.ndarray]) -> pd.DataFrame:
+        """The columns `lever.at` reads and moves, those an answer shows, and the year group (which
+        scoring point's model reads the pupil): a candidate takes these rows, not every feature's."""
+        if self.whole:
+            return features
+        flags = [c for f, (on, _) in lever.flags.items() if f in features and on in features for c in (f, on)]
+        shown = [f for f in lever.shown if f in features]
+        return features[list(dict.fromkeys([*rates, *flags, *shown, "ncyear"]))]
 
     def rules_at(self, rule_set: RuleSet, rows: np.ndarray, moved: pd.DataFrame) -> tuple[np.ndarray, ...]:
         """(rule points, always-flag) of the pupils at `rows` with the moved columns `moved`."""
@@ -188,18 +202,11 @@ class _Converted:
 
     def log_odds_at(self, model: Any, rows: np.ndarray, moved: pd.DataFrame) -> np.ndarray:
         """The model's log-odds of the pupils at `rows` with the moved columns `moved` (with rule points)."""
-        return model.log_odds(moved, model.inputs(moved, self.model, rows))
+        return model.log_odds(moved, None if self.whole else model.inputs(moved, self.model, rows))
 
     def probability_at(self, model: Any, rows: np.ndarray, moved: pd.DataFrame) -> np.ndarray:
-        return model.explain(moved, model.inputs(moved, self.model, rows)).probability
-
-
-def _moving(lever: Lever, features: pd.DataFrame, rates: dict[str, np.ndarray]) -> pd.DataFrame:
-    """The columns `lever.at` reads and moves, those an answer shows, and the year group (which scoring
-    point's model reads the pupil): taking these rows, not every feature's, for each candidate."""
-    flags = [c for f, (on, _) in lever.flags.items() if f in features and on in features for c in (f, on)]
-    shown = [f for f in lever.shown if f in features]
-    return features[list(dict.fromkeys([*rates, *flags, *shown, "ncyear"]))]
+        inputs = None if self.whole else model.inputs(moved, self.model, rows)
+        return model.explain(moved, inputs).probability
 
 
 def _walk(
@@ -241,7 +248,7 @@ def _walk(
     back[order] = np.cumsum(first) - 1
     rows, ts = rows[order][first], ts[order][first]
     moved = lever.at(
-        _moving(lever, features, rates).iloc[rows], ts, {n: rate[rows] for n, rate in rates.items()}
+        converted.columns(lever, features, rates).iloc[rows], ts, {n: rate[rows] for n, rate in rates.items()}
     )
     points, always = converted.rules_at(rule_set, rows, moved)
     rules_ok = ((points < line) & ~always)[back].reshape(n, 2, k)[:, 0, :]
@@ -299,7 +306,7 @@ def _answers_for(
     if not len(found):
         return answers
     moved = lever.at(
-        _moving(lever, picked, rates).iloc[found],
+        here.columns(lever, picked, rates).iloc[found],
         lever.sign * (shown[found] - x0[movable][found]),
         {name: rate[found] for name, rate in rates.items()},
     )
