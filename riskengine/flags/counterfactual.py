@@ -190,7 +190,8 @@ class _Converted:
             return features
         flags = [c for f, (on, _) in lever.flags.items() if f in features and on in features for c in (f, on)]
         shown = [f for f in lever.shown if f in features]
-        return features[list(dict.fromkeys([*rates, *flags, *shown, "ncyear"]))]
+        routing = [c for c in ("ncyear", POINT_TERM) if c in features]
+        return features[list(dict.fromkeys([*rates, *flags, *shown, *routing]))]
 
     def rules_at(self, rule_set: RuleSet, rows: np.ndarray, moved: pd.DataFrame) -> tuple[np.ndarray, ...]:
         """(rule points, always-flag) of the pupils at `rows` with the moved columns `moved`."""
@@ -205,6 +206,7 @@ class _Converted:
         return model.log_odds(moved, None if self.whole else model.inputs(moved, self.model, rows))
 
     def probability_at(self, model: Any, rows: np.ndarray, moved: pd.DataFrame) -> np.ndarray:
+        """The model's probability of the same: an answer's check."""
         inputs = None if self.whole else model.inputs(moved, self.model, rows)
         return model.explain(moved, inputs).probability
 
