@@ -31,7 +31,7 @@ from riskengine.features.derivations import SESSIONS
 from riskengine.model.explain import value_text
 from riskengine.model.spec import POINT_TERM, RULE_POINTS
 from riskengine.rules.language import Group, RuleSet, Test
-from riskengine.rules.vectorised import fired_matrix_vectorised
+from riskengine.rules.vectorised import Column, fired_from_columns, rule_columns, take_columns
 from riskengine.spec import upload as spec
 
 _EPS = 1e-9
@@ -155,21 +155,60 @@ def _thresholds(rule_set: RuleSet, names: set[str]) -> dict[str, set[float]]:
     return found
 
 
-def _rules(rule_set: RuleSet, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    fired = fired_matrix_vectorised(rule_set, features)
-    points = fired.astype(float) @ np.array([rule.points for rule in rule_set.rules])
-    always = (fired & np.array([rule.always_flag for rule in rule_set.rules])).any(axis=1)
-    return points, always
-
-
 def _model_inputs(features: pd.DataFrame, points: np.ndarray, term: str) -> pd.DataFrame:
     return features.assign(**{RULE_POINTS: pd.array(points, dtype="Float64"), POINT_TERM: term})
 
 
-def _score(model: Any, rule_set: RuleSet, features: pd.DataFrame, term: str) -> tuple[np.ndarray, ...]:
-    """(model probability, rule points, always-flag) for feature rows: an answer's check."""
-    points, always = _rules(rule_set, features)
-    return model.explain(_model_inputs(features, points, term)).probability, points, always
+@dataclass(frozen=True)
+class _Converted:
+    """Pupils' features as the rules and the model read them, converted once: a candidate row (a pupil
+    with a lever moved) converts afresh only the columns the lever moves, and takes the rest. `whole`:
+    some scoring point's model reads other features than the model's own, so candidates keep every
+    column and the model converts them itself."""
+
+    rules: dict[str, Column]
+    model: dict[str, Any]
+    whole: bool
+
+    @classmethod
+    def of(
+        cls, model: Any, rule_set: RuleSet, features: pd.DataFrame, points: np.ndarray, term: str
+    ) -> _Converted:
+        points_models = getattr(model, "all_points", dict)().values()
+        whole = any(m.feature_kinds != model.feature_kinds for m in points_models)
+        inputs = {} if whole else model.inputs(_model_inputs(features, points, term))
+        return cls(rule_columns(features, rule_set.features), inputs, whole)
+
+    def take(self, rows: np.ndarray) -> _Converted:
+        inputs = {n: v[rows] for n, v in self.model.items()}
+        return _Converted(take_columns(self.rules, rows), inputs, self.whole)
+
+    def columns(self, lever: Lever, features: pd.DataFrame, rates: dict[str, np.ndarray]) -> pd.DataFrame:
+        """The columns `lever.at` reads and moves, those an answer shows, and the year group (which
+        scoring point's model reads the pupil): a candidate takes these rows, not every feature's."""
+        if self.whole:
+            return features
+        flags = [c for f, (on, _) in lever.flags.items() if f in features and on in features for c in (f, on)]
+        shown = [f for f in lever.shown if f in features]
+        routing = [c for c in ("ncyear", POINT_TERM) if c in features]
+        return features[list(dict.fromkeys([*rates, *flags, *shown, *routing]))]
+
+    def rules_at(self, rule_set: RuleSet, rows: np.ndarray, moved: pd.DataFrame) -> tuple[np.ndarray, ...]:
+        """(rule points, always-flag) of the pupils at `rows` with the moved columns `moved`."""
+        columns = take_columns(self.rules, rows) | rule_columns(moved, set(rule_set.features) & set(moved))
+        fired = fired_from_columns(rule_set, columns, len(rows))
+        points = fired.astype(float) @ np.array([rule.points for rule in rule_set.rules])
+        always = (fired & np.array([rule.always_flag for rule in rule_set.rules])).any(axis=1)
+        return points, always
+
+    def log_odds_at(self, model: Any, rows: np.ndarray, moved: pd.DataFrame) -> np.ndarray:
+        """The model's log-odds of the pupils at `rows` with the moved columns `moved` (with rule points)."""
+        return model.log_odds(moved, None if self.whole else model.inputs(moved, self.model, rows))
+
+    def probability_at(self, model: Any, rows: np.ndarray, moved: pd.DataFrame) -> np.ndarray:
+        """The model's probability of the same: an answer's check."""
+        inputs = None if self.whole else model.inputs(moved, self.model, rows)
+        return model.explain(moved, inputs).probability
 
 
 def _walk(
@@ -177,6 +216,7 @@ def _walk(
     model: Any,
     rule_set: RuleSet,
     features: pd.DataFrame,
+    converted: _Converted,
     term: str,
     rates: dict[str, np.ndarray],
     target: np.ndarray,
@@ -209,8 +249,10 @@ def _walk(
     back = np.empty(len(ts), dtype=np.intp)
     back[order] = np.cumsum(first) - 1
     rows, ts = rows[order][first], ts[order][first]
-    moved = lever.at(features.iloc[rows], ts, {name: rate[rows] for name, rate in rates.items()})
-    points, always = _rules(rule_set, moved)
+    moved = lever.at(
+        converted.columns(lever, features, rates).iloc[rows], ts, {n: rate[rows] for n, rate in rates.items()}
+    )
+    points, always = converted.rules_at(rule_set, rows, moved)
     rules_ok = ((points < line) & ~always)[back].reshape(n, 2, k)[:, 0, :]
     # the model only where the rules are already below the band (elsewhere no answer can lie), in one pass
     # for every pupil; log-odds only (no contributions are needed here)
@@ -218,7 +260,7 @@ def _walk(
     needed[back.reshape(n, 2, k)[np.broadcast_to(rules_ok[:, None, :], (n, 2, k))]] = True
     at = np.flatnonzero(needed)
     scored = np.full(len(ts), np.nan)
-    scored[at] = model.log_odds(_model_inputs(moved.iloc[at], points[at], term))
+    scored[at] = converted.log_odds_at(model, rows[at], _model_inputs(moved.iloc[at], points[at], term))
     log_odds = scored[back].reshape(n, 2, k)
     at_start, at_end = log_odds[:, 0, :], log_odds[:, 1, :]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -238,6 +280,7 @@ def _answers_for(
     model: Any,
     rule_set: RuleSet,
     features: pd.DataFrame,
+    converted: _Converted,
     term: str,
     weights: np.ndarray,
     cutoff: np.ndarray,
@@ -251,10 +294,10 @@ def _answers_for(
     movable = np.flatnonzero(~np.isnan(x0) & (np.abs(lever.bound - x0) > _EPS))
     if not len(movable):
         return answers
-    picked = features.iloc[movable]
+    picked, here = features.iloc[movable], converted.take(movable)
     rates = lever.rates(picked, weights[movable])
     target = np.where(np.isnan(cutoff), np.inf, np.log(cutoff / (1 - cutoff)))[movable, None]
-    t = _walk(lever, model, rule_set, picked, term, rates, target, rule_set.bands[-1][0])
+    t = _walk(lever, model, rule_set, picked, here, term, rates, target, rule_set.bands[-1][0])
     # what an adviser reads: a whole percent up, a whole number down; checked through the model and rules.
     # A walk's answer just past a breakpoint (by _EPS) is past it: the rounding tolerance is far smaller.
     step = _STEP[lever.kind]
@@ -265,11 +308,12 @@ def _answers_for(
     if not len(found):
         return answers
     moved = lever.at(
-        picked.iloc[found],
+        here.columns(lever, picked, rates).iloc[found],
         lever.sign * (shown[found] - x0[movable][found]),
         {name: rate[found] for name, rate in rates.items()},
     )
-    new_probability, new_points, new_always = _score(model, rule_set, moved, term)
+    new_points, new_always = here.rules_at(rule_set, found, moved)
+    new_probability = here.probability_at(model, found, _model_inputs(moved, new_points, term))
     below = ~(new_probability >= np.nan_to_num(cutoff[movable][found], nan=np.inf))
     verified = np.flatnonzero((new_points < rule_set.bands[-1][0]) & ~new_always & below)
     rows = movable[found[verified]]
@@ -366,8 +410,9 @@ def what_would_change(
     levers = [Lever.from_catalogue(catalogue, name) for name in catalogue.levers if name in features]
     weights = np.asarray(weights, dtype=float)
     cutoff = np.asarray(cutoffs, dtype=float)
+    converted = _Converted.of(model, rule_set, features, np.asarray(points, dtype=float), term)
     by_lever = [
-        _answers_for(lever, model, rule_set, features, term, weights, cutoff, probability, points)
+        _answers_for(lever, model, rule_set, features, converted, term, weights, cutoff, probability, points)
         for lever in levers
     ]
     none = _not_enough_texts(levers, features)

@@ -333,9 +333,23 @@ class PointRouting:
             supported_default(X, self.feature_kinds), self.feature_kinds, self._column_specs()
         )
 
-    def _by_point(self, X: pd.DataFrame, keys: np.ndarray) -> list[tuple[Any, np.ndarray, Any]]:
+    def inputs(
+        self, X: pd.DataFrame, base: Mapping[str, Any] | None = None, rows: np.ndarray | None = None
+    ) -> dict[str, np.ndarray | Codes]:
+        """The feature arrays of `X` the model columns are made from, for `log_odds` / `explain` to reuse.
+        With `base` (this method's result for other pupils): those pupils' `rows` of it, with only the
+        model features `X` has converted afresh; for many candidate rows that each change a few features."""
+        if base is None:
+            return self._inputs(X)
+        kinds = {name: kind for name, kind in self.feature_kinds.items() if name in X.columns}
+        fresh = feature_inputs(X, kinds, self._column_specs())
+        return {name: fresh[name] if name in fresh else values[rows] for name, values in base.items()}
+
+    def _by_point(
+        self, X: pd.DataFrame, keys: np.ndarray, inputs: Mapping[str, Any] | None = None
+    ) -> list[tuple[Any, np.ndarray, Any]]:
         """(model, rows, inputs) per scoring point in `keys`; the inputs are converted once for all."""
-        inputs = self._inputs(X)
+        inputs = self._inputs(X) if inputs is None else inputs
         found = []
         for key in dict.fromkeys(keys):
             model = self.all_points()[key]
@@ -343,35 +357,36 @@ class PointRouting:
             found.append((model, np.flatnonzero(keys == key), inputs if same else None))
         return found
 
-    def log_odds(self, X: pd.DataFrame) -> np.ndarray:
+    def log_odds(self, X: pd.DataFrame, inputs: Mapping[str, Any] | None = None) -> np.ndarray:
         """Each row's log-odds from its point model (before any calibrator), as `explain` gives them but
-        without the contributions: for callers that try many candidate rows ("what would change it")."""
+        without the contributions: for callers that try many candidate rows ("what would change it").
+        `inputs`: `self.inputs(X)` if already made."""
         routed = self._routed(X)
         if routed is None or not len(X):
-            return self._log_odds_one(X)
+            return self._log_odds_one(X, None, inputs)
         result = np.zeros(len(X))
-        for model, rows, inputs in self._by_point(X, routed[0]):
-            result[rows] = model._log_odds_one(X, rows, inputs)
+        for model, rows, converted in self._by_point(X, routed[0], inputs):
+            result[rows] = model._log_odds_one(X, rows, converted)
         return result
 
-    def explain(self, X: pd.DataFrame) -> Explanation:
+    def explain(self, X: pd.DataFrame, inputs: Mapping[str, Any] | None = None) -> Explanation:
         """Probabilities and each catalogue feature's contribution in log-odds against the reference pupil.
 
         Contributions are summed into the feature they came from, and the features of an
         `explain_together` group into the group. base_value + contributions = log-odds, exactly (with a
         model per point, `base_value` is per row). A frame with `scoring_term` and `ncyear` columns is
-        explained by each pupil's point model (`point_models_`).
+        explained by each pupil's point model (`point_models_`). `inputs`: `self.inputs(X)` if already made.
         """
         routed = self._routed(X)
         if routed is None or not len(X):
-            return self._explain_one(X)
+            return self._explain_one(X, None, inputs)
         keys, notes = routed
         base, log_odds, probability = np.zeros(len(X)), np.zeros(len(X)), np.zeros(len(X))
         contributions = None
-        for model, rows, inputs in self._by_point(X, keys):  # as `_explain_one`, into whole-frame arrays
+        for model, rows, converted in self._by_point(X, keys, inputs):  # as `_explain_one`, whole-frame
             coef, intercept, reference_row, names, grouping, groups = model._numbers()
             effects, part = column_effects(
-                model._matrix(X, rows, inputs), coef, intercept, reference_row, grouping
+                model._matrix(X, rows, converted), coef, intercept, reference_row, grouping
             )
             base[rows], log_odds[rows] = float(reference_row @ coef + intercept), part
             probability[rows] = model._probability(part)

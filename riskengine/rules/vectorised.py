@@ -9,6 +9,7 @@ positions among the feature's distinct codes), so a million pupils cost a few ar
 from __future__ import annotations
 
 import operator
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -38,7 +39,7 @@ def _column(values: pd.Series) -> Column:
     return codes, known, pd.Index(np.asarray(levels, dtype=object), dtype=object)
 
 
-def _mask(condition: Condition, columns: dict[str, Column]) -> np.ndarray:
+def _mask(condition: Condition, columns: Mapping[str, Column]) -> np.ndarray:
     if not isinstance(condition, Test):
         masks = [_mask(part, columns) for part in condition.parts]
         return np.logical_and.reduce(masks) if condition.kind == "all" else np.logical_or.reduce(masks)
@@ -56,12 +57,27 @@ def _mask(condition: Condition, columns: dict[str, Column]) -> np.ndarray:
         return known & np.asarray(_COMPARE[condition.op](values, condition.value), dtype=bool)
 
 
+def rule_columns(features: pd.DataFrame, names: Iterable[str]) -> dict[str, Column]:
+    """The features `names` as the masks read them: convert once, then take rows (`take_columns`) to
+    evaluate many candidate rows (`fired_from_columns`)."""
+    return {name: _column(features[name]) for name in names}
+
+
+def take_columns(columns: Mapping[str, Column], rows: np.ndarray) -> dict[str, Column]:
+    """`columns` at `rows`: the same masks as converting those rows afresh (codes keep their levels)."""
+    return {name: (values[rows], known[rows], levels) for name, (values, known, levels) in columns.items()}
+
+
+def fired_from_columns(rule_set: RuleSet, columns: Mapping[str, Column], n: int) -> np.ndarray:
+    """pupils x rules (`n` pupils) from the rules' features already converted (`rule_columns`)."""
+    if not rule_set.rules:
+        return np.zeros((n, 0), dtype=bool)
+    return np.column_stack([_mask(rule.condition, columns) for rule in rule_set.rules])
+
+
 def fired_matrix_vectorised(rule_set: RuleSet, features: pd.DataFrame) -> np.ndarray:
     """pupils x rules: whether each rule's condition holds, a missing value making its test false."""
-    if not rule_set.rules:
-        return np.zeros((len(features), 0), dtype=bool)
-    columns = {name: _column(features[name]) for name in rule_set.features}
-    return np.column_stack([_mask(rule.condition, columns) for rule in rule_set.rules])
+    return fired_from_columns(rule_set, rule_columns(features, rule_set.features), len(features))
 
 
 def evaluate_rules_vectorised(rule_set: RuleSet, features: pd.DataFrame) -> pd.DataFrame:

@@ -189,3 +189,13 @@ def test_each_pupil_is_explained_by_their_points_model_and_later_years_are_told_
     total = explanation.base_value + explanation.contributions.sum(axis=1).to_numpy()
     np.testing.assert_allclose(total, explanation.log_odds, atol=1e-9)
     assert np.array_equal(year9.log_odds(pupils), explanation.log_odds)  # "what would change it" reads these
+
+
+def test_candidate_rows_reuse_converted_inputs_and_score_as_if_converted_afresh():
+    frame, outcome = feature_frame(600, seed=8)
+    model = RiskModel(KINDS, CATEGORIES, references=REFERENCES, directions=DIRECTIONS).fit(frame, outcome)
+    rows = np.array([5, 0, 5, 17, 3])  # candidates: pupils repeated, with attendance moved
+    moved = frame.iloc[rows].assign(attendance_rate_term=pd.array([0.99, 0.5, 0.97, 1.0, 0.8], "Float64"))
+    reused = model.inputs(moved[["attendance_rate_term"]], model.inputs(frame), rows)
+    assert np.array_equal(model.log_odds(moved, reused), model.log_odds(moved))
+    assert np.array_equal(model.explain(moved, reused).probability, model.explain(moved).probability)
