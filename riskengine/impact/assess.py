@@ -238,9 +238,9 @@ def assess_impact(
     _try(result, "before/after: outcome", lambda: before_after(
         frame, "outcome", cohort="cohort", numeric=[c for c in numeric if c not in ("flagged", "rule_flag")],
         categorical=["school_urn"], share=at_risk_share, confidence=confidence))  # fmt: skip
-    for estimate in result.estimates:
-        result.tables[f"balance_{estimate.outcome}"] = estimate.tables.get("balance", pd.DataFrame())
-    result.tables = {k: v for k, v in result.tables.items() if len(v)}
+    for estimate in result.estimates:  # the weighting estimates' balance, one table per outcome
+        if len(estimate.tables.get("balance", ())):
+            result.tables[f"balance_{estimate.outcome}"] = estimate.tables["balance"]
     result.tables["measures"] = outcome_measures(frame, interventions, pupil_terms, destinations)
     if assessments is not None and len(assessments) and instruments:
         per_pupil = distance_travelled(assessments, instruments)

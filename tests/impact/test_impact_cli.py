@@ -77,6 +77,8 @@ def test_impact_report_from_a_generated_service(tmp_path) -> None:
     shown = {column for rows in document["tables"].values() for row in rows for column in row}
     assert shown - set(wording.impact_columns) == set(), "every column is named in evaluation/measures.yaml"
     assert "<th>Mean days NEET</th>" in html and "mean_days_neet" not in html, "columns named in words"
+    balance = {name for name in document["tables"] if name.startswith("balance_")}
+    assert balance == {"balance_outcome", "balance_attendance", "balance_days_neet"}, "every weighting's"
     measures = pd.read_csv(report / "tables" / "measures.csv")
     counts = measures[["pupils", "with_outcome", "neet", "not_known"]].astype(str)
     small = counts.apply(lambda c: c.str.fullmatch(r"[1-9]")).to_numpy()
