@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from riskengine.features import Catalogue, compute_features, load_catalogue
-from riskengine.features.compute import _scoring_term, pupil_rows
-from riskengine.features.derivations import SESSIONS, source_columns, term_numbers
+from riskengine.features.compute import scored_history
+from riskengine.features.derivations import SESSIONS
 from riskengine.flags.combine import FLAGGING_BANDS, combine_flags
 from riskengine.flags.thresholds import as_threshold, model_flags
 from riskengine.model.spec import POINT_TERM, RULE_POINTS, FlagThreshold, load_model_spec
@@ -44,19 +44,6 @@ def pupils_in_scope(pupil_terms: pd.DataFrame, academic_year: str, term: str) ->
     ).fillna(False)
     at_term = pupil_terms.loc[at_term.to_numpy(bool), ["upn", "school_urn", "ncyear"]]  # only these columns
     return at_term.drop_duplicates("upn", keep="last").reset_index(drop=True)
-
-
-def _scored_history(
-    pupil_terms: pd.DataFrame, upns: pd.Series, academic_year: str, term: str, catalogue: Catalogue
-) -> pd.DataFrame:
-    """The scored pupils' rows up to the scoring term, in only the columns their features and "what
-    would change it" read: one positional take, where a boolean selection of every row and column of
-    theirs was most of the features stage's copying at a million pupil-terms."""
-    rows = np.flatnonzero(pupil_rows(pupil_terms, upns))
-    when = term_numbers(pupil_terms["academic_year"].take(rows), pupil_terms["term"].take(rows))
-    needed = {"upn", "academic_year", "term", *source_columns(catalogue.names), *SESSIONS}
-    columns = [i for i, name in enumerate(pupil_terms.columns) if name in needed]
-    return pupil_terms.iloc[rows[when <= _scoring_term(academic_year, term)], columns]
 
 
 def _pupil_description(
@@ -212,7 +199,7 @@ def score_frame(
     rule_set = rule_set or load_rule_set(catalogue=catalogue)
     flagging_bands = flagging_bands or (getattr(rule_set, "top_band", FLAGGING_BANDS[0]),)
     scope = pupils_in_scope(pupil_terms, academic_year, term)
-    history = _scored_history(pupil_terms, scope["upn"], academic_year, term, catalogue)
+    history = scored_history(pupil_terms, scope["upn"], academic_year, term, catalogue.names, also=SESSIONS)
     features = compute_features(history, academic_year, term, catalogue).reindex(pd.Index(scope["upn"]))
     progress("features")
     if rule_evaluator is None:
