@@ -30,7 +30,8 @@ from riskengine.features import Catalogue, load_catalogue
 from riskengine.features.derivations import SESSIONS
 from riskengine.model.explain import value_text
 from riskengine.model.spec import POINT_TERM, RULE_POINTS
-from riskengine.rules.language import Group, RuleSet, Test
+from riskengine.rules.language import RuleSet
+from riskengine.rules.patterns import rule_tests, test_constants
 from riskengine.rules.vectorised import Column, fired_from_columns, rule_columns, take_columns
 from riskengine.spec import upload as spec
 
@@ -140,19 +141,9 @@ class Lever:
 
 def _thresholds(rule_set: RuleSet, names: set[str]) -> dict[str, set[float]]:
     """Every number a rule compares one of `names` with."""
-    found: dict[str, set[float]] = {}
-
-    def walk(condition: Any) -> None:
-        if isinstance(condition, Group):
-            for part in condition.parts:
-                walk(part)
-        elif isinstance(condition, Test) and condition.feature in names and condition.op != "is_missing":
-            values = condition.value if isinstance(condition.value, tuple) else (condition.value,)
-            found.setdefault(condition.feature, set()).update(float(v) for v in values)
-
-    for rule in rule_set.rules:
-        walk(rule.condition)
-    return found
+    tested = rule_tests(rule_set)
+    found = {name: {float(v) for v in test_constants(tested[name])} for name in names & tested.keys()}
+    return {name: values for name, values in found.items() if values}
 
 
 def _model_inputs(features: pd.DataFrame, points: np.ndarray, term: str) -> pd.DataFrame:

@@ -64,7 +64,8 @@ def _holds(test: Test, value: Any) -> bool:
     return bool(_COMPARE[test.op](value, test.value))
 
 
-def _constants(tests: list[Test]) -> list:
+def test_constants(tests: list[Test]) -> list:
+    """Every constant the tests compare a value with (listed codes included), each once, in order."""
     values: list = []
     for test in tests:
         if test.op in ("in", "not_in"):
@@ -80,7 +81,7 @@ def _classes(column: pd.Series, tests: list[Test]) -> tuple[np.ndarray, int]:
     First the constants cut the values into intervals (or listed codes and "any other"), plus missing;
     then intervals that every test treats alike are merged.
     """
-    constants = _constants(tests)
+    constants = test_constants(tests)
     known = column.notna().to_numpy(bool)
     numeric = pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype)
     if numeric:
