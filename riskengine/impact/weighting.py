@@ -175,6 +175,8 @@ def weighted_att(
     binary = bool(np.isin(y, (0.0, 1.0)).all())
     x, names = design(usable, list(numeric), list(categorical))
     point, weights, starts, means = _att(x, t, y, binary, outcome_model=outcome_model)
+    if log_scale and (outcome_model or (y < 0).any() or min(means) <= 0):  # before any replicate
+        raise ValueError("the log-scale interval needs plain weighting and a non-negative outcome")
     z = float(stats.norm.ppf(0.5 + confidence / 2))
     n_boot = 0 if sandwich else n_boot
     rng = np.random.default_rng(seed)
@@ -192,8 +194,6 @@ def weighted_att(
     if sandwich:
         interval = "normal, sandwich standard error allowing for the fitted propensity model"
     if log_scale:
-        if outcome_model or (y < 0).any() or min(means) <= 0:
-            raise ValueError("the log-scale interval needs plain weighting and a non-negative outcome")
         low, high = log_mover(means, boot_means, z)
         interval = "each group's mean on the log scale, combined (MOVER), from refitted replicates"
     if baseline is not None:
