@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import gc
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -74,14 +74,9 @@ def _model_side(
     spec the model was trained with (for a model without that record, the shipped spec's). Each pupil is
     scored by their year group and term's model when the model has one per point; capacity then applies
     within each year group."""
-    from riskengine.model.explain import (
-        contribution_records,
-        detail_records,
-        fired_rule_features,
-        top_reasons,
-        value_table,
-    )
+    from riskengine.model.explain import fired_rule_features, top_reasons, value_table
     from riskengine.model.linear import unseen_code_notices
+    from riskengine.model.records import contribution_records, detail_records
 
     metadata = getattr(loaded.model, "metadata_", {})
     trained_spec = metadata.get("spec") or load_model_spec().model_dump(mode="json")
@@ -375,8 +370,8 @@ def scored_pupil(scores: pd.DataFrame, upn: str) -> pd.Series:
     return rows.iloc[-1]
 
 
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def contribution_lines(details: dict[str, Any], labels: dict[str, str], limit: int = 10) -> list[str]:

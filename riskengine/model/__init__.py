@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "expected_calibration_error": "calibration",
     "probability_metrics": "calibration",
-    "contribution_records": "explain",
+    "contribution_records": "records",
     "top_reasons": "explain",
     "TrainingFrame": "frame",
     "build_training_frame": "frame",
@@ -84,10 +84,11 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from riskengine.model.calibration import expected_calibration_error, probability_metrics
-    from riskengine.model.explain import contribution_records, top_reasons
+    from riskengine.model.explain import top_reasons
     from riskengine.model.frame import TrainingFrame, build_training_frame
     from riskengine.model.linear import Explanation
     from riskengine.model.pipeline import RiskModel
+    from riskengine.model.records import contribution_records
     from riskengine.model.spec import FlagThreshold, ModelSpec, ModelSpecError, load_model_spec
     from riskengine.model.tracking import (
         CHAMPION,

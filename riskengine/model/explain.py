@@ -18,9 +18,9 @@ shown beside the pupil's values, and the next material reason takes its place in
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import reduce
-from itertools import chain, repeat
+from itertools import chain
 
 import numpy as np
 import pandas as pd
@@ -188,17 +188,6 @@ def top_reasons(
     return result[0], result[1]
 
 
-def _records(names: Sequence[str], rows: list[list[object]]) -> Iterator[dict[str, object]]:
-    """{name: value} for each row: the cheapest way Python builds many dicts with the same keys."""
-    return map(dict, map(zip, repeat(names), rows))
-
-
-def contribution_records(contributions: pd.DataFrame, digits: int = 4) -> list[dict[str, float]]:
-    """Each pupil's contributions as {feature: log-odds}, rounded, for storage with the score."""
-    rows = np.round(contributions.to_numpy(float), digits).tolist()
-    return list(_records(list(contributions.columns), rows))  # type: ignore[arg-type]
-
-
 def value_text(kind: str, value: object, categories: Mapping[str, str]) -> str:
     """A feature value as an adviser reads it beside a reason: 59%, yes, 3, SEN support, not known."""
     if value is None or value is pd.NA or (not isinstance(value, str) and pd.isna(value)):
@@ -236,25 +225,3 @@ def value_table(
         if parts:
             table[name] = reduce(lambda joined, part: joined + ", " + part, parts)
     return table
-
-
-def detail_records(
-    risk_points: pd.DataFrame,
-    values: Mapping[str, np.ndarray],
-    digits: int = 1,
-    also: Mapping[str, Sequence[object]] | None = None,
-) -> list[dict[str, object]]:
-    """Each pupil's {"risk_points": {name: pp}, "values": {name: text}}, for storage with the score: what
-    the pupil page and `explain` show beside each feature (percentage points of risk, and the value).
-    `also`: further keys with a value per pupil (e.g. the model's scoring point), left out where blank."""
-    names = list(risk_points.columns)
-    shown = [n for n in names if n in values]
-    points = np.round(risk_points.to_numpy(float), digits).tolist()
-    texts = np.column_stack([values[n] for n in shown]).tolist() if shown else [[] for _ in points]
-    pairs = zip(_records(names, points), _records(shown, texts), strict=True)
-    records = list(_records(("risk_points", "values"), pairs))  # type: ignore[arg-type]
-    for key, column in (also or {}).items():
-        for record, value in zip(records, column, strict=True):
-            if value is not None and value != "":
-                record[key] = value
-    return records  # type: ignore[return-value]

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from riskengine.model.records import plain
 from riskengine.spec import destinations as dest_spec
 from riskengine.spec import upload as spec
 from riskengine.store import tables as t
@@ -548,10 +549,11 @@ class Store:
 
 
 def _json_value(value: Any) -> Any:
-    """A JSON cell's value: a missing one (None, NaN or NA, as a reindexed column holds) is JSON null."""
+    """A JSON cell's value: a missing one (None, NaN or NA, as a reindexed column holds) is JSON null; a
+    pupil's explanation record is the dict it stands for."""
     if value is None or value is pd.NA or (isinstance(value, float) and value != value):
         return None
-    return value
+    return plain(value)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

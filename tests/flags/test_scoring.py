@@ -1,5 +1,6 @@
 """Scoring runs on generated pupils: who is scored, what is stored, and that it all adds up."""
 
+import json
 import math
 
 import joblib
@@ -34,6 +35,19 @@ def test_only_year_9_and_above_on_roll_that_term_are_scored(small_la, scored):
     assert set(scored["upn"]) == set(on_roll["upn"])
     assert scored["upn"].is_unique and (scored["ncyear"] >= spec.SCORED_FROM_NCYEAR).all()
     assert set(SCORE_COLUMNS) <= set(scored.columns)
+
+
+def test_explanation_records_read_write_and_copy_as_plain_dicts(scored, tmp_path):
+    """A run keeps its explanations as matrices; each pupil's record is still their dict wherever read."""
+    row = scored.iloc[0]
+    assert dict(row["details"]) == {**row["details"]} and set(row["details"]) >= {"risk_points", "values"}
+    written = json.loads(scored.iloc[:3].to_json(orient="records"))
+    assert [r["contributions"] for r in written] == scored["contributions"].iloc[:3].tolist()
+    assert [r["details"] for r in written] == scored["details"].iloc[:3].tolist()
+    joblib.dump(scored.iloc[:3], tmp_path / "scores.joblib")
+    copied = joblib.load(tmp_path / "scores.joblib")
+    assert all(type(record) is dict for record in copied["details"])
+    assert copied["details"].tolist() == scored["details"].iloc[:3].tolist()
 
 
 def test_stored_contributions_add_up_to_the_probability(scored):
@@ -121,6 +135,10 @@ def test_score_term_saves_a_run_and_explain_reads_it(store, tmp_path, trained):
     assert run["model_version"].startswith("file:model.joblib@")
     assert run["threshold"]["model"]["n_model_flagged"] == 5
 
+    fresh = scores.set_index("upn").loc[stored["upn"]]  # the store wrote each pupil's records in full
+    for column in ("contributions", "details"):
+        assert stored[column].tolist() == fresh[column].tolist()
+        assert all(type(record) is dict for record in stored[column])
     upn = scores.loc[scores["flag"].to_numpy(bool), "upn"].iloc[0]
     text = explain_pupil(store, upn, YEAR, TERM)
     assert upn in text and "Model risk:" in text and "Reasons raising risk:" in text
