@@ -34,19 +34,22 @@ def python_values(column: pd.Series) -> list[Any]:
 
 
 def _sentences(rule_reason: str, features: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
-    """The rule's reason filled in for each pupil in `rows`, formatted once per distinct set of values."""
+    """The rule's reason filled in for each pupil in `rows`, formatted once per distinct set of values.
+
+    Values are taken from the columns' arrays (`.array.take`), not through `.iloc`, which would also
+    take the pupils' index each time."""
     names = list(dict.fromkeys(f for _, f, _, _ in string.Formatter().parse(rule_reason) if f))
     if not names:
         return np.full(len(rows), rule_reason, dtype=object)
     codes = np.zeros(len(rows), dtype=np.int64)
     columns = []
     for name in names:
-        values = features[name].iloc[rows]
+        values = features[name].array.take(rows)
         code, distinct = pd.factorize(values, use_na_sentinel=True)
         codes = codes * (len(distinct) + 1) + np.where(code < 0, len(distinct), code)  # missing: own value
         columns.append(values)
     _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
-    picked = [python_values(column.iloc[first]) for column in columns]
+    picked = [python_values(pd.Series(column.take(first))) for column in columns]
     filled = [
         rule_reason.format_map({n: _NOT_KNOWN if v is None else v for n, v in zip(names, row, strict=True)})
         for row in zip(*picked, strict=True)
@@ -54,31 +57,48 @@ def _sentences(rule_reason: str, features: pd.DataFrame, rows: np.ndarray) -> np
     return np.asarray(filled, dtype=object)[inverse.reshape(-1)]
 
 
-def _per_pupil(fired: np.ndarray, values: np.ndarray) -> list[list[Any]]:
-    """Each pupil's run of `values` (one per fired cell of `fired`, row by row) as a new list."""
-    flat = values.tolist()
-    ends = np.cumsum(fired.sum(axis=1)).tolist()
-    return [flat[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True)]
+class _Cells:
+    """The fired cells of a pupils x rules matrix, found once for both the ids and the reasons: `rows`
+    and `columns` pupil by pupil, rules in order (as `np.nonzero` gives them), and each pupil's count."""
+
+    def __init__(self, fired: np.ndarray) -> None:
+        self.rows, self.columns = np.divmod(np.flatnonzero(fired), fired.shape[1])  # quicker than 2-D
+        self.counts = np.bincount(self.rows, minlength=len(fired))
+
+    def per_pupil(self, values: np.ndarray) -> list[list[Any]]:
+        """Each pupil's run of `values` (one per fired cell) as a new list."""
+        flat = values.tolist()
+        ends = np.cumsum(self.counts).tolist()
+        return [flat[end - n : end] for n, end in zip(self.counts.tolist(), ends, strict=True)]
+
+
+def _reasons(rule_set: RuleSet, features: pd.DataFrame, cells: _Cells) -> list[list[str]]:
+    sentences = np.empty(len(cells.rows), dtype=object)
+    order = np.argsort(cells.columns, kind="stable")  # the cells rule by rule, pupils in order
+    bounds = np.searchsorted(cells.columns[order], np.arange(len(rule_set.rules) + 1)).tolist()
+    for j, rule in enumerate(rule_set.rules):
+        at = order[bounds[j] : bounds[j + 1]]
+        if len(at):
+            sentences[at] = _sentences(rule.reason, features, cells.rows[at])
+    return cells.per_pupil(sentences)
 
 
 def reasons_for(rule_set: RuleSet, features: pd.DataFrame, fired: np.ndarray) -> list[list[str]]:
     """Each pupil's filled-in reason sentences, in rule-file order.
 
     Sentences are formatted once per rule and distinct value (not once per pupil), then cut into each
-    pupil's list along the fired cells in row order (`np.nonzero` walks them pupil by pupil, rules in order).
+    pupil's list along the fired cells in row order (pupil by pupil, rules in order).
     """
-    rows, columns = np.nonzero(fired)
-    sentences = np.empty(len(rows), dtype=object)
-    for j, rule in enumerate(rule_set.rules):
-        cells = np.flatnonzero(columns == j)
-        if len(cells):
-            sentences[cells] = _sentences(rule.reason, features, rows[cells])
-    return _per_pupil(fired, sentences)
+    return _reasons(rule_set, features, _Cells(fired))
+
+
+def _fired(rule_set: RuleSet, cells: _Cells) -> list[list[str]]:
+    return cells.per_pupil(np.array(rule_set.rule_ids, dtype=object)[cells.columns])
 
 
 def fired_lists(rule_set: RuleSet, fired: np.ndarray) -> list[list[str]]:
     """Each pupil's fired rule ids in rule-file order (a new list per pupil)."""
-    return _per_pupil(fired, np.array(rule_set.rule_ids, dtype=object)[np.nonzero(fired)[1]])
+    return _fired(rule_set, _Cells(fired))
 
 
 def assemble_results(rule_set: RuleSet, features: pd.DataFrame, fired: np.ndarray) -> pd.DataFrame:
@@ -91,13 +111,14 @@ def assemble_results(rule_set: RuleSet, features: pd.DataFrame, fired: np.ndarra
     names = np.array(rule_set.band_names, dtype=object)
     band = names[np.maximum(np.searchsorted(thresholds, points, side="right") - 1, 0)]
     band[always_flag] = rule_set.top_band
+    cells = _Cells(fired)  # found once for both lists
     return pd.DataFrame(
         {
             "points": points,
             "band": pd.array(band, dtype="string"),
             "always_flag": always_flag,
-            "fired": pd.Series(fired_lists(rule_set, fired), index=features.index, dtype=object),
-            "reasons": pd.Series(reasons_for(rule_set, features, fired), index=features.index, dtype=object),
+            "fired": pd.Series(_fired(rule_set, cells), index=features.index, dtype=object),
+            "reasons": pd.Series(_reasons(rule_set, features, cells), index=features.index, dtype=object),
         },
         index=features.index,
     )
