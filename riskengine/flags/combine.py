@@ -54,7 +54,8 @@ def _rule_reasons(
     if not np.array_equal(counts, np.fromiter(map(len, reasons), dtype=np.intp, count=len(rows))):
         raise ValueError("each pupil's fired rules and reasons must be lists of the same length")
     heading = {rule: f"{title}: " for rule, title in titles.items() if title}.get
-    opening = np.array(["flagged by rules", "flagged by rule ", "flagged by rules "])[np.minimum(counts, 2)]
+    opening = np.array(["flagged by rules", "flagged by rule ", "flagged by rules "], dtype=object)
+    opening = opening[np.minimum(counts, 2)]
     band = rules["band"].array.take(rows)
     points = rules["points"].to_numpy(dtype=float)[rows]
     band_code, bands = pd.factorize(band, use_na_sentinel=False)  # a missing band reads "<NA>", as str()

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from riskengine.rules.language import RuleSet
 
@@ -40,7 +41,9 @@ def _sentences(rule_reason: str, features: pd.DataFrame, rows: np.ndarray) -> np
     take the pupils' index each time."""
     names = list(dict.fromkeys(f for _, f, _, _ in string.Formatter().parse(rule_reason) if f))
     if not names:
-        return np.full(len(rows), rule_reason, dtype=object)
+        sentences = np.empty(len(rows), dtype=object)
+        sentences[:] = rule_reason  # one shared str (np.full would make a new str per pupil)
+        return sentences
     codes = np.zeros(len(rows), dtype=np.int64)
     columns = []
     for name in names:
@@ -106,16 +109,16 @@ def assemble_results(rule_set: RuleSet, features: pd.DataFrame, fired: np.ndarra
     points_per_rule = np.array([rule.points for rule in rule_set.rules], dtype=float)
     flagging = np.array([rule.always_flag for rule in rule_set.rules], dtype=bool)
     points = fired.astype(float) @ points_per_rule
-    always_flag = (fired & flagging).any(axis=1)
+    always_flag = fired[:, flagging].any(axis=1)  # only the always-flag columns
     thresholds = np.array([threshold for threshold, _ in rule_set.bands])
-    names = np.array(rule_set.band_names, dtype=object)
-    band = names[np.maximum(np.searchsorted(thresholds, points, side="right") - 1, 0)]
-    band[always_flag] = rule_set.top_band
+    band = np.maximum(np.searchsorted(thresholds, points, side="right") - 1, 0)
+    band[always_flag] = len(rule_set.bands) - 1  # the top band
+    names = pa.array(rule_set.band_names, type=pa.large_string())  # as Arrow: one take, no per-row check
     cells = _Cells(fired)  # found once for both lists
     return pd.DataFrame(
         {
             "points": points,
-            "band": pd.array(band, dtype="string"),
+            "band": pd.array(names.take(band), dtype="string"),
             "always_flag": always_flag,
             "fired": pd.Series(_fired(rule_set, cells), index=features.index, dtype=object),
             "reasons": pd.Series(_reasons(rule_set, features, cells), index=features.index, dtype=object),
