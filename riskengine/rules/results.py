@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from pandas.api.extensions import ExtensionArray
 
 from riskengine.rules.language import RuleSet
 
@@ -29,35 +30,42 @@ class _NotKnown:
 _NOT_KNOWN = _NotKnown()
 
 
-def python_values(column: pd.Series) -> list[Any]:
+def python_values(column: pd.Series | ExtensionArray) -> list[Any]:
     """Plain Python values (None for missing), so formats like {x:.0%} work on nullable dtypes."""
-    return column.astype(object).where(column.notna(), None).tolist()
+    values = np.array(column.astype(object), dtype=object)  # a writable copy
+    values[np.asarray(pd.isna(column), dtype=bool)] = None
+    return values.tolist()
 
 
 def _sentences(rule_reason: str, features: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
     """The rule's reason filled in for each pupil in `rows`, formatted once per distinct set of values.
 
-    Values are taken from the columns' arrays (`.array.take`), not through `.iloc`, which would also
-    take the pupils' index each time."""
+    Values are taken from the columns' arrays (`.array.take`), not through `.iloc`, which would also take
+    the pupils' index each time. With one value, `pd.factorize` alone groups the pupils: its uniques are
+    each group's first value, as the first pupil of the group would give it.
+    """
     names = list(dict.fromkeys(f for _, f, _, _ in string.Formatter().parse(rule_reason) if f))
     if not names:
         sentences = np.empty(len(rows), dtype=object)
         sentences[:] = rule_reason  # one shared str (np.full would make a new str per pupil)
         return sentences
-    codes = np.zeros(len(rows), dtype=np.int64)
-    columns = []
-    for name in names:
-        values = features[name].array.take(rows)
-        code, distinct = pd.factorize(values, use_na_sentinel=True)
-        codes = codes * (len(distinct) + 1) + np.where(code < 0, len(distinct), code)  # missing: own value
-        columns.append(values)
-    _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
-    picked = [python_values(pd.Series(column.take(first))) for column in columns]
+    columns = [features[name].array.take(rows) for name in names]
+    if len(columns) == 1:
+        which, distinct = pd.factorize(columns[0], use_na_sentinel=True)
+        picked = [[*python_values(distinct), None]]  # a missing value (-1) takes the last: None
+    else:
+        codes = np.zeros(len(rows), dtype=np.int64)
+        for values in columns:
+            code, distinct = pd.factorize(values, use_na_sentinel=True)
+            codes = codes * (len(distinct) + 1) + np.where(code < 0, len(distinct), code)  # missing: own
+        _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+        which = inverse.reshape(-1)
+        picked = [python_values(values.take(first)) for values in columns]
     filled = [
         rule_reason.format_map({n: _NOT_KNOWN if v is None else v for n, v in zip(names, row, strict=True)})
         for row in zip(*picked, strict=True)
     ]
-    return np.asarray(filled, dtype=object)[inverse.reshape(-1)]
+    return np.asarray(filled, dtype=object)[which]
 
 
 class _Cells:
