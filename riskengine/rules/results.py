@@ -85,10 +85,11 @@ class _Cells:
 
 def _reasons(rule_set: RuleSet, features: pd.DataFrame, cells: _Cells) -> list[list[str]]:
     sentences = np.empty(len(cells.rows), dtype=object)
-    order = np.argsort(cells.columns, kind="stable")  # the cells rule by rule, pupils in order
-    bounds = np.searchsorted(cells.columns[order], np.arange(len(rule_set.rules) + 1)).tolist()
+    small = cells.columns.astype(np.min_scalar_type(len(rule_set.rules)))  # small ints sort by radix
+    order = np.argsort(small, kind="stable")  # the cells rule by rule, pupils in order
+    ends = np.cumsum(np.bincount(small, minlength=len(rule_set.rules))).tolist()
     for j, rule in enumerate(rule_set.rules):
-        at = order[bounds[j] : bounds[j + 1]]
+        at = order[ends[j - 1] if j else 0 : ends[j]]
         if len(at):
             sentences[at] = _sentences(rule.reason, features, cells.rows[at])
     return cells.per_pupil(sentences)
