@@ -7,6 +7,7 @@ results is shared so the two can differ only in how they match conditions.
 from __future__ import annotations
 
 import string
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -75,15 +76,28 @@ class _Cells:
     def __init__(self, fired: np.ndarray) -> None:
         self.rows, self.columns = np.divmod(np.flatnonzero(fired), fired.shape[1])  # quicker than 2-D
         self.counts = np.bincount(self.rows, minlength=len(fired))
+        self.rules = fired.shape[1]
 
-    def per_pupil(self, values: np.ndarray) -> list[list[Any]]:
-        """Each pupil's run of `values` (one per fired cell) as a new list."""
-        flat = values.tolist()
-        ends = np.cumsum(self.counts).tolist()
-        return [flat[end - n : end] for n, end in zip(self.counts.tolist(), ends, strict=True)]
+    def per_pupil(self, values: np.ndarray) -> np.ndarray:
+        """Each pupil's run of `values` (one per fired cell) as a new list, in an object array.
+
+        Pupils with the same number of fired cells are taken together: their runs are one (pupils x
+        count) take, whose `tolist()` makes the lists in C, half the cost of a Python slice per pupil.
+        """
+        starts = np.cumsum(self.counts) - self.counts
+        small = self.counts.astype(np.min_scalar_type(self.rules))  # small ints sort by radix
+        order = np.argsort(small, kind="stable")  # pupils grouped by their count
+        blocks, done = [], 0
+        for count, pupils in enumerate(np.bincount(small).tolist()):
+            group = order[done : done + pupils]
+            done += pupils
+            blocks.append(values[starts[group, None] + np.arange(count)].tolist())
+        lists = np.empty(len(self.counts), dtype=object)
+        lists[order] = np.fromiter(chain.from_iterable(blocks), dtype=object, count=len(lists))
+        return lists
 
 
-def _reasons(rule_set: RuleSet, features: pd.DataFrame, cells: _Cells) -> list[list[str]]:
+def _reasons(rule_set: RuleSet, features: pd.DataFrame, cells: _Cells) -> np.ndarray:
     sentences = np.empty(len(cells.rows), dtype=object)
     small = cells.columns.astype(np.min_scalar_type(len(rule_set.rules)))  # small ints sort by radix
     order = np.argsort(small, kind="stable")  # the cells rule by rule, pupils in order
@@ -101,16 +115,16 @@ def reasons_for(rule_set: RuleSet, features: pd.DataFrame, fired: np.ndarray) ->
     Sentences are formatted once per rule and distinct value (not once per pupil), then cut into each
     pupil's list along the fired cells in row order (pupil by pupil, rules in order).
     """
-    return _reasons(rule_set, features, _Cells(fired))
+    return _reasons(rule_set, features, _Cells(fired)).tolist()
 
 
-def _fired(rule_set: RuleSet, cells: _Cells) -> list[list[str]]:
+def _fired(rule_set: RuleSet, cells: _Cells) -> np.ndarray:
     return cells.per_pupil(np.array(rule_set.rule_ids, dtype=object)[cells.columns])
 
 
 def fired_lists(rule_set: RuleSet, fired: np.ndarray) -> list[list[str]]:
     """Each pupil's fired rule ids in rule-file order (a new list per pupil)."""
-    return _fired(rule_set, _Cells(fired))
+    return _fired(rule_set, _Cells(fired)).tolist()
 
 
 def assemble_results(rule_set: RuleSet, features: pd.DataFrame, fired: np.ndarray) -> pd.DataFrame:
