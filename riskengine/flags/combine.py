@@ -79,7 +79,11 @@ def _model_reasons(probability: np.ndarray, ups: list[Sequence[str]] | None) -> 
     )
     if ups is None:
         return risk
-    return risk + np.array([f", top reasons: {'; '.join(up)}" if len(up) else "" for up in ups], dtype=object)
+    top = [
+        f"{r}, top reasons: {'; '.join(up)}" if len(up) else r
+        for r, up in zip(risk.tolist(), ups, strict=True)
+    ]
+    return np.array(top, dtype=object)
 
 
 def combine_flags(
