@@ -7,7 +7,6 @@ results is shared so the two can differ only in how they match conditions.
 from __future__ import annotations
 
 import string
-from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -69,6 +68,16 @@ def _sentences(rule_reason: str, features: pd.DataFrame, rows: np.ndarray) -> np
     return np.asarray(filled, dtype=object)[which]
 
 
+def _groups(codes: np.ndarray, n_values: int) -> list[np.ndarray]:
+    """For each value 0..n_values-1, the positions in `codes` that hold it, in order: one stable argsort
+    of small ints (which numpy does by radix, without comparisons) and one split."""
+    if not n_values:
+        return []
+    small = codes.astype(np.min_scalar_type(n_values))
+    ends = np.cumsum(np.bincount(small, minlength=n_values))
+    return np.split(np.argsort(small, kind="stable"), ends[:-1])
+
+
 class _Cells:
     """The fired cells of a pupils x rules matrix, found once for both the ids and the reasons: `rows`
     and `columns` pupil by pupil, rules in order (as `np.nonzero` gives them), and each pupil's count."""
@@ -85,25 +94,16 @@ class _Cells:
         count) take, whose `tolist()` makes the lists in C, half the cost of a Python slice per pupil.
         """
         starts = np.cumsum(self.counts) - self.counts
-        small = self.counts.astype(np.min_scalar_type(self.rules))  # small ints sort by radix
-        order = np.argsort(small, kind="stable")  # pupils grouped by their count
-        blocks, done = [], 0
-        for count, pupils in enumerate(np.bincount(small).tolist()):
-            group = order[done : done + pupils]
-            done += pupils
-            blocks.append(values[starts[group, None] + np.arange(count)].tolist())
         lists = np.empty(len(self.counts), dtype=object)
-        lists[order] = np.fromiter(chain.from_iterable(blocks), dtype=object, count=len(lists))
+        for count, group in enumerate(_groups(self.counts, self.rules + 1)):
+            runs = values[starts[group, None] + np.arange(count)].tolist()
+            lists[group] = np.fromiter(runs, dtype=object, count=len(group))
         return lists
 
 
 def _reasons(rule_set: RuleSet, features: pd.DataFrame, cells: _Cells) -> np.ndarray:
     sentences = np.empty(len(cells.rows), dtype=object)
-    small = cells.columns.astype(np.min_scalar_type(len(rule_set.rules)))  # small ints sort by radix
-    order = np.argsort(small, kind="stable")  # the cells rule by rule, pupils in order
-    ends = np.cumsum(np.bincount(small, minlength=len(rule_set.rules))).tolist()
-    for j, rule in enumerate(rule_set.rules):
-        at = order[ends[j - 1] if j else 0 : ends[j]]
+    for rule, at in zip(rule_set.rules, _groups(cells.columns, len(rule_set.rules)), strict=True):
         if len(at):
             sentences[at] = _sentences(rule.reason, features, cells.rows[at])
     return cells.per_pupil(sentences)
