@@ -4,9 +4,9 @@ A pupil is flagged by a rule (any always-flag rule fired, or the rule points rea
 by the model (inside the capacity threshold). `flag_source` says which: rule, model, both, or empty.
 
 A million-pupil backtest flags a hundred thousand pupils, so the sentences are built column-wise: each
-distinct band note and risk percentage is formatted once, a flagged pupil's sentence is one `str.join`
-over C-level `map`s (no Python function call per pupil or per fired rule), and the string columns go to
-pandas as Arrow arrays (pandas' own conversion checks every object one by one).
+distinct band note and risk percentage is formatted once, a flagged pupil's sentence is one f-string
+around one `str.join` over C-level `map`s (no Python function called per pupil or per fired rule), and the
+string columns go to pandas as Arrow arrays (pandas' own conversion checks every object one by one).
 """
 
 from __future__ import annotations

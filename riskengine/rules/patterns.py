@@ -184,7 +184,7 @@ def _grouped(codes: list[tuple[np.ndarray, int]], n: int) -> Patterns:
     columns.append(key)
     if not n:
         return Patterns(np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp))
-    if len(columns) == 1 and radix <= 4 * n:
+    if len(columns) == 1 and radix <= 4 * n:  # few enough possible keys to count them
         first, inverse = _first_and_inverse(columns[0], radix)
     elif len(columns) == 1:
         _, first, inverse = np.unique(columns[0], return_index=True, return_inverse=True)
