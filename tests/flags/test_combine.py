@@ -58,3 +58,10 @@ def test_model_and_rules_combine_with_their_source_and_reasons():
         and "; and flagged by model: 40% risk" in both
     )
     assert not flags.loc["D", "flag"]
+
+
+def test_the_model_risk_reads_as_python_rounds_the_probability():
+    probability = np.array([0.125, 0.135, 0.005, 0.995])  # halves of a percent, where rounding differs
+    flags = combine_flags(rule_results(), probability, np.ones(4, bool))
+    for p, reason in zip(probability, flags["flag_reason"], strict=True):
+        assert f"flagged by model: {p:.0%} risk" in reason

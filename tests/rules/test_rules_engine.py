@@ -106,6 +106,17 @@ def test_a_reason_shows_a_missing_value_as_not_known(pupils):
     assert "reading not known, maths 93" in result["reasons"][0]
 
 
+def test_pupils_who_fire_the_same_rules_each_get_lists_of_their_own(pupils):
+    results = evaluate_rules_vectorised(
+        load_rule_set(), pupils({"attendance_rate_term": 0.5}, {"attendance_rate_term": 0.5})
+    )
+    for column in ("fired", "reasons"):
+        first, second = results[column]
+        assert first == second != []
+        first.append("edited in a notebook")  # editing one pupil's list leaves the other's alone
+        assert "edited in a notebook" not in second
+
+
 @pytest.mark.slow
 def test_results_are_the_same_in_two_processes_and_on_a_second_run(catalogue):
     rule_set = load_rule_set()
