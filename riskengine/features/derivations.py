@@ -23,18 +23,21 @@ ATTENDANCE_LOOKBACK = len(spec.TERMS)
 
 
 class History:
-    """The rows a scoring term may use, with each row's pupil number (`pupil`) and term number (`term`).
+    """The rows a scoring term may use, with each row's pupil number (`pupil`, into `pupils`) and term number
+    (`terms`), given as arrays beside the rows so a caller that already knows them need not copy them in.
 
     Per-pupil results are array passes (`bincount`, a stable sort) over the rows, with no pandas groupby:
     scoring a million pupil-terms spends its time in them.
     """
 
-    def __init__(self, rows: pd.DataFrame, pupils: pd.Index, term: int) -> None:
-        self.rows = rows  # in upload order; column "pupil" indexes into `pupils`
+    def __init__(
+        self, rows: pd.DataFrame, pupils: pd.Index, term: int, pupil: np.ndarray, terms: np.ndarray
+    ) -> None:
+        self.rows = rows  # in upload order
         self.pupils = pupils
         self.term = term
-        self._pupil = rows["pupil"].to_numpy(np.int64)
-        self._term = rows["term"].to_numpy(np.int64)
+        self._pupil = np.asarray(pupil, dtype=np.int64)
+        self._term = np.asarray(terms, dtype=np.int64)
 
     @cached_property
     def year_start_term(self) -> int:
@@ -223,16 +226,21 @@ def source_columns(names: list[str]) -> list[str]:
     return [c for c in spec.COLUMNS if c in used]
 
 
-def term_numbers(academic_years: pd.Series, terms: pd.Series) -> np.ndarray:
-    """`spec.upload.term_index` for every row at once (via the few distinct years and terms)."""
+def term_numbers(academic_years: pd.Series, terms: pd.Series, unknown: int | None = None) -> np.ndarray:
+    """`spec.upload.term_index` for every row at once (via the few distinct years and terms). A blank or
+    unrecognised year or term raises, or with `unknown` gives that number instead."""
     year_codes, years = pd.factorize(academic_years)
     term_codes, term_names = pd.factorize(terms)
     bad_years = [y for y in years if not spec.is_valid_academic_year(str(y))]
     bad_terms = [t for t in term_names if t not in spec.TERMS]
-    if (year_codes < 0).any() or (term_codes < 0).any() or bad_years or bad_terms:
+    if unknown is None and ((year_codes < 0).any() or (term_codes < 0).any() or bad_years or bad_terms):
         raise ValueError(
             f"pupil-terms carry blank or unrecognised academic years {bad_years} or terms {bad_terms}"
         )
-    year_numbers = np.array([spec.year_start(y) * len(spec.TERMS) for y in years], dtype=np.int64)
-    term_positions = np.array([spec.TERMS.index(t) for t in term_names], dtype=np.int64)
-    return year_numbers[year_codes] + term_positions[term_codes]
+    # the extra last slot is what a blank (code -1) reads: -1, unknown
+    year_numbers = [spec.year_start(y) * len(spec.TERMS) if y not in bad_years else -1 for y in years]
+    term_positions = [spec.TERMS.index(t) if t not in bad_terms else -1 for t in term_names]
+    year_number = np.array([*year_numbers, -1], dtype=np.int64)[year_codes]
+    term_position = np.array([*term_positions, -1], dtype=np.int64)[term_codes]
+    numbers = year_number + term_position
+    return numbers if unknown is None else np.where((year_number < 0) | (term_position < 0), unknown, numbers)

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import numpy as np
 import pandas as pd
 
-from riskengine.features import Catalogue, compute_features, load_catalogue
-from riskengine.features.compute import scored_history
+from riskengine.features import Catalogue, load_catalogue
+from riskengine.features.compute import scored_features
 from riskengine.features.derivations import SESSIONS
 from riskengine.flags.combine import FLAGGING_BANDS, combine_flags
 from riskengine.flags.thresholds import as_threshold, model_flags
@@ -199,8 +199,7 @@ def score_frame(
     rule_set = rule_set or load_rule_set(catalogue=catalogue)
     flagging_bands = flagging_bands or (getattr(rule_set, "top_band", FLAGGING_BANDS[0]),)
     scope = pupils_in_scope(pupil_terms, academic_year, term)
-    history = scored_history(pupil_terms, scope["upn"], academic_year, term, catalogue.names, also=SESSIONS)
-    features = compute_features(history, academic_year, term, catalogue).reindex(pd.Index(scope["upn"]))
+    history, features = scored_features(pupil_terms, scope["upn"], academic_year, term, catalogue, SESSIONS)
     progress("features")
     if rule_evaluator is None:
         describe = _pupil_description(scope, pupil_reference)
