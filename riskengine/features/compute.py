@@ -132,7 +132,7 @@ def _pupil_numbers(pupil_terms: pd.DataFrame, upns: pd.Series | pd.Index) -> np.
     import pyarrow as pa  # with the data, not at start-up
     import pyarrow.compute as pc
 
-    wanted = pa.array(upns.to_numpy(dtype=object, na_value=None), type=pa.large_string())
+    wanted = pa.array(upns, type=pa.large_string(), from_pandas=True)  # Arrow strings: no copy
     found = pc.index_in(pa.array(pupil_terms["upn"]), value_set=wanted).fill_null(-1)
     return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
 
