@@ -62,12 +62,11 @@ def scored_features(
     catalogue = catalogue or load_catalogue()
     scoring_term = _scoring_term(academic_year, term)
     _check_columns(pupil_terms, catalogue.names)
+    if upns.hasnans:  # a pupil needs a UPN to have a history
+        raise ValueError("pupil-terms carry a blank UPN in the scoring term")
     rows, pupil, terms = _scored_rows(pupil_terms, upns, scoring_term)
-    history = used = pupil_terms.iloc[rows, _history_columns(pupil_terms, catalogue.names, also)]
-    if upns.hasnans:  # a blank UPN's rows are in its history (`isin` finds them) but give no features
-        use = pupil != np.flatnonzero(upns.isna().to_numpy(bool))[0]
-        used, pupil, terms = history.iloc[np.flatnonzero(use)], pupil[use], terms[use]
-    used = _with_all_columns(used, catalogue.names)
+    history = pupil_terms.iloc[rows, _history_columns(pupil_terms, catalogue.names, also)]
+    used = _with_all_columns(history, catalogue.names)
     return history, _features(History(used, pd.Index(upns), scoring_term, pupil, terms), catalogue)
 
 

@@ -112,12 +112,14 @@ class History:
         """(absent, possible, seen): sessions per pupil (rows) and term (columns) over the last year, and
         whether the term counts (its three session counts all known, sessions possible)."""
         first = self.term - ATTENDANCE_LOOKBACK
-        counts = [self.rows[c].to_numpy(float, na_value=np.nan) for c in SESSIONS]
+        recent = np.flatnonzero(self._term >= first)  # the last year's rows, a fraction of the history
+        counts = [self.rows[c].array.take(recent).to_numpy(float, na_value=np.nan) for c in SESSIONS]
         possible, authorised, unauthorised = counts
         with np.errstate(invalid="ignore"):
-            use = (self._term >= first) & ~np.isnan(possible + authorised + unauthorised) & (possible > 0)
+            use = ~np.isnan(possible + authorised + unauthorised) & (possible > 0)
         n, width = len(self.pupils), ATTENDANCE_LOOKBACK + 1
-        cell = self._pupil[use] * width + (self._term[use] - first)
+        rows = recent[use]
+        cell = self._pupil[rows] * width + (self._term[rows] - first)
         absent = np.bincount(cell, weights=(authorised + unauthorised)[use], minlength=n * width)
         sessions = np.bincount(cell, weights=possible[use], minlength=n * width)
         seen = np.bincount(cell, minlength=n * width) > 0
