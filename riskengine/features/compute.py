@@ -133,7 +133,7 @@ def _pupil_numbers(pupil_terms: pd.DataFrame, upns: pd.Series | pd.Index) -> np.
 
     wanted = pa.array(upns, type=pa.large_string(), from_pandas=True)  # Arrow strings: no copy
     found = pc.index_in(pa.array(pupil_terms["upn"]), value_set=wanted).fill_null(-1)
-    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return found.to_numpy(zero_copy_only=False)  # int32, as Arrow gives it
 
 
 def _scored_rows(
