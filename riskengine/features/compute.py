@@ -57,8 +57,8 @@ def scored_features(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`scored_history` and the features of the pupils `upns` (unique; a frame indexed by them, as
     `compute_features(history, ...).reindex(upns)`) in one pass: the lookup that finds the pupils' rows
-    also numbers them and their terms are numbered once, where computing the features from the history
-    frame looked up, factorised and compared them all over again (a third of the features stage)."""
+    also numbers them, and their terms are numbered once, where computing the features from the history
+    frame factorised its UPNs, years and terms all over again (a sixth of the features stage)."""
     catalogue = catalogue or load_catalogue()
     scoring_term = _scoring_term(academic_year, term)
     _check_columns(pupil_terms, catalogue.names)

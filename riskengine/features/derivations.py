@@ -230,21 +230,16 @@ def source_columns(names: list[str]) -> list[str]:
     return [c for c in spec.COLUMNS if c in used]
 
 
-def term_numbers(academic_years: pd.Series, terms: pd.Series, unknown: int | None = None) -> np.ndarray:
-    """`spec.upload.term_index` for every row at once (via the few distinct years and terms). A blank or
-    unrecognised year or term raises, or with `unknown` gives that number instead."""
+def term_numbers(academic_years: pd.Series, terms: pd.Series) -> np.ndarray:
+    """`spec.upload.term_index` for every row at once (via the few distinct years and terms)."""
     year_codes, years = pd.factorize(academic_years)
     term_codes, term_names = pd.factorize(terms)
     bad_years = [y for y in years if not spec.is_valid_academic_year(str(y))]
     bad_terms = [t for t in term_names if t not in spec.TERMS]
-    if unknown is None and ((year_codes < 0).any() or (term_codes < 0).any() or bad_years or bad_terms):
+    if (year_codes < 0).any() or (term_codes < 0).any() or bad_years or bad_terms:
         raise ValueError(
             f"pupil-terms carry blank or unrecognised academic years {bad_years} or terms {bad_terms}"
         )
-    # the extra last slot is what a blank (code -1) reads: -1, unknown
-    year_numbers = [spec.year_start(y) * len(spec.TERMS) if y not in bad_years else -1 for y in years]
-    term_positions = [spec.TERMS.index(t) if t not in bad_terms else -1 for t in term_names]
-    year_number = np.array([*year_numbers, -1], dtype=np.int64)[year_codes]
-    term_position = np.array([*term_positions, -1], dtype=np.int64)[term_codes]
-    numbers = year_number + term_position
-    return numbers if unknown is None else np.where((year_number < 0) | (term_position < 0), unknown, numbers)
+    year_numbers = np.array([spec.year_start(y) * len(spec.TERMS) for y in years], dtype=np.int64)
+    term_positions = np.array([spec.TERMS.index(t) for t in term_names], dtype=np.int64)
+    return year_numbers[year_codes] + term_positions[term_codes]
