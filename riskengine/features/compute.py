@@ -29,22 +29,7 @@ def compute_features(
     for an optional upload field the frame lacks counts as all blank.
     """
     catalogue = catalogue or load_catalogue()
-    history = _history(pupil_terms, _scoring_term(academic_year, term), catalogue.names)
-    features = {name: DERIVATIONS[name].compute(history) for name in catalogue.names}
-    frame = pd.DataFrame(features).astype(catalogue.dtypes)
-    frame.index = history.pupils
-    return frame
-
-
-def pupil_rows(pupil_terms: pd.DataFrame, upns: pd.Series | pd.Index) -> np.ndarray:
-    """Which rows of `pupil_terms` belong to the pupils `upns` (boolean). One hash lookup in Arrow: pandas'
-    `isin` on Arrow strings converts every wanted UPN in Python, a second per term at a million rows."""
-    import pyarrow as pa  # with the data, not at start-up
-    import pyarrow.compute as pc
-
-    wanted = pa.array(upns.to_numpy(dtype=object, na_value=None), type=pa.large_string())
-    found = pc.is_in(pa.array(pupil_terms["upn"]), value_set=wanted).fill_null(False)
-    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+    return _features(_history(pupil_terms, _scoring_term(academic_year, term), catalogue.names), catalogue)
 
 
 def scored_history(
@@ -58,11 +43,31 @@ def scored_history(
     """The rows of the pupils `upns` up to the scoring term, in only the columns features `names` read
     (and `also`): one positional take, where a boolean selection of every row and column of theirs was
     most of the features stage's copying at a million pupil-terms. Errors as `compute_features`'."""
-    rows = np.flatnonzero(pupil_rows(pupil_terms, upns))
-    when = term_numbers(pupil_terms["academic_year"].take(rows), pupil_terms["term"].take(rows))
-    needed = {*_KEYS, *source_columns(names), *also}
-    columns = [i for i, name in enumerate(pupil_terms.columns) if name in needed]
-    return pupil_terms.iloc[rows[when <= _scoring_term(academic_year, term)], columns]
+    rows = _scored_rows(pupil_terms, upns, _scoring_term(academic_year, term))[0]
+    return pupil_terms.iloc[rows, _history_columns(pupil_terms, names, also)]
+
+
+def scored_features(
+    pupil_terms: pd.DataFrame,
+    upns: pd.Series,
+    academic_year: str,
+    term: str,
+    catalogue: Catalogue | None = None,
+    also: Sequence[str] = (),
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`scored_history` and the features of the pupils `upns` (unique; a frame indexed by them, as
+    `compute_features(history, ...).reindex(upns)`) in one pass: the lookup that finds the pupils' rows
+    also numbers them, and their terms are numbered once, where computing the features from the history
+    frame factorised its UPNs, years and terms all over again (a sixth of the features stage)."""
+    catalogue = catalogue or load_catalogue()
+    scoring_term = _scoring_term(academic_year, term)
+    _check_columns(pupil_terms, catalogue.names)
+    if upns.hasnans:  # a pupil needs a UPN to have a history
+        raise ValueError("pupil-terms carry a blank UPN in the scoring term")
+    rows, pupil, terms = _scored_rows(pupil_terms, upns, scoring_term)
+    history = pupil_terms.iloc[rows, _history_columns(pupil_terms, catalogue.names, also)]
+    used = _with_all_columns(history, catalogue.names)
+    return history, _features(History(used, pd.Index(upns), scoring_term, pupil, terms), catalogue)
 
 
 def compute_features_at_year_group(
@@ -106,30 +111,71 @@ def _check_term(term: str) -> None:
         raise ValueError(f"term {term!r} is not one of {', '.join(spec.TERMS)}")
 
 
-def _history(pupil_terms: pd.DataFrame, scoring_term: int, names: list[str]) -> History:
-    """The rows of the pupils on roll in the scoring term, up to and including it."""
-    columns = source_columns(names)
-    needed = [c for c in (*_KEYS, *columns) if c in spec.REQUIRED_COLUMNS]
+def _check_columns(pupil_terms: pd.DataFrame, names: list[str]) -> None:
+    needed = [c for c in (*_KEYS, *source_columns(names)) if c in spec.REQUIRED_COLUMNS]
     missing = [c for c in needed if c not in pupil_terms.columns]
     if missing:
         raise ValueError(f"pupil-terms lack required columns: {', '.join(missing)}")
+
+
+def _history_columns(pupil_terms: pd.DataFrame, names: list[str], also: Sequence[str]) -> list[int]:
+    """Positions of the keys and the columns features `names` (and `also`) read, in frame order."""
+    needed = {*_KEYS, *source_columns(names), *also}
+    return [i for i, name in enumerate(pupil_terms.columns) if name in needed]
+
+
+def _pupil_numbers(pupil_terms: pd.DataFrame, upns: pd.Series | pd.Index) -> np.ndarray:
+    """Each row's position in `upns` (-1: none of them). One hash lookup in Arrow: pandas' `isin` on Arrow
+    strings converts every wanted UPN in Python, a second per term at a million rows. A blank UPN matches
+    a blank in `upns`, as `isin` does."""
+    import pyarrow as pa  # with the data, not at start-up
+    import pyarrow.compute as pc
+
+    wanted = pa.array(upns, type=pa.large_string(), from_pandas=True)  # Arrow strings: no copy
+    found = pc.index_in(pa.array(pupil_terms["upn"]), value_set=wanted).fill_null(-1)
+    return found.to_numpy(zero_copy_only=False)  # int32, as Arrow gives it
+
+
+def _scored_rows(
+    pupil_terms: pd.DataFrame, upns: pd.Series | pd.Index, scoring_term: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions of the rows of the pupils `upns` up to the scoring term, with each one's pupil number
+    (position in `upns`) and term number. Terms are numbered over the pupils' rows only: a blank or
+    unrecognised year or term in any of them raises as `term_numbers` does."""
+    pupil = _pupil_numbers(pupil_terms, upns)
+    rows = np.flatnonzero(pupil >= 0)
+    when = term_numbers(pupil_terms["academic_year"].array.take(rows), pupil_terms["term"].array.take(rows))
+    kept = when <= scoring_term
+    return rows[kept], pupil[rows[kept]], when[kept]
+
+
+def _history(pupil_terms: pd.DataFrame, scoring_term: int, names: list[str]) -> History:
+    """The rows of the pupils on roll in the scoring term, up to and including it."""
+    _check_columns(pupil_terms, names)
     terms = term_numbers(pupil_terms["academic_year"], pupil_terms["term"])
     upn_codes, upns = pd.factorize(pupil_terms["upn"])
     on_roll = pd.unique(upn_codes[terms == scoring_term])  # in upload order
     position = np.full(len(upns) + 1, -1)  # the extra slot maps a blank UPN (code -1) to "not on roll"
     position[on_roll] = np.arange(len(on_roll))
     pupil = position[upn_codes]
-    pupils = _upn_index(upns.take(on_roll))
     keep = (terms <= scoring_term) & (pupil >= 0)
-    present = [c for c in columns if c in pupil_terms.columns]
-    rows = pupil_terms.loc[keep, present].reset_index(drop=True)
+    present = [c for c in source_columns(names) if c in pupil_terms.columns]
+    rows = _with_all_columns(pupil_terms.loc[keep, present].reset_index(drop=True), names)
+    return History(rows, _upn_index(upns.take(on_roll)), scoring_term, pupil[keep], terms[keep])
+
+
+def _with_all_columns(rows: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """`rows` with an all-blank column for each optional upload field features `names` read that it lacks."""
     dtypes = spec.canonical_dtypes()
-    rows = rows.assign(
-        pupil=pupil[keep],
-        term=terms[keep],
-        **{c: pd.Series(pd.NA, index=rows.index, dtype=dtypes[c]) for c in columns if c not in present},
-    )
-    return History(rows, pupils, scoring_term)
+    missing = [c for c in source_columns(names) if c not in rows.columns]
+    return rows.assign(**{c: pd.Series(pd.NA, index=rows.index, dtype=dtypes[c]) for c in missing})
+
+
+def _features(history: History, catalogue: Catalogue) -> pd.DataFrame:
+    features = {name: DERIVATIONS[name].compute(history) for name in catalogue.names}
+    frame = pd.DataFrame(features).astype(catalogue.dtypes)
+    frame.index = history.pupils
+    return frame
 
 
 def _upn_index(values: object) -> pd.Index:

@@ -23,18 +23,21 @@ ATTENDANCE_LOOKBACK = len(spec.TERMS)
 
 
 class History:
-    """The rows a scoring term may use, with each row's pupil number (`pupil`) and term number (`term`).
+    """The rows a scoring term may use, with each row's pupil number (`pupil`, into `pupils`) and term number
+    (`terms`), given as arrays beside the rows so a caller that already knows them need not copy them in.
 
-    Per-pupil results are array passes (`bincount`, a stable sort) over the rows, with no pandas groupby:
-    scoring a million pupil-terms spends its time in them.
+    Per-pupil results are array passes (`bincount`, `minimum.at`/`maximum.at`) over the rows, with no
+    pandas groupby and no sort: scoring a million pupil-terms spends its time in them.
     """
 
-    def __init__(self, rows: pd.DataFrame, pupils: pd.Index, term: int) -> None:
-        self.rows = rows  # in upload order; column "pupil" indexes into `pupils`
+    def __init__(
+        self, rows: pd.DataFrame, pupils: pd.Index, term: int, pupil: np.ndarray, terms: np.ndarray
+    ) -> None:
+        self.rows = rows  # in upload order
         self.pupils = pupils
         self.term = term
-        self._pupil = rows["pupil"].to_numpy(np.int64)
-        self._term = rows["term"].to_numpy(np.int64)
+        self._pupil = np.asarray(pupil, dtype=np.int64)
+        self._term = np.asarray(terms, dtype=np.int64)
 
     @cached_property
     def year_start_term(self) -> int:
@@ -44,12 +47,13 @@ class History:
     def current(self, column: str) -> pd.Series:
         """The scoring term's value (a pupil with two rows that term, e.g. a move mid-term, gets the first
         known code or number and "any yes" for flags)."""
-        values = self.rows[column]
-        now = self._term == self.term
+        values, now = self.rows[column], self._now
         if str(values.dtype) == "boolean":
             return self._any(values, now)
-        rows = np.flatnonzero(now & values.notna().to_numpy(bool))
-        return self._pick(values, rows[self._first(self._pupil[rows])])
+        rows = now[values.notna().to_numpy(bool)[now]]
+        first = np.full(len(self.pupils), len(self.rows))  # past the last row: none known
+        np.minimum.at(first, self._pupil[rows], rows)
+        return self._pick(values, np.where(first < len(self.rows), first, -1))
 
     def total(self, column: str, since_term: int | None = None) -> pd.Series:
         """Sum of known values over terms from `since_term` (default: all) to the scoring term."""
@@ -63,15 +67,15 @@ class History:
 
     def ever(self, column: str) -> pd.Series:
         """A flag over all terms so far: yes if any term says yes, no if all known terms say no."""
-        return self._any(self.rows[column], np.ones(len(self.rows), dtype=bool))
+        return self._any(self.rows[column])
 
     def latest_known(self, column: str) -> pd.Series:
         """The most recent non-blank value up to the scoring term (the last uploaded, within that term)."""
         values = self.rows[column]
-        rows = self._by_pupil_and_term[values.notna().to_numpy(bool)[self._by_pupil_and_term]]
-        pupil = self._pupil[rows]
-        last = np.r_[pupil[1:] != pupil[:-1], True] if len(rows) else np.zeros(0, dtype=bool)
-        return self._pick(values, rows[last])
+        known = values.notna().to_numpy(bool)
+        latest = np.full(len(self.pupils), -1)
+        np.maximum.at(latest, self._pupil[known], self._term_then_row[known])
+        return self._pick(values, np.where(latest >= 0, latest % max(len(self.rows), 1), -1))
 
     def attendance(self, first_term: int, last_term: int | None = None) -> tuple[pd.Series, pd.Series]:
         """(absent, possible) sessions over terms `first_term`..`last_term` (default: just `first_term`),
@@ -93,22 +97,29 @@ class History:
         return 1 - absent / possible
 
     @cached_property
-    def _by_pupil_and_term(self) -> np.ndarray:
-        """Row positions by pupil, then term, in upload order within a term (a stable sort, made once: any
-        subset of rows taken in this order is that subset sorted the same way)."""
-        return np.lexsort((self._term, self._pupil))
+    def _now(self) -> np.ndarray:
+        """Positions of the scoring term's rows."""
+        return np.flatnonzero(self._term == self.term)
+
+    @cached_property
+    def _term_then_row(self) -> np.ndarray:
+        """A number per row that orders rows by term, then upload order: the larger, the more recent."""
+        first = self._term.min(initial=self.term)
+        return (self._term - first) * len(self.rows) + np.arange(len(self.rows))
 
     @cached_property
     def _termly_sessions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(absent, possible, seen): sessions per pupil (rows) and term (columns) over the last year, and
         whether the term counts (its three session counts all known, sessions possible)."""
         first = self.term - ATTENDANCE_LOOKBACK
-        counts = [self.rows[c].to_numpy(float, na_value=np.nan) for c in SESSIONS]
+        recent = np.flatnonzero(self._term >= first)  # the last year's rows, a fraction of the history
+        counts = [self.rows[c].array.take(recent).to_numpy(float, na_value=np.nan) for c in SESSIONS]
         possible, authorised, unauthorised = counts
         with np.errstate(invalid="ignore"):
-            use = (self._term >= first) & ~np.isnan(possible + authorised + unauthorised) & (possible > 0)
+            use = ~np.isnan(possible + authorised + unauthorised) & (possible > 0)
         n, width = len(self.pupils), ATTENDANCE_LOOKBACK + 1
-        cell = self._pupil[use] * width + (self._term[use] - first)
+        rows = recent[use]
+        cell = self._pupil[rows] * width + (self._term[rows] - first)
         absent = np.bincount(cell, weights=(authorised + unauthorised)[use], minlength=n * width)
         sessions = np.bincount(cell, weights=possible[use], minlength=n * width)
         seen = np.bincount(cell, minlength=n * width) > 0
@@ -118,23 +129,19 @@ class History:
             seen.reshape(n, width),
         )
 
-    @staticmethod
-    def _first(pupil: np.ndarray) -> np.ndarray:
-        """Positions of each pupil's first element in `pupil`."""
-        return np.unique(pupil, return_index=True)[1]
-
     def _pick(self, values: pd.Series, rows: np.ndarray) -> pd.Series:
-        """Per pupil, the value at the given row (one row per pupil at most; none: blank)."""
-        take = np.full(len(self.pupils), -1, dtype=np.int64)
-        take[self._pupil[rows]] = rows
-        return pd.Series(values.array.take(take, allow_fill=True))
+        """Per pupil, the value at the pupil's row in `rows` (-1: blank)."""
+        return pd.Series(values.array.take(rows, allow_fill=True))
 
-    def _any(self, values: pd.Series, use: np.ndarray) -> pd.Series:
-        """A flag over the rows in `use`: yes if any says yes, no if all known say no, blank if none known."""
-        n = len(self.pupils)
-        known = use & values.notna().to_numpy(bool)
-        yes = np.bincount(self._pupil[known & values.fillna(False).to_numpy(bool)], minlength=n) > 0
-        return pd.Series(pd.arrays.BooleanArray(yes, np.bincount(self._pupil[known], minlength=n) == 0))
+    def _any(self, values: pd.Series, rows: np.ndarray | None = None) -> pd.Series:
+        """A flag over the rows at positions `rows` (default: all): yes if any says yes, no if all known
+        say no, blank if none known."""
+        n, pupil = len(self.pupils), self._pupil
+        known, yes = values.notna().to_numpy(bool), values.to_numpy(bool, na_value=False)
+        if rows is not None:
+            known, yes, pupil = known[rows], yes[rows], pupil[rows]
+        said_yes = np.bincount(pupil[known & yes], minlength=n) > 0
+        return pd.Series(pd.arrays.BooleanArray(said_yes, np.bincount(pupil[known], minlength=n) == 0))
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import numpy as np
 import pandas as pd
 
-from riskengine.features import Catalogue, compute_features, load_catalogue
-from riskengine.features.compute import scored_history
+from riskengine.features import Catalogue, load_catalogue
+from riskengine.features.compute import scored_features
 from riskengine.features.derivations import SESSIONS
 from riskengine.flags.combine import FLAGGING_BANDS, combine_flags
 from riskengine.flags.thresholds import as_threshold, model_flags
@@ -36,13 +36,19 @@ def _no_progress(stage: str) -> None:
 
 
 def pupils_in_scope(pupil_terms: pd.DataFrame, academic_year: str, term: str) -> pd.DataFrame:
-    """One row per pupil on roll in that term in Year 9 or above: upn, school_urn, ncyear (latest row)."""
-    at_term = (
-        (pupil_terms["academic_year"] == academic_year)
-        & (pupil_terms["term"] == term)
-        & (pupil_terms["ncyear"] >= spec.SCORED_FROM_NCYEAR)
-    ).fillna(False)
-    at_term = pupil_terms.loc[at_term.to_numpy(bool), ["upn", "school_urn", "ncyear"]]  # only these columns
+    """One row per pupil on roll in that term in Year 9 or above: upn, school_urn, ncyear (latest row).
+    The year and term are compared in Arrow: pandas' masked comparisons cost a third more, over the whole
+    frame for every term scored."""
+    import pyarrow as pa  # with the data, not at start-up
+    import pyarrow.compute as pc
+
+    in_term = pc.and_(
+        pc.equal(pa.array(pupil_terms["academic_year"]), academic_year),
+        pc.equal(pa.array(pupil_terms["term"]), term),
+    )
+    at_term = in_term.fill_null(False).to_numpy(zero_copy_only=False)
+    at_term = at_term & (pupil_terms["ncyear"] >= spec.SCORED_FROM_NCYEAR).to_numpy(bool, na_value=False)
+    at_term = pupil_terms.loc[at_term, ["upn", "school_urn", "ncyear"]]  # only these columns
     return at_term.drop_duplicates("upn", keep="last").reset_index(drop=True)
 
 
@@ -194,8 +200,7 @@ def score_frame(
     rule_set = rule_set or load_rule_set(catalogue=catalogue)
     flagging_bands = flagging_bands or (getattr(rule_set, "top_band", FLAGGING_BANDS[0]),)
     scope = pupils_in_scope(pupil_terms, academic_year, term)
-    history = scored_history(pupil_terms, scope["upn"], academic_year, term, catalogue.names, also=SESSIONS)
-    features = compute_features(history, academic_year, term, catalogue).reindex(pd.Index(scope["upn"]))
+    history, features = scored_features(pupil_terms, scope["upn"], academic_year, term, catalogue, SESSIONS)
     progress("features")
     if rule_evaluator is None:
         describe = _pupil_description(scope, pupil_reference)

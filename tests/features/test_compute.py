@@ -6,6 +6,8 @@ import pandas as pd
 import pytest
 
 from riskengine.features import compute_features, compute_features_at_year_group
+from riskengine.features.compute import scored_features, scored_history
+from riskengine.features.derivations import SESSIONS
 from tests.features.conftest import pupil_terms
 
 NA = pd.NA
@@ -266,3 +268,26 @@ def test_year_group_features_take_each_cohort_at_its_own_year(catalogue):
     assert features.loc["NEW", "attendance_rate_term"] == pytest.approx(0.95)
     assert (features["ncyear"] == 9).all()
     assert compute_features_at_year_group(frame, 11, "autumn", catalogue).empty
+
+
+def test_scoring_features_in_one_pass_are_compute_features_of_the_scored_history(catalogue):
+    """`scored_features` (scoring's one pass) gives exactly `scored_history` and, from it,
+    `compute_features` in the order of the pupils asked for, on a generated local authority."""
+    synth = pytest.importorskip("riskengine.synth")
+    frame = synth.generate(pupils=40, cohorts=4, schools=2, seed=5, as_of=("2026/27", "summer")).pupil_terms
+    for year, term in (("2025/26", "autumn"), ("2025/26", "summer"), ("2026/27", "spring")):
+        on_roll = frame[(frame["academic_year"] == year) & (frame["term"] == term) & (frame["ncyear"] >= 9)]
+        upns = on_roll["upn"].drop_duplicates().iloc[::-1].reset_index(drop=True)  # not in upload order
+        history, features = scored_features(frame, upns, year, term, catalogue, also=SESSIONS)
+        expected = scored_history(frame, upns, year, term, catalogue.names, also=SESSIONS)
+        pd.testing.assert_frame_equal(history, expected)
+        pd.testing.assert_frame_equal(
+            features, compute_features(expected, year, term, catalogue).reindex(pd.Index(upns))
+        )
+        assert len(features) == len(upns) > 0
+
+
+def test_scoring_a_pupil_without_a_upn_is_refused(catalogue):
+    frame = pupil_terms({"upn": None, "academic_year": "2024/25", "term": "spring"})
+    with pytest.raises(ValueError, match="blank UPN"):
+        scored_features(frame, frame["upn"], "2024/25", "spring", catalogue)
