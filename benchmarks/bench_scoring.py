@@ -10,13 +10,13 @@ by term, as termly runs would be:
 Each line prints its CPU seconds (durable-rules' child processes included; the machine is shared, so wall time
 is printed beside it with the load average) and its ratio to the numpy reference; every term's three outputs
 are checked to agree and then freed (untimed). Also prints the durable run's CPU by stage, how many distinct
-patterns of all the rules' features the million pupil-terms have, and how many facts went through durable-
-rules. All three run on one BLAS thread with the cyclic garbage collector paused (`score_frame` does both
-itself; the reference is given the same, so the ratio compares like with like). Generation and training are
-not timed. The numpy reference covers features, rules, per-point probabilities, contributions and risk points,
-material reasons, flags, the detail records' values and scoring points, and "what would change it" for flagged
-pupils: everything scoring computes and stores. Targets on 2 cores: durable end to end under 20 s and within
-3x the reference.
+patterns of all the rules' features the million pupil-terms have, and how many facts went through
+durable-rules. All three run on one BLAS thread with the cyclic garbage collector paused (`score_frame` does
+both itself; the reference is given the same, so the ratio compares like with like). Generation and training
+are not timed. The numpy reference covers features, rules, per-point probabilities, contributions and risk
+points, material reasons, flags, the detail records' values and scoring points, and "what would change it" for
+flagged pupils: everything scoring computes and stores. Targets on 2 cores: durable end to end under 20 s and
+within 3x the reference.
 
     python benchmarks/bench_scoring.py                  # ~1M pupil-terms
     python benchmarks/bench_scoring.py --pupils 2000    # quick check
