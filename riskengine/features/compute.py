@@ -32,21 +32,6 @@ def compute_features(
     return _features(_history(pupil_terms, _scoring_term(academic_year, term), catalogue.names), catalogue)
 
 
-def scored_history(
-    pupil_terms: pd.DataFrame,
-    upns: pd.Series,
-    academic_year: str,
-    term: str,
-    names: list[str],
-    also: Sequence[str] = (),
-) -> pd.DataFrame:
-    """The rows of the pupils `upns` up to the scoring term, in only the columns features `names` read
-    (and `also`): one positional take, where a boolean selection of every row and column of theirs was
-    most of the features stage's copying at a million pupil-terms. Errors as `compute_features`'."""
-    rows = _scored_rows(pupil_terms, upns, _scoring_term(academic_year, term))[0]
-    return pupil_terms.iloc[rows, _history_columns(pupil_terms, names, also)]
-
-
 def scored_features(
     pupil_terms: pd.DataFrame,
     upns: pd.Series,
@@ -55,10 +40,12 @@ def scored_features(
     catalogue: Catalogue | None = None,
     also: Sequence[str] = (),
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """`scored_history` and the features of the pupils `upns` (unique; a frame indexed by them, as
-    `compute_features(history, ...).reindex(upns)`) in one pass: the lookup that finds the pupils' rows
-    also numbers them, and their terms are numbered once, where computing the features from the history
-    frame factorised its UPNs, years and terms all over again (a sixth of the features stage)."""
+    """(history, features) of the pupils `upns` (unique), for scoring: the history is their rows up to the
+    scoring term, in only the columns the features (and `also`) read, taken in one positional take; the
+    features are indexed by `upns`, as `compute_features(history, ...).reindex(upns)`. One pass: the lookup
+    that finds the pupils' rows also numbers them, and their terms are numbered once, where computing the
+    features from the history frame factorised its UPNs, years and terms all over again (a sixth of the
+    features stage). Errors as `compute_features`'."""
     catalogue = catalogue or load_catalogue()
     scoring_term = _scoring_term(academic_year, term)
     _check_columns(pupil_terms, catalogue.names)
